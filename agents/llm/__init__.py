@@ -1,0 +1,64 @@
+"""The LLM layer: one async protocol, many backends, wrappers for the rest.
+
+    llm = load_llm("local:smollm2")            # or openai:gpt-4o-mini, anthropic:..., scripted:FILE
+    completions = await llm.complete([{"role": "user", "content": "Hi"}], n=2, temperature=0.7)
+"""
+
+from agents.llm.budget import Budget, BudgetedLLM, Price
+from agents.llm.cache import CachedLLM, ResponseCache
+from agents.llm.concurrency import ConcurrencyLimitedLLM
+from agents.llm.config import LLMConfig
+from agents.llm.errors import (
+    BadResponseError,
+    BudgetExceeded,
+    ConnectionFailed,
+    LLMError,
+    MissingKeyError,
+    ModelSpecError,
+    RateLimitError,
+    RequestRejected,
+    ServerError,
+    TransientError,
+)
+from agents.llm.retry import RetryingLLM, RetryPolicy
+from agents.llm.scripted import ScriptedLLM
+from agents.llm.spec import load_llm, make_backend, parse_spec
+from agents.llm.types import LLM, BaseLLM, Completion, Message, Request, TokenLogprob, Usage
+from agents.llm.usage import GLOBAL_METER, MeteredLLM, UsageMeter, UsageSummary
+
+__all__ = [
+    "GLOBAL_METER",
+    "LLM",
+    "BadResponseError",
+    "BaseLLM",
+    "Budget",
+    "BudgetExceeded",
+    "BudgetedLLM",
+    "CachedLLM",
+    "Completion",
+    "ConcurrencyLimitedLLM",
+    "ConnectionFailed",
+    "LLMConfig",
+    "LLMError",
+    "Message",
+    "MeteredLLM",
+    "MissingKeyError",
+    "ModelSpecError",
+    "Price",
+    "RateLimitError",
+    "Request",
+    "RequestRejected",
+    "ResponseCache",
+    "RetryPolicy",
+    "RetryingLLM",
+    "ScriptedLLM",
+    "ServerError",
+    "TokenLogprob",
+    "TransientError",
+    "Usage",
+    "UsageMeter",
+    "UsageSummary",
+    "load_llm",
+    "make_backend",
+    "parse_spec",
+]

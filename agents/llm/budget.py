@@ -1,0 +1,170 @@
+"""Prices and a token/dollar budget, enforced in one place.
+
+The budget reserves a call's worst case (prompt estimate + n * max_tokens)
+before sending and settles to the real usage after, so concurrent calls can
+overshoot the cap by at most what one in-flight call under-estimated.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from agents.llm.errors import BudgetExceeded, LLMError
+from agents.llm.types import BaseLLM, Completion, Request, Usage, Wrapper
+
+
+@dataclass(frozen=True)
+class Price:
+    """US dollars per million tokens."""
+
+    input: float
+    output: float
+    cached_input: float | None = None  # defaults to the input price
+
+    def cost(self, usage: Usage) -> float:
+        cached = min(usage.cached_tokens, usage.input_tokens)
+        cached_price = self.input if self.cached_input is None else self.cached_input
+        return (
+            (usage.input_tokens - cached) * self.input
+            + cached * cached_price
+            + usage.output_tokens * self.output
+        ) / 1e6
+
+
+FREE = Price(0.0, 0.0)
+
+# List prices (USD per 1M tokens) as published by the providers; override with
+# AGENTS_PRICES=path.json ({"model": [input, output, cached_input]}) or --price.
+DEFAULT_PRICES: dict[str, Price] = {
+    "gpt-4o": Price(2.50, 10.00, 1.25),
+    "gpt-4o-mini": Price(0.15, 0.60, 0.075),
+    "gpt-4.1": Price(2.00, 8.00, 0.50),
+    "gpt-4.1-mini": Price(0.40, 1.60, 0.10),
+    "o3-mini": Price(1.10, 4.40, 0.55),
+    "claude-3-5-sonnet": Price(3.00, 15.00, 0.30),
+    "claude-3-5-haiku": Price(0.80, 4.00, 0.08),
+    "claude-sonnet-4": Price(3.00, 15.00, 0.30),
+    "claude-opus-4": Price(15.00, 75.00, 1.50),
+}
+
+
+def parse_price(text: str) -> Price:
+    """'IN,OUT[,CACHED]' in dollars per million tokens."""
+    try:
+        parts = [float(p) for p in text.split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) not in (2, 3) or any(p < 0 for p in parts):
+        raise LLMError(f"price {text!r}: expected 'INPUT,OUTPUT[,CACHED]' dollars per 1M tokens")
+    return Price(*parts)
+
+
+def load_price_table(path: str | os.PathLike[str] | None = None) -> dict[str, Price]:
+    table = dict(DEFAULT_PRICES)
+    path = path or os.environ.get("AGENTS_PRICES")
+    if path:
+        try:
+            raw = json.loads(Path(path).read_text())
+            table.update({k: Price(*v) for k, v in raw.items()})
+        except (OSError, ValueError, TypeError) as exc:
+            raise LLMError(f"price table {path}: {exc}") from exc
+    return table
+
+
+def price_for(model: str, table: dict[str, Price] | None = None) -> Price:
+    """Exact model name first, then the longest known prefix (dated snapshots)."""
+    table = table if table is not None else load_price_table()
+    if model in table:
+        return table[model]
+    matches = [k for k in table if model.startswith(k)]
+    return table[max(matches, key=len)] if matches else FREE
+
+
+class PricedLLM(Wrapper):
+    """Fills in each completion's cost from the price table."""
+
+    def __init__(self, inner: BaseLLM, price: Price):
+        super().__init__(inner)
+        self.price = price
+
+    async def _complete(self, request: Request) -> list[Completion]:
+        completions = await self.inner._complete(request)
+        return [c.with_(usage=_with_cost(c.usage, self.price)) for c in completions]
+
+
+def _with_cost(usage: Usage, price: Price) -> Usage:
+    return Usage(usage.input_tokens, usage.output_tokens, usage.cached_tokens, price.cost(usage))
+
+
+def estimate_prompt_tokens(request: Request) -> int:
+    """A deliberately generous estimate (~3 characters a token) for reservations."""
+    chars = sum(len(str(m.get("content", ""))) + 8 for m in request.messages)
+    return chars // 3 + 1
+
+
+@dataclass
+class Budget:
+    """Caps on what calls may spend; None means no cap."""
+
+    max_cost: float | None = None
+    max_tokens: int | None = None
+    spent: Usage = Usage()
+    reserved_cost: float = 0.0
+    reserved_tokens: int = 0
+
+    def remaining(self) -> str:
+        parts = []
+        if self.max_cost is not None:
+            parts.append(f"${self.spent.cost:.4f} of ${self.max_cost:.4f}")
+        if self.max_tokens is not None:
+            parts.append(f"{self.spent.total_tokens} of {self.max_tokens} tokens")
+        return ", ".join(parts) or "no cap"
+
+
+class BudgetedLLM(Wrapper):
+    """Refuses (raises `BudgetExceeded`) any call whose worst case would pass a cap."""
+
+    def __init__(self, inner: BaseLLM, budget: Budget, price: Price):
+        super().__init__(inner)
+        self.budget = budget
+        self.price = price
+        self._lock = threading.Lock()  # held only for bookkeeping, never across an await
+
+    def _worst_case(self, request: Request) -> tuple[int, float]:
+        prompt = estimate_prompt_tokens(request)
+        output = request.n * request.max_tokens
+        return prompt + output, self.price.cost(Usage(prompt, output))
+
+    async def _complete(self, request: Request) -> list[Completion]:
+        b = self.budget
+        tokens, cost = self._worst_case(request)
+        with self._lock:
+            over_cost = b.max_cost is not None and (
+                b.spent.cost + b.reserved_cost + cost > b.max_cost
+            )
+            over_tokens = b.max_tokens is not None and (
+                b.spent.total_tokens + b.reserved_tokens + tokens > b.max_tokens
+            )
+            if over_cost or over_tokens:
+                raise BudgetExceeded(
+                    f"budget: this call could cost up to ${cost:.4f} / {tokens} tokens, "
+                    f"which would pass the cap (spent {b.remaining()}); raise the cap "
+                    "(--max-cost / --max-total-tokens) or lower max_tokens",
+                    usage=b.spent,
+                )
+            b.reserved_cost += cost
+            b.reserved_tokens += tokens
+        try:
+            completions = await self.inner._complete(request)
+        finally:
+            with self._lock:
+                b.reserved_cost -= cost
+                b.reserved_tokens -= tokens
+        actual = sum((c.usage for c in completions), Usage())
+        with self._lock:
+            b.spent = b.spent + actual
+        return completions

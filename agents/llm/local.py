@@ -1,0 +1,139 @@
+"""`local:` backend: a transformers model on this machine (the embedded
+SmolLM2 by default). Concurrent calls are gathered into one batch."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.llm.local_engine import Engine, Sample
+from agents.llm.local_model import LocalWeights, load_model, resolve_weights
+from agents.llm.types import BaseLLM, Completion, Message, Request, TokenLogprob, Usage
+
+# SmolLM2 answers poorly without a system message; callers that send none get this.
+DEFAULT_SYSTEM = "You are a helpful assistant. Answer correctly and concisely."
+
+
+@dataclass
+class _Pending:
+    request: Request
+    prompt: list[int]
+    future: asyncio.Future[list[Completion]] = field(repr=False)
+
+
+class LocalLLM(BaseLLM):
+    def __init__(self, target: str = "smollm2", batch_window: float = 0.005, max_batch: int = 32):
+        self.weights: LocalWeights = resolve_weights(target)
+        self.name = f"local:{target}"
+        self.batch_window = batch_window
+        self.max_batch = max_batch
+        self._engine: Engine | None = None
+        self._load_lock = threading.Lock()
+        self._run_lock = threading.Lock()  # one forward pass at a time
+        self._pending: list[_Pending] = []
+        self._flush_scheduled = False
+
+    @property
+    def engine(self) -> Engine:
+        with self._load_lock:
+            if self._engine is None:
+                model, tokenizer = load_model(self.weights)
+                self._engine = Engine(model, tokenizer)
+            return self._engine
+
+    def encode(self, messages: tuple[Message, ...] | list[Message]) -> list[int]:
+        """Chat-template the messages into prompt token ids."""
+        tok = self.engine.tokenizer
+        messages = list(messages)
+        if not any(m["role"] == "system" for m in messages):
+            messages.insert(0, {"role": "system", "content": DEFAULT_SYSTEM})
+        if getattr(tok, "chat_template", None):
+            encoded = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+            if hasattr(encoded, "keys") and "input_ids" in encoded:
+                encoded = encoded["input_ids"]
+            return [int(t) for t in encoded]
+        text = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant: "
+        return [int(t) for t in tok(text)["input_ids"]]
+
+    async def _complete(self, request: Request) -> list[Completion]:
+        loop = asyncio.get_running_loop()
+        prompt = await asyncio.to_thread(self.encode, request.messages)
+        future: asyncio.Future[list[Completion]] = loop.create_future()
+        self._pending.append(_Pending(request, prompt, future))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_later(self.batch_window, lambda: asyncio.ensure_future(self._flush()))
+        return await future
+
+    async def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        self._flush_scheduled = False
+        groups: dict[tuple[Any, ...], list[_Pending]] = {}
+        for p in pending:
+            r = p.request
+            groups.setdefault((r.temperature, r.max_tokens, r.stop, r.seed), []).append(p)
+        for batch in groups.values():
+            for start in range(0, len(batch), self.max_batch):
+                await self._run(batch[start : start + self.max_batch])
+
+    async def _run(self, batch: list[_Pending]) -> None:
+        r = batch[0].request
+        try:
+            results = await asyncio.to_thread(
+                self._generate_locked,
+                [p.prompt for p in batch],
+                [p.request.n for p in batch],
+                r.temperature,
+                r.max_tokens,
+                r.stop,
+                r.seed,
+            )
+        except BaseException as exc:  # hand the failure to every waiting caller
+            for p in batch:
+                if not p.future.done():
+                    p.future.set_exception(exc)
+            return
+        for p, samples in zip(batch, results, strict=True):
+            if not p.future.done():
+                p.future.set_result(self._completions(p, samples))
+
+    def _generate_locked(self, *args: Any, **kwargs: Any) -> list[list[Sample]]:
+        engine = self.engine
+        with self._run_lock:
+            return engine.generate(*args, **kwargs)
+
+    def generate_batch(
+        self, requests: list[Request], share_prefill: bool = True, ignore_eos: bool = False
+    ) -> list[list[Completion]]:
+        """Blocking: run `requests` (same sampling parameters) as one batch."""
+        r = requests[0]
+        pendings = [_Pending(q, self.encode(q.messages), None) for q in requests]  # type: ignore[arg-type]
+        results = self._generate_locked(
+            [p.prompt for p in pendings],
+            [q.n for q in requests],
+            r.temperature,
+            r.max_tokens,
+            r.stop,
+            r.seed,
+            share_prefill=share_prefill,
+            ignore_eos=ignore_eos,
+        )
+        return [self._completions(p, s) for p, s in zip(pendings, results, strict=True)]
+
+    def _completions(self, p: _Pending, samples: list[Sample]) -> list[Completion]:
+        out = []
+        for i, s in enumerate(samples):
+            lp = None
+            if p.request.logprobs:
+                tok = self.engine.tokenizer
+                lp = tuple(
+                    TokenLogprob(tok.decode([t]), v) for t, v in zip(s.tokens, s.logprobs, strict=True)
+                )
+            usage = Usage(len(p.prompt) if i == 0 else 0, len(s.tokens))
+            out.append(Completion(s.text or "", s.finish_reason, lp, usage, self.name, i))
+        return out
+
+    async def aclose(self) -> None:
+        self._engine = None

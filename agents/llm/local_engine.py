@@ -1,0 +1,151 @@
+"""Batched sampling for a local causal LM, with a shared prefill for n samples.
+
+Several prompts run as one left-padded batch. For n samples of one prompt the
+prompt is run through the model once and its KV cache is copied to n rows, so
+tree search can ask for many siblings of one long prefix at the cost of one
+prefill. Rows that finish leave the batch.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+
+@dataclass
+class Sample:
+    tokens: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+    text: str | None = None  # set when a stop string cut it, else decoded at the end
+    finish_reason: str = "length"
+
+
+def eos_ids(tokenizer: Any) -> set[int]:
+    ids = set()
+    if tokenizer.eos_token_id is not None:
+        ids.add(int(tokenizer.eos_token_id))
+    vocab = tokenizer.get_vocab()
+    for token in ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "</s>"):
+        if token in vocab:
+            ids.add(int(vocab[token]))
+    return ids
+
+
+class Engine:
+    def __init__(self, model: Any, tokenizer: Any):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.eos = eos_ids(tokenizer)
+        pad = tokenizer.pad_token_id
+        self.pad = int(pad if pad is not None else next(iter(self.eos), 0))
+        # transformers renamed `past_key_values` to `cache` (5.x); speak whichever it takes.
+        params = inspect.signature(model.forward).parameters
+        self._cache_kw = "cache" if "cache" in params else "past_key_values"
+
+    @torch.inference_mode()
+    def generate(
+        self,
+        prompts: list[list[int]],
+        ns: list[int],
+        temperature: float = 0.0,
+        max_tokens: int = 256,
+        stop: tuple[str, ...] | None = None,
+        seed: int | None = None,
+        share_prefill: bool = True,
+        ignore_eos: bool = False,
+    ) -> list[list[Sample]]:
+        """Samples per prompt: `ns[i]` samples of `prompts[i]`."""
+        owners = [i for i, n in enumerate(ns) for _ in range(n)]  # output row -> prompt
+        if share_prefill:
+            rows = prompts
+            expand = owners
+        else:  # baseline for benchmarks: every sample prefills its own copy
+            rows = [prompts[i] for i in owners]
+            expand = list(range(len(rows)))
+        ids, mask = self._left_pad(rows)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = self.model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        cache = out.past_key_values
+        logits = out.logits[:, -1, :]
+        if expand != list(range(len(rows))):
+            index = torch.tensor(expand)
+            cache.batch_select_indices(index)
+            logits, mask, positions = logits[index], mask[index], positions[index]
+        last_pos = positions[:, -1].clone()
+
+        generator = torch.Generator()
+        generator.manual_seed(seed if seed is not None else int(torch.randint(0, 2**31, (1,))))
+        samples = [Sample() for _ in owners]
+        active = list(range(len(owners)))  # output rows still generating, in batch order
+        for step in range(max_tokens):
+            logp = torch.log_softmax(logits.float(), dim=-1)
+            if temperature > 0:
+                probs = torch.softmax(logits.float() / temperature, dim=-1)
+                chosen = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+            else:
+                chosen = logp.argmax(dim=-1)
+            chosen_lp = logp.gather(-1, chosen[:, None]).squeeze(-1)
+            keep = []
+            for b, row in enumerate(active):
+                token = int(chosen[b])
+                sample = samples[row]
+                if token in self.eos and not ignore_eos:
+                    sample.finish_reason = "stop"
+                    continue
+                sample.tokens.append(token)
+                sample.logprobs.append(float(chosen_lp[b]))
+                if stop and self._hit_stop(sample, stop):
+                    continue
+                keep.append(b)
+            if not keep or step == max_tokens - 1:
+                break
+            if len(keep) < len(active):
+                index = torch.tensor(keep)
+                cache.batch_select_indices(index)
+                chosen, mask, last_pos = chosen[index], mask[index], last_pos[index]
+                active = [active[b] for b in keep]
+            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)
+            last_pos = last_pos + 1
+            out = self.model(
+                input_ids=chosen[:, None],
+                attention_mask=mask,
+                position_ids=last_pos[:, None],
+                use_cache=True,
+                **{self._cache_kw: cache},
+            )
+            cache = out.past_key_values
+            logits = out.logits[:, -1, :]
+        for sample in samples:
+            if sample.text is None:
+                sample.text = self.tokenizer.decode(sample.tokens, skip_special_tokens=True)
+        grouped: list[list[Sample]] = [[] for _ in prompts]
+        for row, owner in enumerate(owners):
+            grouped[owner].append(samples[row])
+        return grouped
+
+    def _hit_stop(self, sample: Sample, stop: tuple[str, ...]) -> bool:
+        text = self.tokenizer.decode(sample.tokens, skip_special_tokens=True)
+        cut = min((text.index(s) for s in stop if s in text), default=-1)
+        if cut < 0:
+            return False
+        sample.text = text[:cut]
+        sample.finish_reason = "stop"
+        return True
+
+    def _left_pad(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), self.pad, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, r in enumerate(rows):
+            ids[i, width - len(r) :] = torch.tensor(r, dtype=torch.long)
+            mask[i, width - len(r) :] = 1
+        return ids, mask

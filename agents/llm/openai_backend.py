@@ -1,0 +1,116 @@
+"""OpenAI chat completions, and every server that speaks that wire format
+(vLLM, llama.cpp server, Ollama, SGLang) through `base_url`."""
+
+from __future__ import annotations
+
+import os
+
+import openai
+
+from agents.llm.errors import BadResponseError, LLMError, MissingKeyError
+from agents.llm.http_errors import map_sdk_error
+from agents.llm.types import BaseLLM, Completion, Request, TokenLogprob, Usage
+
+OFFICIAL_HOST = "api.openai.com"
+
+
+class OpenAILLM(BaseLLM):
+    def __init__(self, model: str, base_url: str | None = None, timeout: float = 120.0):
+        self.model = model
+        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        self.name = f"openai:{model}"
+        key = os.environ.get("OPENAI_API_KEY")
+        if not key:
+            raise MissingKeyError(
+                "OPENAI_API_KEY is not set: export it (for a local server that checks no key, "
+                "any value works, e.g. OPENAI_API_KEY=none)"
+            )
+        # Retries are ours (agents.llm.retry), so the SDK must not retry on its own.
+        self._client = openai.AsyncOpenAI(
+            api_key=key, base_url=self.base_url, max_retries=0, timeout=timeout
+        )
+        self._where = f"openai {self.base_url or OFFICIAL_HOST}"
+
+    async def _complete(self, request: Request) -> list[Completion]:
+        kwargs: dict[str, object] = {
+            "model": self.model,
+            "messages": list(request.messages),
+            "n": request.n,
+            "temperature": request.temperature,
+        }
+        # api.openai.com wants max_completion_tokens; compatible servers know max_tokens.
+        if self.base_url is None or OFFICIAL_HOST in self.base_url:
+            kwargs["max_completion_tokens"] = request.max_tokens
+        else:
+            kwargs["max_tokens"] = request.max_tokens
+        if request.stop:
+            kwargs["stop"] = list(request.stop)
+        if request.logprobs:
+            kwargs["logprobs"] = True
+        if request.seed is not None:
+            kwargs["seed"] = request.seed
+        try:
+            response = await self._client.chat.completions.create(**kwargs)  # type: ignore[call-overload]
+        except openai.OpenAIError as exc:
+            raise map_sdk_error(exc, openai, self._where) from None
+        except (ValueError, TypeError, AttributeError) as exc:  # e.g. a body that is not JSON
+            raise BadResponseError(
+                f"{self._where}: malformed response body ({type(exc).__name__}: {exc})"
+            ) from None
+        try:
+            return self._parse(response)
+        except (AttributeError, TypeError, KeyError, ValueError, IndexError) as exc:
+            raise BadResponseError(
+                f"{self._where}: malformed chat-completions body ({type(exc).__name__}: {exc})"
+            ) from None
+
+    def _parse(self, response: object) -> list[Completion]:
+        choices = response.choices  # type: ignore[attr-defined]
+        if not isinstance(choices, list) or not choices:
+            raise ValueError("no choices")
+        u = response.usage  # type: ignore[attr-defined]
+        details = getattr(u, "prompt_tokens_details", None) if u else None
+        usage = Usage(
+            input_tokens=int(u.prompt_tokens) if u else 0,
+            output_tokens=0,
+            cached_tokens=int(getattr(details, "cached_tokens", 0) or 0),
+        )
+        out_total = int(u.completion_tokens) if u else 0
+        completions = []
+        for i, choice in enumerate(sorted(choices, key=lambda c: c.index)):
+            text = choice.message.content
+            if text is None:
+                text = ""
+            elif not isinstance(text, str):
+                raise TypeError("message.content is not a string")
+            lp = None
+            if choice.logprobs is not None and choice.logprobs.content is not None:
+                lp = tuple(TokenLogprob(t.token, float(t.logprob)) for t in choice.logprobs.content)
+            out = out_total // len(choices) + (1 if i < out_total % len(choices) else 0)
+            share = Usage(
+                usage.input_tokens if i == 0 else 0,
+                out,
+                usage.cached_tokens if i == 0 else 0,
+            )
+            completions.append(
+                Completion(
+                    text=text,
+                    finish_reason=choice.finish_reason or "stop",
+                    logprobs=lp,
+                    usage=share,
+                    model=self.name,
+                    index=i,
+                )
+            )
+        return completions
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+def check_key() -> str | None:
+    """Why the backend is not usable, or None."""
+    return None if os.environ.get("OPENAI_API_KEY") else "OPENAI_API_KEY not set"
+
+
+__all__ = ["LLMError", "OpenAILLM", "check_key"]

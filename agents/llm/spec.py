@@ -1,0 +1,82 @@
+"""Model spec strings -> a backend wrapped with cache, retry, limits and budget."""
+
+from __future__ import annotations
+
+from agents.llm.budget import Budget, BudgetedLLM, PricedLLM, parse_price, price_for
+from agents.llm.cache import CachedLLM, ResponseCache, default_cache_dir
+from agents.llm.concurrency import ConcurrencyLimitedLLM
+from agents.llm.config import LLMConfig
+from agents.llm.errors import ModelSpecError
+from agents.llm.retry import RetryingLLM, RetryPolicy
+from agents.llm.types import BaseLLM
+from agents.llm.usage import GLOBAL_METER, MeteredLLM, UsageMeter
+
+PROVIDERS = ("openai", "anthropic", "local", "scripted")
+
+
+def parse_spec(spec: str) -> tuple[str, str]:
+    """'provider:target' -> (provider, target), with a message that says what's valid."""
+    provider, sep, target = spec.partition(":")
+    if not sep or not target.strip():
+        raise ModelSpecError(
+            f"model spec {spec!r} must look like PROVIDER:MODEL, e.g. local:smollm2, "
+            "openai:gpt-4o-mini, anthropic:claude-3-5-haiku-latest, scripted:answers.json"
+        )
+    if provider not in PROVIDERS:
+        raise ModelSpecError(
+            f"unknown provider {provider!r} in {spec!r}; use one of: {', '.join(PROVIDERS)}"
+        )
+    return provider, target.strip()
+
+
+def make_backend(spec: str, base_url: str | None = None, timeout: float = 120.0) -> BaseLLM:
+    """The bare backend for a spec, with no wrappers."""
+    provider, target = parse_spec(spec)
+    if provider == "openai":
+        from agents.llm.openai_backend import OpenAILLM
+
+        return OpenAILLM(target, base_url=base_url, timeout=timeout)
+    if provider == "anthropic":
+        from agents.llm.anthropic_backend import AnthropicLLM
+
+        return AnthropicLLM(target, base_url=base_url, timeout=timeout)
+    if base_url:
+        raise ModelSpecError(f"--base-url applies to openai: and anthropic: specs, not {provider}:")
+    if provider == "local":
+        from agents.llm.local import LocalLLM
+
+        return LocalLLM(target)
+    from agents.llm.scripted import ScriptedLLM
+
+    return ScriptedLLM.from_file(target)
+
+
+def load_llm(
+    spec: str | LLMConfig,
+    *,
+    meter: UsageMeter | None = None,
+    budget: Budget | None = None,
+    retry: RetryPolicy | None = None,
+    **overrides: object,
+) -> BaseLLM:
+    """The usual way to get a model: backend + price + retry + concurrency
+    limit + budget + response cache + usage meter (outermost first:
+    meter, cache, budget, concurrency, retry, price, backend)."""
+    config = spec if isinstance(spec, LLMConfig) else LLMConfig(model=spec)
+    if overrides:
+        config = config.model_copy(update=overrides)
+    backend = make_backend(config.model, config.base_url, config.timeout)
+    provider, target = parse_spec(config.model)
+    price = parse_price(config.price) if config.price else price_for(target)
+    llm: BaseLLM = PricedLLM(backend, price)
+    llm = RetryingLLM(llm, retry or RetryPolicy(max_attempts=config.max_attempts))
+    llm = ConcurrencyLimitedLLM(llm, config.concurrency)
+    if budget is None and (config.max_cost is not None or config.max_total_tokens is not None):
+        budget = Budget(max_cost=config.max_cost, max_tokens=config.max_total_tokens)
+    if budget is not None:
+        llm = BudgetedLLM(llm, budget, price)
+    if config.cache and provider != "scripted":
+        path = config.cache_path or default_cache_dir() / "responses.sqlite"
+        key = f"{config.model}@{config.base_url or ''}"
+        llm = CachedLLM(llm, ResponseCache(path), model_key=key)
+    return MeteredLLM(llm, meter or GLOBAL_METER)

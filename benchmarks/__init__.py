@@ -1,0 +1,1 @@
+"""Tasks (datasets, environments, scorers) and benchmarks; each reports what it measured."""

@@ -1,0 +1,158 @@
+"""Local-model throughput, measured in one process (ratios, not absolute times):
+
+1. 8 different prompts, one at a time vs as one batch;
+2. n samples of one long (~1k-token) prompt, with one shared prefill (the
+   prompt's KV cache copied to n rows) vs each sample prefilling its own copy.
+
+Every run generates exactly `new_tokens` tokens per sample (EOS ignored), so
+tokens/s compare like with like.
+
+    python -m benchmarks.llm_throughput [--json]     # or: agents bench llm
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import time
+from typing import Any
+
+from agents.llm.local import LocalLLM
+from agents.llm.spec import parse_spec
+from agents.llm.types import Request, make_request
+
+QUESTIONS = [
+    "What is the capital of France?",
+    "Name three primary colours.",
+    "How many legs does a spider have?",
+    "What is 12 times 12?",
+    "Translate 'good morning' into Spanish.",
+    "What gas do plants absorb from the air?",
+    "Who wrote Romeo and Juliet?",
+    "What is the boiling point of water in Celsius?",
+]
+
+PARAGRAPH = (
+    "The repository contains a small library for parsing configuration files. "
+    "Each section begins with a header in square brackets, followed by key and value "
+    "pairs separated by an equals sign. Comments start with a semicolon or a hash. "
+)
+
+
+def _long_prompt(llm: LocalLLM, tokens: int) -> list[dict[str, str]]:
+    text = PARAGRAPH
+    while len(llm.encode([{"role": "user", "content": text}])) < tokens:
+        text += PARAGRAPH
+    return [{"role": "user", "content": text + "\nSummarise the text above in one sentence."}]
+
+
+def _timed(fn: Any) -> tuple[float, Any]:
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def _out_tokens(results: list[list[Any]]) -> int:
+    return sum(c.usage.output_tokens for cs in results for c in cs)
+
+
+def run_benchmark(
+    model: str = "local:smollm2",
+    prompts: int = 8,
+    samples: int = 8,
+    prompt_tokens: int = 1024,
+    new_tokens: int = 32,
+    progress: bool = True,
+) -> dict[str, Any]:
+    _, target = parse_spec(model)
+    llm = LocalLLM(target)
+
+    def say(msg: str) -> None:
+        if progress:
+            print(msg, file=sys.stderr, flush=True)
+
+    say(f"loading {model} ...")
+    load_s, _ = _timed(lambda: llm.engine)
+    questions = [QUESTIONS[i % len(QUESTIONS)] for i in range(prompts)]
+    reqs = [
+        make_request([{"role": "user", "content": q}], max_tokens=new_tokens) for q in questions
+    ]
+    llm.generate_batch(reqs[:2], ignore_eos=True)  # warm-up
+
+    say(f"{prompts} prompts, sequential ...")
+    seq_s, seq = _timed(lambda: [llm.generate_batch([r], ignore_eos=True)[0] for r in reqs])
+    say(f"{prompts} prompts, batched ...")
+    bat_s, bat = _timed(lambda: llm.generate_batch(reqs, ignore_eos=True))
+
+    long = _long_prompt(llm, prompt_tokens)
+    long_len = len(llm.encode(long))
+    many = Request(
+        **{
+            **make_request(long, n=samples, temperature=0.8, max_tokens=new_tokens).__dict__,
+            "seed": 0,
+        }
+    )
+    say(f"n={samples} samples of a {long_len}-token prompt, separate prefills ...")
+    sep_s, sep = _timed(lambda: llm.generate_batch([many], share_prefill=False, ignore_eos=True))
+    say(f"n={samples} samples of a {long_len}-token prompt, shared prefill ...")
+    shr_s, shr = _timed(lambda: llm.generate_batch([many], share_prefill=True, ignore_eos=True))
+
+    def rate(results: list[list[Any]], seconds: float) -> float:
+        return round(_out_tokens(results) / seconds, 2)
+
+    result = {
+        "model": model,
+        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
+        "load_seconds": round(load_s, 3),
+        "new_tokens_per_sample": new_tokens,
+        "batch": {
+            "prompts": prompts,
+            "sequential_tokens_per_s": rate(seq, seq_s),
+            "batched_tokens_per_s": rate(bat, bat_s),
+            "sequential_seconds": round(seq_s, 3),
+            "batched_seconds": round(bat_s, 3),
+        },
+        "shared_prefill": {
+            "samples": samples,
+            "prompt_tokens": long_len,
+            "separate_tokens_per_s": rate(sep, sep_s),
+            "shared_tokens_per_s": rate(shr, shr_s),
+            "separate_seconds": round(sep_s, 3),
+            "shared_seconds": round(shr_s, 3),
+        },
+    }
+    result["batch"]["speedup"] = round(seq_s / bat_s, 2)
+    result["shared_prefill"]["speedup"] = round(sep_s / shr_s, 2)
+    return result
+
+
+def markdown(r: dict[str, Any]) -> str:
+    b, s = r["batch"], r["shared_prefill"]
+    return "\n".join(
+        [
+            f"# Local LLM throughput: {r['model']} ({r['machine']})",
+            "",
+            f"Each sample generates {r['new_tokens_per_sample']} tokens. Load: {r['load_seconds']} s.",
+            "",
+            "| test | baseline tok/s | ours tok/s | speedup |",
+            "|---|---|---|---|",
+            f"| {b['prompts']} prompts: sequential vs batched | {b['sequential_tokens_per_s']} "
+            f"| {b['batched_tokens_per_s']} | {b['speedup']}x |",
+            f"| n={s['samples']} of a {s['prompt_tokens']}-token prompt: separate vs shared "
+            f"prefill | {s['separate_tokens_per_s']} | {s['shared_tokens_per_s']} | {s['speedup']}x |",
+            "",
+        ]
+    )
+
+
+def main() -> None:
+    result = run_benchmark()
+    if "--json" in sys.argv:
+        print(json.dumps(result, indent=2))
+    else:
+        print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()

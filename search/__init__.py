@@ -1,0 +1,53 @@
+"""The pure decision-time-planning core: no imports from agents/, sandboxes/, benchmarks/.
+
+Seams: `Problem`, `Policy`, `Evaluator` (problem.py). Planners: `MCTS` (mcts.py),
+`beam_search` (beam.py). Evaluators and wrappers: evaluators.py. Export: export.py.
+"""
+
+from search.beam import BeamConfig, BeamResult, Plan, beam_search
+from search.config import Budget, MCTSConfig, Widening
+from search.errors import (
+    InvalidConfigError,
+    NoActionsError,
+    SearchError,
+    UnsupportedProblemError,
+)
+from search.evaluators import BatchingEvaluator, CachedEvaluator, RandomRollout
+from search.export import tree_to_dict, tree_to_dot, tree_to_json
+from search.mcts import MCTS, ActionStat, SearchResult
+from search.problem import CHANCE, AsyncEvaluator, Evaluator, Policy, Problem, Values
+from search.selection import puct, uct
+from search.tree import Node, subtree
+
+__all__ = [
+    "CHANCE",
+    "MCTS",
+    "ActionStat",
+    "AsyncEvaluator",
+    "BatchingEvaluator",
+    "BeamConfig",
+    "BeamResult",
+    "Budget",
+    "CachedEvaluator",
+    "Evaluator",
+    "InvalidConfigError",
+    "MCTSConfig",
+    "NoActionsError",
+    "Node",
+    "Plan",
+    "Policy",
+    "Problem",
+    "RandomRollout",
+    "SearchError",
+    "SearchResult",
+    "UnsupportedProblemError",
+    "Values",
+    "Widening",
+    "beam_search",
+    "puct",
+    "subtree",
+    "tree_to_dict",
+    "tree_to_dot",
+    "tree_to_json",
+    "uct",
+]

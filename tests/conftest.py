@@ -1,0 +1,26 @@
+"""Shared test setup: each test gets its own response cache; converted model
+weights are shared across tests (converting SmolLM2 takes ~20 s)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_MODELS = Path(
+    os.environ.get("AGENTS_MODELS_DIR")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "agents-search" / "models"
+)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_llm_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENTS_CACHE_DIR", str(tmp_path / "agents-cache"))
+    monkeypatch.setenv("AGENTS_MODELS_DIR", str(SHARED_MODELS))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for var in ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "AGENTS_PRICES"):
+        monkeypatch.delenv(var, raising=False)
+    from agents.llm.usage import GLOBAL_METER
+
+    GLOBAL_METER.reset()
