@@ -15,7 +15,6 @@ from agents.llm import (
     BadResponseError,
     MissingKeyError,
     RateLimitError,
-    ServerError,
     load_llm,
 )
 from agents.llm.errors import TimeoutError_
@@ -140,7 +139,7 @@ def test_malformed_body_is_a_clear_error(provider: str, capsys: pytest.CaptureFi
         with pytest.raises(BadResponseError, match="malformed"):
             asyncio.run(llm.complete(MSG))
         state.faults = [Fault(200, body=json.dumps({"unexpected": True}))]
-        code, out, err = run_cli(["ask", "-m", f"{provider}:m", "--base-url", url, "hi"], capsys)
+        code, _out, err = run_cli(["ask", "-m", f"{provider}:m", "--base-url", url, "hi"], capsys)
     assert code != 0
     assert "malformed" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
@@ -184,8 +183,19 @@ def test_cli_errors_are_one_line_without_traceback() -> None:
         (["ask", "-m", "mystery:model", "hi"], "unknown provider"),
         (["ask", "-m", "local:/no/such/weights", "hi"], "no such file"),
         (["ask", "-m", "scripted:/no/such.json", "hi"], "no such file"),
-        (["ask", "-m", "openai:m", "--base-url", "http://127.0.0.1:9/v1", "--max-attempts", "1", "hi"],
-         "cannot connect"),
+        (
+            [
+                "ask",
+                "-m",
+                "openai:m",
+                "--base-url",
+                "http://127.0.0.1:9/v1",
+                "--max-attempts",
+                "1",
+                "hi",
+            ],
+            "cannot connect",
+        ),
         (["ask", ""], "prompt is empty"),
         (["ask", "--n", "-2", "hi"], "--n must be at least 1"),
     ]

@@ -87,8 +87,12 @@ def ask(
         str | None, typer.Option("--system", help="System message.", show_default=False)
     ] = None,
     n: Annotated[int, typer.Option("--n", help="Number of samples.")] = 1,
-    temperature: Annotated[float, typer.Option("--temperature", "-t", help="Sampling temperature.")] = 0.0,
-    max_tokens: Annotated[int, typer.Option("--max-tokens", help="Tokens per answer, at most.")] = 256,
+    temperature: Annotated[
+        float, typer.Option("--temperature", "-t", help="Sampling temperature.")
+    ] = 0.0,
+    max_tokens: Annotated[
+        int, typer.Option("--max-tokens", help="Tokens per answer, at most.")
+    ] = 256,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print a JSON object with answers and usage.")
     ] = False,
@@ -100,7 +104,9 @@ def ask(
     price: Annotated[
         str | None, typer.Option("--price", help=describe("price"), show_default=False)
     ] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Bypass the response cache.")] = False,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Bypass the response cache.")
+    ] = False,
 ) -> None:
     """Ask a model one question and print its answer(s)."""
     from agents.llm import GLOBAL_METER, load_llm
@@ -157,11 +163,17 @@ def ask(
 
 
 def bench_llm(
-    model: Annotated[str, typer.Option("--model", "-m", help="A local: model spec.")] = "local:smollm2",
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="A local: model spec.")
+    ] = "local:smollm2",
     prompts: Annotated[int, typer.Option("--prompts", help="Prompts in the batch test.")] = 8,
     samples: Annotated[int, typer.Option("--samples", help="n in the shared-prefill test.")] = 8,
-    prompt_tokens: Annotated[int, typer.Option("--prompt-tokens", help="Long prompt length.")] = 1024,
-    new_tokens: Annotated[int, typer.Option("--new-tokens", help="Tokens generated per sample.")] = 32,
+    prompt_tokens: Annotated[
+        int, typer.Option("--prompt-tokens", help="Long prompt length.")
+    ] = 1024,
+    new_tokens: Annotated[
+        int, typer.Option("--new-tokens", help="Tokens generated per sample.")
+    ] = 32,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
     output: Annotated[
         str | None,

@@ -1,7 +1,7 @@
 """The LLM layer: one async protocol, many backends, wrappers for the rest.
 
-    llm = load_llm("local:smollm2")            # or openai:gpt-4o-mini, anthropic:..., scripted:FILE
-    completions = await llm.complete([{"role": "user", "content": "Hi"}], n=2, temperature=0.7)
+llm = load_llm("local:smollm2")            # or openai:gpt-4o-mini, anthropic:..., scripted:FILE
+completions = await llm.complete([{"role": "user", "content": "Hi"}], n=2, temperature=0.7)
 """
 
 from agents.llm.budget import Budget, BudgetedLLM, Price

@@ -17,7 +17,9 @@ FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "
 CACHE = {"type": "ephemeral"}
 
 
-def to_anthropic(messages: tuple[Message, ...]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def to_anthropic(
+    messages: tuple[Message, ...],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """OpenAI-shaped messages -> (system blocks, alternating user/assistant turns).
 
     `cache_control` marks the end of the system prompt and the end of the
@@ -51,7 +53,9 @@ class AnthropicLLM(BaseLLM):
         self.name = f"anthropic:{model}"
         key = os.environ.get("ANTHROPIC_API_KEY")
         if not key:
-            raise MissingKeyError("ANTHROPIC_API_KEY is not set: export it to use anthropic: models")
+            raise MissingKeyError(
+                "ANTHROPIC_API_KEY is not set: export it to use anthropic: models"
+            )
         self._client = anthropic.AsyncAnthropic(
             api_key=key, base_url=self.base_url, max_retries=0, timeout=timeout
         )

@@ -7,10 +7,11 @@ overshoot the cap by at most what one in-flight call under-estimated.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from agents.llm.errors import BudgetExceeded, LLMError
@@ -112,7 +113,7 @@ class Budget:
 
     max_cost: float | None = None
     max_tokens: int | None = None
-    spent: Usage = Usage()
+    spent: Usage = field(default_factory=Usage)
     reserved_cost: float = 0.0
     reserved_tokens: int = 0
 
@@ -126,23 +127,34 @@ class Budget:
 
 
 class BudgetedLLM(Wrapper):
-    """Refuses (raises `BudgetExceeded`) any call whose worst case would pass a cap."""
+    """Refuses (raises `BudgetExceeded`) any call whose worst case would pass a cap.
+
+    The prompt's size is estimated from its characters, calibrated by the
+    largest ratio of real to estimated prompt tokens seen so far. Until the
+    first call has come back (no calibration yet) calls go one at a time, so
+    an uncalibrated estimate can be wrong for one in-flight call only.
+    """
 
     def __init__(self, inner: BaseLLM, budget: Budget, price: Price):
         super().__init__(inner)
         self.budget = budget
         self.price = price
         self._lock = threading.Lock()  # held only for bookkeeping, never across an await
+        self._ratio: float | None = None
+        self._in_flight = 0
 
-    def _worst_case(self, request: Request) -> tuple[int, float]:
-        prompt = estimate_prompt_tokens(request)
+    def _worst_case(self, request: Request) -> tuple[int, int, float]:
+        estimate = estimate_prompt_tokens(request)
+        prompt = int(estimate * (self._ratio or 1.0)) + 1
         output = request.n * request.max_tokens
-        return prompt + output, self.price.cost(Usage(prompt, output))
+        return estimate, prompt + output, self.price.cost(Usage(prompt, output))
 
-    async def _complete(self, request: Request) -> list[Completion]:
+    def _admit(self, tokens: int, cost: float) -> bool:
+        """Reserve the worst case, or raise; False means wait for calibration."""
         b = self.budget
-        tokens, cost = self._worst_case(request)
         with self._lock:
+            if self._ratio is None and self._in_flight > 0:
+                return False
             over_cost = b.max_cost is not None and (
                 b.spent.cost + b.reserved_cost + cost > b.max_cost
             )
@@ -158,13 +170,27 @@ class BudgetedLLM(Wrapper):
                 )
             b.reserved_cost += cost
             b.reserved_tokens += tokens
+            self._in_flight += 1
+            return True
+
+    async def _complete(self, request: Request) -> list[Completion]:
+        b = self.budget
+        while True:
+            estimate, tokens, cost = self._worst_case(request)
+            if self._admit(tokens, cost):
+                break
+            await asyncio.sleep(0.005)
+        completions: list[Completion] = []
         try:
             completions = await self.inner._complete(request)
         finally:
+            actual = sum((c.usage for c in completions), Usage())
             with self._lock:
                 b.reserved_cost -= cost
                 b.reserved_tokens -= tokens
-        actual = sum((c.usage for c in completions), Usage())
-        with self._lock:
-            b.spent = b.spent + actual
+                self._in_flight -= 1
+                b.spent = b.spent + actual
+                if completions:
+                    ratio = actual.input_tokens / max(1, estimate)
+                    self._ratio = max(self._ratio or 0.0, ratio, 1.0)
         return completions

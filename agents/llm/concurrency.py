@@ -19,9 +19,9 @@ class ConcurrencyLimitedLLM(Wrapper):
         self.limit = limit
         self.in_flight = 0
         self.peak = 0
-        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._semaphores: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, asyncio.Semaphore
+        ] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
 
     def _semaphore(self) -> asyncio.Semaphore:

@@ -20,7 +20,9 @@ class LLMConfig(BaseModel):
         4, ge=1, description="Attempts per call on 429/5xx/timeouts (backoff with jitter)."
     )
     concurrency: int = Field(8, ge=1, description="Calls in flight at once.")
-    cache: bool = Field(True, description="Serve repeated calls from the persistent response cache.")
+    cache: bool = Field(
+        True, description="Serve repeated calls from the persistent response cache."
+    )
     cache_path: str | None = Field(
         None, description="sqlite file of the response cache (default: ~/.cache/agents-search)."
     )

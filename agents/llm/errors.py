@@ -18,7 +18,9 @@ class MissingKeyError(LLMError):
 class TransientError(LLMError):
     """Worth retrying: 429, 5xx, timeouts, dropped connections."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, status: int | None = None):
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, status: int | None = None
+    ):
         super().__init__(message)
         self.retry_after = retry_after
         self.status = status
@@ -32,7 +34,7 @@ class ServerError(TransientError):
     """HTTP 5xx."""
 
 
-class TimeoutError_(TransientError):  # noqa: N801 - avoid shadowing the builtin
+class TimeoutError_(TransientError):
     """The request did not answer in time."""
 
 

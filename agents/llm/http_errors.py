@@ -43,7 +43,9 @@ def map_sdk_error(exc: Exception, sdk: ModuleType, where: str) -> LLMError:
     if isinstance(exc, sdk.APITimeoutError):
         return TimeoutError_(f"{where}: request timed out")
     if isinstance(exc, sdk.APIConnectionError):
-        return ConnectionFailed(f"{where}: cannot connect ({exc.__cause__ or exc}); is the server up?")
+        return ConnectionFailed(
+            f"{where}: cannot connect ({exc.__cause__ or exc}); is the server up?"
+        )
     if isinstance(exc, sdk.APIResponseValidationError):
         return BadResponseError(f"{where}: malformed response body ({exc})")
     if isinstance(exc, sdk.APIStatusError):

@@ -129,7 +129,8 @@ class LocalLLM(BaseLLM):
             if p.request.logprobs:
                 tok = self.engine.tokenizer
                 lp = tuple(
-                    TokenLogprob(tok.decode([t]), v) for t, v in zip(s.tokens, s.logprobs, strict=True)
+                    TokenLogprob(tok.decode([t]), v)
+                    for t, v in zip(s.tokens, s.logprobs, strict=True)
                 )
             usage = Usage(len(p.prompt) if i == 0 else 0, len(s.tokens))
             out.append(Completion(s.text or "", s.finish_reason, lp, usage, self.name, i))

@@ -31,7 +31,9 @@ class RetryingLLM(Wrapper):
         super().__init__(inner)
         self.policy = policy or RetryPolicy()
         self.attempts = 0  # total attempts made, for tests and summaries
-        jitter = wait_random_exponential(multiplier=self.policy.initial_wait, max=self.policy.max_wait)
+        jitter = wait_random_exponential(
+            multiplier=self.policy.initial_wait, max=self.policy.max_wait
+        )
 
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None

@@ -44,7 +44,9 @@ class ScriptedLLM(BaseLLM):
         except ValueError as exc:
             raise ModelSpecError(f"scripted: {p} is not valid JSON ({exc})") from None
         if isinstance(data, dict):
-            return cls(data.get("responses", []), data.get("on_exhausted", "error"), f"scripted:{p}")
+            return cls(
+                data.get("responses", []), data.get("on_exhausted", "error"), f"scripted:{p}"
+            )
         if isinstance(data, list):
             return cls(data, name=f"scripted:{p}")
         raise ModelSpecError(f"scripted: {p} must hold a JSON list or object")
@@ -56,7 +58,11 @@ class ScriptedLLM(BaseLLM):
         if i >= len(self.responses):
             if self.on_exhausted == "error":
                 raise LLMError(f"{self.name}: all {len(self.responses)} scripted answers used")
-            i = len(self.responses) - 1 if self.on_exhausted == "repeat_last" else i % len(self.responses)
+            i = (
+                len(self.responses) - 1
+                if self.on_exhausted == "repeat_last"
+                else i % len(self.responses)
+            )
         return self.responses[i]
 
     async def _complete(self, request: Request) -> list[Completion]:

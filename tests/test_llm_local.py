@@ -1,0 +1,209 @@
+"""The local backend: batching, shared prefill and sampling on a tiny random
+model built here, and (slow) the embedded SmolLM2 end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from agents.llm.local import LocalLLM
+from agents.llm.types import Request, make_request
+
+WORDS = [
+    "the",
+    "a",
+    "cat",
+    "dog",
+    "sat",
+    "on",
+    "mat",
+    "red",
+    "blue",
+    "green",
+    "is",
+    "what",
+    "why",
+    "how",
+    "paris",
+    "france",
+    "capital",
+    "of",
+]
+TEMPLATE = (
+    "{% for m in messages %}<|im_start|> {{ m['role'] }} {{ m['content'] }} <|im_end|> "
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|> assistant {% endif %}"
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    specials = ["<pad>", "<unk>", "<|im_start|>", "<|im_end|>"]
+    roles = ["system", "user", "assistant"]
+    vocab = {w: i for i, w in enumerate(specials + roles + WORDS)}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<pad>", unk_token="<unk>"
+    )
+    fast.chat_template = TEMPLATE
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        eos_token_id=vocab["<|im_end|>"],
+        pad_token_id=vocab["<pad>"],
+    )
+    model = LlamaForCausalLM(config)
+    out = tmp_path_factory.mktemp("tiny-llama")
+    model.save_pretrained(out)
+    fast.save_pretrained(out)
+    return out
+
+
+def _msgs(text: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": text}]
+
+
+PROMPTS = ["what is the capital of france", "cat", "the red dog sat on the blue mat why"]
+
+
+def test_batched_greedy_equals_one_at_a_time_and_transformers_generate(
+    tiny_model_dir: Path,
+) -> None:
+    llm = LocalLLM(str(tiny_model_dir))
+    reqs = [make_request(_msgs(p), max_tokens=12) for p in PROMPTS]
+    batched = [cs[0] for cs in llm.generate_batch(reqs)]
+    alone = [llm.generate_batch([r])[0][0] for r in reqs]
+    assert [c.text for c in batched] == [c.text for c in alone]
+    engine = llm.engine
+    for req, ours in zip(reqs, batched, strict=True):
+        ids = torch.tensor([llm.encode(req.messages)])
+        ref = engine.model.generate(
+            ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=12,
+            do_sample=False,
+            eos_token_id=sorted(engine.eos),
+            pad_token_id=engine.pad,
+        )[0, ids.shape[1] :].tolist()
+        ref = [t for t in ref if t not in engine.eos and t != engine.pad]
+        assert engine.tokenizer.decode(ref, skip_special_tokens=True) == ours.text
+        assert ours.usage.input_tokens == ids.shape[1]
+
+
+def test_shared_prefill_gives_the_same_samples_as_separate_prefills(tiny_model_dir: Path) -> None:
+    llm = LocalLLM(str(tiny_model_dir))
+    req = Request(
+        **{
+            **make_request(_msgs(PROMPTS[0]), n=4, temperature=1.0, max_tokens=10).__dict__,
+            "seed": 7,
+        }
+    )
+    shared = llm.generate_batch([req], share_prefill=True)[0]
+    separate = llm.generate_batch([req], share_prefill=False)[0]
+    assert [c.text for c in shared] == [c.text for c in separate]
+    assert len({c.text for c in shared}) > 1  # real samples, not four copies
+    assert shared[0].usage.input_tokens > 0 and shared[1].usage.input_tokens == 0
+
+
+def test_stop_max_tokens_and_logprobs(tiny_model_dir: Path) -> None:
+    llm = LocalLLM(str(tiny_model_dir))
+    free = asyncio.run(llm.complete(_msgs("cat"), max_tokens=8, logprobs=True))[0]
+    assert free.finish_reason in ("stop", "length")
+    assert free.logprobs is not None and len(free.logprobs) == free.usage.output_tokens
+    assert all(lp.logprob <= 0 for lp in free.logprobs)
+    capped = asyncio.run(llm.complete(_msgs("cat"), max_tokens=3, logprobs=True))[0]
+    if capped.usage.output_tokens == 3:
+        assert capped.finish_reason == "length"
+    words = free.text.split()
+    if len(words) >= 2:
+        stopped = asyncio.run(llm.complete(_msgs("cat"), max_tokens=8, stop=[words[1]]))[0]
+        assert stopped.finish_reason == "stop" and words[1] not in stopped.text
+
+
+def test_concurrent_calls_run_as_one_batch(tiny_model_dir: Path) -> None:
+    llm = LocalLLM(str(tiny_model_dir), batch_window=0.05)
+    engine = llm.engine
+    batches: list[int] = []
+    original = engine.generate
+
+    def spy(prompts: list[list[int]], *args: object, **kwargs: object) -> object:
+        batches.append(len(prompts))
+        return original(prompts, *args, **kwargs)
+
+    engine.generate = spy  # type: ignore[method-assign]
+
+    async def many() -> list[list[object]]:
+        return await asyncio.gather(*(llm.complete(_msgs(p), max_tokens=5) for p in PROMPTS))
+
+    results = asyncio.run(many())
+    assert batches == [3]
+    alone = [llm.generate_batch([make_request(_msgs(p), max_tokens=5)])[0][0].text for p in PROMPTS]
+    assert [r[0].text for r in results] == alone  # type: ignore[attr-defined]
+
+
+def test_a_system_message_is_added_when_the_caller_has_none(tiny_model_dir: Path) -> None:
+    llm = LocalLLM(str(tiny_model_dir))
+    with_default = llm.encode(_msgs("cat"))
+    explicit = llm.encode([{"role": "system", "content": "the"}, *_msgs("cat")])
+    assert len(with_default) > len(llm.engine.tokenizer(" cat")["input_ids"])
+    assert with_default != explicit
+
+
+@pytest.mark.slow
+def test_embedded_smollm2_answers_and_second_load_is_fast(tmp_path: Path) -> None:
+    """The README's first command: a sensible answer, offline; the second load
+    reuses the converted weights (conversion done in a fresh models dir here)."""
+    env = {
+        **os.environ,
+        "AGENTS_MODELS_DIR": str(tmp_path / "models"),
+        "AGENTS_CACHE_DIR": str(tmp_path / "cache"),
+        "HF_HUB_OFFLINE": "1",
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "agents.cli",
+        "ask",
+        "--model",
+        "local:smollm2",
+        "--no-cache",
+        "What is the capital of France?",
+    ]
+    durations = []
+    for _ in range(2):
+        start = time.monotonic()
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+        durations.append(time.monotonic() - start)
+        assert proc.returncode == 0, proc.stderr
+        assert "Paris" in proc.stdout
+    from agents.llm.local_model import LocalWeights, embedded_gguf, load_model
+
+    os.environ["AGENTS_MODELS_DIR"] = str(tmp_path / "models2")
+    try:
+        weights = LocalWeights("smollm2", gguf_file=embedded_gguf("smollm2"))
+        start = time.monotonic()
+        load_model(weights)  # converts
+        first = time.monotonic() - start
+        start = time.monotonic()
+        load_model(weights)  # cached
+        second = time.monotonic() - start
+    finally:
+        os.environ.pop("AGENTS_MODELS_DIR")
+    assert second < first / 3, (first, second)
+    assert durations[1] < durations[0], durations
