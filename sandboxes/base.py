@@ -44,6 +44,8 @@ class Sandbox(Protocol):
     (not the rest of the filesystem); `restore(id)` returns it to that state.
     """
 
+    workdir: str  # where the repository is and commands start
+
     def exec(self, cmd: str, timeout: float | None = None) -> ExecResult: ...
 
     def read_file(self, path: str) -> str: ...

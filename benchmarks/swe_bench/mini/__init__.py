@@ -1,0 +1,1 @@
+"""swe-mini: its projects, instances, and the tool that builds it from PyPI sdists."""

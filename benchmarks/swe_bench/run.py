@@ -1,0 +1,228 @@
+"""A resumable evaluation run: workers grade instances, each result is appended to
+`results.jsonl` (one line, flushed and fsynced) the moment it is known; a rerun with the
+same run directory skips what is there. The report is derived from that file alone, so an
+interrupted-then-resumed run reports exactly what an uninterrupted one does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.swe_bench.harness import (
+    ERROR,
+    RESOLVED,
+    UNRESOLVED,
+    InstanceResult,
+    RunConfig,
+    model_dir,
+    patch_sha,
+    run_instance,
+)
+
+RESULTS = "results.jsonl"
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    output: Path  # --output
+    run_id: str
+    model: str
+
+    @property
+    def run_dir(self) -> Path:
+        return self.output / self.run_id
+
+    @property
+    def results(self) -> Path:
+        return self.run_dir / model_dir(self.model) / RESULTS
+
+    def instance_dir(self, instance_id: str) -> Path:
+        return self.run_dir / model_dir(self.model) / instance_id
+
+    @property
+    def report(self) -> Path:
+        # The official name: <model>.<run_id>.json
+        return self.output / f"{model_dir(self.model)}.{self.run_id}.json"
+
+
+def is_empty(prediction: dict | None) -> bool:
+    return prediction is None or prediction.get("model_patch") in ("", None)
+
+
+def read_results(path: Path) -> dict[str, dict]:
+    """Graded results by instance id; a torn last line (a crash mid-write) is ignored."""
+    done: dict[str, dict] = {}
+    if not path.exists():
+        return done
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict) and "instance_id" in row and "status" in row:
+            done[row["instance_id"]] = row
+    return done
+
+
+class _Appender:
+    """Appends one JSON line per result, atomically enough to survive a kill: a single
+    write of a complete line, then fsync."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._repair(path)
+        self.path = path
+        self.lock = threading.Lock()
+
+    @staticmethod
+    def _repair(path: Path) -> None:
+        # A kill during a write can leave a partial last line; end it so appends stay whole.
+        if path.exists() and path.stat().st_size:
+            with open(path, "rb+") as f:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    f.write(b"\n")
+
+    def append(self, result: InstanceResult) -> None:
+        data = (result.to_json() + "\n").encode()
+        with self.lock:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+def evaluate(
+    instances: list[dict],
+    predictions: dict[str, dict],
+    paths: RunPaths,
+    config: RunConfig = RunConfig(),
+    workers: int = 1,
+    on_result: Callable[[InstanceResult | None, str], None] | None = None,
+) -> dict:
+    """Grade every instance that has a non-empty prediction and is not graded yet;
+    write and return the report. `on_result(result, instance_id)` is called as each
+    instance finishes (result None when it was skipped as already graded)."""
+    done = read_results(paths.results)
+    todo = []
+    for inst in instances:
+        iid = inst["instance_id"]
+        pred = predictions.get(iid)
+        if is_empty(pred):
+            continue
+        prev = done.get(iid)
+        if prev and prev.get("patch_sha") == patch_sha(pred["model_patch"]):
+            if on_result:
+                on_result(None, iid)
+            continue
+        todo.append((inst, pred))
+    if todo:
+        _prepare_envs([i for i, _ in todo], config)
+        appender = _Appender(paths.results)
+        pool = ThreadPoolExecutor(max_workers=max(1, workers))
+        futures = {
+            pool.submit(run_instance, inst, pred, paths.instance_dir(inst["instance_id"]),
+                        config): inst["instance_id"]
+            for inst, pred in todo
+        }  # fmt: skip
+        try:
+            for fut in as_completed(futures):
+                result = fut.result()
+                appender.append(result)
+                if on_result:
+                    on_result(result, futures[fut])
+        except BaseException:
+            # Stop queued instances; running ones finish (their sandboxes close themselves).
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
+    report = make_report(instances, predictions, read_results(paths.results), paths)
+    write_report(paths.report, report)
+    return report
+
+
+def _prepare_envs(instances: list[dict], config: RunConfig) -> None:
+    """Build each distinct environment once, before the workers start (they would
+    otherwise queue on the build lock, each holding a worker slot)."""
+    from benchmarks.swe_bench.specs import spec_for
+    from sandboxes import prepare_env
+
+    envs = {spec_for(i["repo"], i["version"]).env() for i in instances}
+    for env in sorted(envs, key=lambda e: e.digest()):
+        prepare_env(config.sandbox, env)
+
+
+def make_report(
+    instances: list[dict], predictions: dict[str, dict], results: dict, paths: RunPaths
+) -> dict:
+    """The run report of swebench's `make_run_report` (schema_version 2), field for field:
+    incomplete = no prediction, empty patch = "" or null, error = graded without a report
+    (patch did not apply, tests timed out, sandbox failure). Why an instance errored is in
+    results.jsonl and its run_instance.log; `failure_reasons` keeps the official meaning
+    (swebench's post-hoc log classification)."""
+    from benchmarks.swe_bench.official import infra_failure
+
+    completed, resolved, unresolved, error, incomplete, empty = (set() for _ in range(6))
+    for inst in instances:
+        iid = inst["instance_id"]
+        pred = predictions.get(iid)
+        if pred is None:
+            incomplete.add(iid)
+            continue
+        if is_empty(pred):
+            empty.add(iid)
+            continue
+        row = results.get(iid)
+        if row is None or row["status"] == ERROR:
+            error.add(iid)
+            continue
+        completed.add(iid)
+        (resolved if row["status"] == RESOLVED else unresolved).add(iid)
+        assert row["status"] in (RESOLVED, UNRESOLVED)
+    reasons, infra, ambiguous = {}, set(), set()
+    for iid in unresolved | error:
+        log_dir = paths.instance_dir(iid)
+        found = infra_failure.classify_logs(
+            log_dir / "test_output.txt", log_dir / "run_instance.log"
+        )
+        if found:
+            reasons[iid] = found[0]
+            (infra if found[1] == infra_failure.TIER_ENVIRONMENT else ambiguous).add(iid)
+    return {
+        "total_instances": len(instances),
+        "submitted_instances": len(predictions),
+        "completed_instances": len(completed),
+        "resolved_instances": len(resolved),
+        "unresolved_instances": len(unresolved),
+        "infra_failure_instances": len(infra),
+        "ambiguous_failure_instances": len(ambiguous),
+        "empty_patch_instances": len(empty),
+        "error_instances": len(error),
+        "completed_ids": sorted(completed),
+        "incomplete_ids": sorted(incomplete),
+        "empty_patch_ids": sorted(empty),
+        "submitted_ids": sorted(predictions),
+        "resolved_ids": sorted(resolved),
+        "unresolved_ids": sorted(unresolved),
+        "infra_failure_ids": sorted(infra),
+        "ambiguous_failure_ids": sorted(ambiguous),
+        "failure_reasons": dict(sorted(reasons.items())),
+        "error_ids": sorted(error),
+        "schema_version": 2,
+    }
+
+
+def write_report(path: Path, report: dict) -> None:
+    """Write atomically: a reader never sees half a report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(report, indent=4) + "\n")
+    os.replace(tmp, path)
