@@ -66,7 +66,10 @@ def main(argv: list[str] | None = None) -> None:
     from agents.llm.errors import LLMError
 
     try:
-        app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False)
+        # Without standalone mode click *returns* an exit code (e.g. 130 after Ctrl-C).
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
     except UserError as exc:
         _fail(exc, exc.exit_code)
     except LLMError as exc:

@@ -13,7 +13,9 @@ tokens/s compare like with like.
 from __future__ import annotations
 
 import json
+import os
 import platform
+import statistics
 import sys
 import time
 from typing import Any
@@ -64,6 +66,7 @@ def run_benchmark(
     prompt_tokens: int = 1024,
     new_tokens: int = 32,
     progress: bool = True,
+    repeats: int = 3,
 ) -> dict[str, Any]:
     _, target = parse_spec(model)
     llm = LocalLLM(target)
@@ -80,11 +83,6 @@ def run_benchmark(
     ]
     llm.generate_batch(reqs[:2], ignore_eos=True)  # warm-up
 
-    say(f"{prompts} prompts, sequential ...")
-    seq_s, seq = _timed(lambda: [llm.generate_batch([r], ignore_eos=True)[0] for r in reqs])
-    say(f"{prompts} prompts, batched ...")
-    bat_s, bat = _timed(lambda: llm.generate_batch(reqs, ignore_eos=True))
-
     long = _long_prompt(llm, prompt_tokens)
     long_len = len(llm.encode(long))
     many = Request(
@@ -93,37 +91,54 @@ def run_benchmark(
             "seed": 0,
         }
     )
-    say(f"n={samples} samples of a {long_len}-token prompt, separate prefills ...")
-    sep_s, sep = _timed(lambda: llm.generate_batch([many], share_prefill=False, ignore_eos=True))
-    say(f"n={samples} samples of a {long_len}-token prompt, shared prefill ...")
-    shr_s, shr = _timed(lambda: llm.generate_batch([many], share_prefill=True, ignore_eos=True))
+    runs: dict[str, list[tuple[float, int]]] = {k: [] for k in ("seq", "bat", "sep", "shr")}
+    # Alternate baseline and ours, `repeats` times, and keep the medians: a busy
+    # machine slows whichever run it overlaps, not one side every time.
+    for rep in range(repeats):
+        say(f"round {rep + 1}/{repeats}: {prompts} prompts sequential vs batched ...")
+        for key, fn in (
+            ("seq", lambda: [llm.generate_batch([r], ignore_eos=True)[0] for r in reqs]),
+            ("bat", lambda: llm.generate_batch(reqs, ignore_eos=True)),
+        ):
+            seconds, out = _timed(fn)
+            runs[key].append((seconds, _out_tokens(out)))
+        say(f"round {rep + 1}/{repeats}: n={samples} of a {long_len}-token prompt ...")
+        for key, share in (("sep", False), ("shr", True)):
+            seconds, out = _timed(
+                lambda share=share: llm.generate_batch([many], share_prefill=share, ignore_eos=True)
+            )
+            runs[key].append((seconds, _out_tokens(out)))
 
-    def rate(results: list[list[Any]], seconds: float) -> float:
-        return round(_out_tokens(results) / seconds, 2)
+    def seconds(key: str) -> float:
+        return statistics.median(s for s, _ in runs[key])
+
+    def rate(key: str) -> float:
+        return round(statistics.median(t / s for s, t in runs[key]), 2)
 
     result = {
         "model": model,
-        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "load_seconds": round(load_s, 3),
+        "repeats": repeats,
         "new_tokens_per_sample": new_tokens,
         "batch": {
             "prompts": prompts,
-            "sequential_tokens_per_s": rate(seq, seq_s),
-            "batched_tokens_per_s": rate(bat, bat_s),
-            "sequential_seconds": round(seq_s, 3),
-            "batched_seconds": round(bat_s, 3),
+            "sequential_tokens_per_s": rate("seq"),
+            "batched_tokens_per_s": rate("bat"),
+            "sequential_seconds": round(seconds("seq"), 3),
+            "batched_seconds": round(seconds("bat"), 3),
         },
         "shared_prefill": {
             "samples": samples,
             "prompt_tokens": long_len,
-            "separate_tokens_per_s": rate(sep, sep_s),
-            "shared_tokens_per_s": rate(shr, shr_s),
-            "separate_seconds": round(sep_s, 3),
-            "shared_seconds": round(shr_s, 3),
+            "separate_tokens_per_s": rate("sep"),
+            "shared_tokens_per_s": rate("shr"),
+            "separate_seconds": round(seconds("sep"), 3),
+            "shared_seconds": round(seconds("shr"), 3),
         },
     }
-    result["batch"]["speedup"] = round(seq_s / bat_s, 2)
-    result["shared_prefill"]["speedup"] = round(sep_s / shr_s, 2)
+    result["batch"]["speedup"] = round(seconds("seq") / seconds("bat"), 2)
+    result["shared_prefill"]["speedup"] = round(seconds("sep") / seconds("shr"), 2)
     return result
 
 
@@ -133,7 +148,8 @@ def markdown(r: dict[str, Any]) -> str:
         [
             f"# Local LLM throughput: {r['model']} ({r['machine']})",
             "",
-            f"Each sample generates {r['new_tokens_per_sample']} tokens. Load: {r['load_seconds']} s.",
+            f"Each sample generates {r['new_tokens_per_sample']} tokens; medians of "
+            f"{r['repeats']} alternating rounds. Model load: {r['load_seconds']} s.",
             "",
             "| test | baseline tok/s | ours tok/s | speedup |",
             "|---|---|---|---|",

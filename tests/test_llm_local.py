@@ -207,3 +207,24 @@ def test_embedded_smollm2_answers_and_second_load_is_fast(tmp_path: Path) -> Non
         os.environ.pop("AGENTS_MODELS_DIR")
     assert second < first / 3, (first, second)
     assert durations[1] < durations[0], durations
+
+
+def test_throughput_benchmark_reports_what_it_measured(
+    tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from agents.cli import main
+
+    args = ["bench", "llm", "-m", f"local:{tiny_model_dir}", "--prompts", "3", "--samples", "3",
+            "--prompt-tokens", "40", "--new-tokens", "4", "--repeats", "1", "--json"]  # fmt: skip
+    main(args)
+    result = json.loads(capsys.readouterr().out)
+    batch, shared = result["batch"], result["shared_prefill"]
+    assert batch["prompts"] == 3 and shared["samples"] == 3
+    assert shared["prompt_tokens"] >= 40
+    for key in ("sequential_tokens_per_s", "batched_tokens_per_s"):
+        assert batch[key] > 0
+    assert batch["speedup"] == pytest.approx(
+        batch["sequential_seconds"] / batch["batched_seconds"], rel=0.05
+    )

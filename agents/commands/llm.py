@@ -174,6 +174,7 @@ def bench_llm(
     new_tokens: Annotated[
         int, typer.Option("--new-tokens", help="Tokens generated per sample.")
     ] = 32,
+    repeats: Annotated[int, typer.Option("--repeats", help="Alternating rounds (medians).")] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
     output: Annotated[
         str | None,
@@ -185,7 +186,13 @@ def bench_llm(
 
     if not model.startswith("local:"):
         raise UserError("bench llm measures a local: model (e.g. local:smollm2)")
-    result = run_benchmark(model, prompts, samples, prompt_tokens, new_tokens, progress=not as_json)
+    if min(prompts, samples, prompt_tokens, new_tokens, repeats) < 1:
+        raise UserError(
+            "--prompts, --samples, --prompt-tokens, --new-tokens, --repeats must be >= 1"
+        )
+    result = run_benchmark(
+        model, prompts, samples, prompt_tokens, new_tokens, progress=not as_json, repeats=repeats
+    )
     if output:
         from pathlib import Path
 

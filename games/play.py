@@ -1,0 +1,239 @@
+"""Play an OpenSpiel game in the terminal: human seats read moves line by line (a
+keyboard or a pipe), bot seats are `make_bot` bots that explain each move in a line.
+
+Commands at a human move: a move name or its number, `undo` (take back your last
+move and the replies since), `help`, `quit`. After the end, `undo` still works.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyspiel
+
+from games.errors import UnsupportedGameError
+from games.render import legal_move_names, observation_text
+
+ReadLine = Callable[[str], "str | None"]
+"""Shows a prompt, returns the next input line, or None when input has ended."""
+Write = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Seat:
+    """Who plays a seat: a human (bot None) or a bot with the spec it was made from."""
+
+    label: str
+    bot: pyspiel.Bot | None = None
+
+
+@dataclass(frozen=True)
+class PlayResult:
+    returns: tuple[float, ...] | None
+    """Final returns, or None when the game was abandoned."""
+    reason: str
+    """"finished", "quit" or "input ended"."""
+    history: tuple[int, ...]
+
+
+def parse_human_move(text: str, moves: list[tuple[int, str]]) -> int | None:
+    """A legal action from a move name (case-insensitive) or its number in the list."""
+    t = text.strip().lower()
+    for action, name in moves:
+        if name.lower() == t:
+            return action
+    if t.isdigit() and 1 <= int(t) <= len(moves):
+        return moves[int(t) - 1][0]
+    return None
+
+
+def _move_list(moves: list[tuple[int, str]]) -> str:
+    items = [f"{i}) {name}" for i, (_, name) in enumerate(moves, 1)]
+    width = max(len(s) for s in items) + 2
+    per_line = max(1, 78 // width)
+    rows = [items[i : i + per_line] for i in range(0, len(items), per_line)]
+    return "\n".join("  " + "".join(s.ljust(width) for s in row).rstrip() for row in rows)
+
+
+class PlaySession:
+    """One game between the seats; `run` returns when it ends, is quit, or input ends."""
+
+    def __init__(
+        self,
+        game: pyspiel.Game,
+        seats: list[Seat],
+        read_line: ReadLine,
+        write: Write,
+        seed: int = 0,
+        show_thinking: bool = True,
+        tree_dir: Path | None = None,
+    ) -> None:
+        if len(seats) != game.num_players():
+            raise ValueError(f"{len(seats)} seats for a {game.num_players()}-player game")
+        if game.get_type().dynamics != pyspiel.GameType.Dynamics.SEQUENTIAL:
+            raise UnsupportedGameError(
+                f"{game.get_type().short_name} has simultaneous moves; terminal play takes "
+                "turn-based games only"
+            )
+        self.game = game
+        self.seats = seats
+        self.read_line = read_line
+        self.write = write
+        self.rng = random.Random(seed)
+        self.show_thinking = show_thinking
+        self.tree_dir = tree_dir
+        self.perfect = (
+            game.get_type().information == pyspiel.GameType.Information.PERFECT_INFORMATION
+        )
+        self.humans = [p for p, s in enumerate(seats) if s.bot is None]
+        self.state = game.new_initial_state()
+        self._checkpoints: list[pyspiel.State] = []  # states where a human was to move
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._checkpoints)
+
+    def _who(self, player: int) -> str:
+        seat = self.seats[player]
+        you = " (you)" if seat.bot is None and len(self.humans) == 1 else ""
+        return f"player {player} [{seat.label}]{you}"
+
+    def _restart_bots(self) -> None:
+        for seat in self.seats:
+            if seat.bot is not None:
+                seat.bot.restart_at(self.state)
+
+    def _undo(self) -> bool:
+        if not self._checkpoints:
+            self.write("nothing to undo yet")
+            return False
+        self.state = self._checkpoints.pop()
+        self._restart_bots()
+        self.write(f"undone: back to move {len(self.state.history())}")
+        return True
+
+    def run(self) -> PlayResult:
+        g = self.game.get_type()
+        self.write(
+            f"{g.long_name}: " + ", ".join(self._who(p) for p in range(self.game.num_players()))
+        )
+        self._restart_bots()
+        while True:
+            state = self.state
+            if state.is_terminal():
+                result = self._finish()
+                if result is not None:
+                    return result
+                continue
+            if state.is_chance_node():
+                outcomes, probs = zip(*state.chance_outcomes(), strict=True)
+                outcome = self.rng.choices(outcomes, probs)[0]
+                if self.perfect:
+                    self.write(
+                        f"chance: {state.action_to_string(pyspiel.PlayerId.CHANCE, outcome)}"
+                    )
+                self._apply(pyspiel.PlayerId.CHANCE, outcome)
+                continue
+            player = state.current_player()
+            if player < 0:
+                raise ValueError(f"{g.short_name}: player {player} to move is not supported")
+            bot = self.seats[player].bot
+            if bot is not None:
+                action = bot.step(state)
+                self.write(f"{self._who(player)} plays {state.action_to_string(player, action)}")
+                thinking = getattr(bot, "thinking", "")
+                if self.show_thinking and thinking:
+                    self.write(f"  thinking: {thinking}")
+                self._save_tree(bot, player)
+                self._apply(player, action)
+                continue
+            outcome = self._human_turn(player)
+            if isinstance(outcome, PlayResult):
+                return outcome
+
+    def _save_tree(self, bot: pyspiel.Bot, player: int) -> None:
+        root = getattr(bot, "last_root", None)
+        if self.tree_dir is None or root is None:
+            return
+        from games.search_bot import spiel_label
+        from search import tree_to_dot, tree_to_json
+
+        self.tree_dir.mkdir(parents=True, exist_ok=True)
+        stem = self.tree_dir / f"move{len(self.state.history()) + 1:03d}-p{player}"
+        stem.with_suffix(".json").write_text(tree_to_json(root, max_depth=4, label=spiel_label))
+        stem.with_suffix(".dot").write_text(tree_to_dot(root, max_depth=2, label=spiel_label))
+
+    def _apply(self, player: int, action: int) -> None:
+        for p, seat in enumerate(self.seats):
+            if seat.bot is not None and p != player:
+                seat.bot.inform_action(self.state, player, action)
+        self.state.apply_action(action)
+
+    def _human_turn(self, player: int) -> PlayResult | None:
+        state = self.state
+        moves = legal_move_names(state)
+        self.write("")
+        self.write(f"-- move {len(state.history()) + 1}: {self._who(player)} to play --")
+        self.write(observation_text(state, player))
+        self.write("legal moves:\n" + _move_list(moves))
+        while True:
+            line = self.read_line("your move (name or number; undo, help, quit): ")
+            if line is None:
+                self.write("input ended: game abandoned")
+                return PlayResult(None, "input ended", tuple(state.history()))
+            text = line.strip()
+            low = text.lower()
+            if low in ("quit", "exit", "q"):
+                self.write("quit: game abandoned")
+                return PlayResult(None, "quit", tuple(state.history()))
+            if low == "undo":
+                if self._undo():
+                    return None
+                continue
+            if low in ("help", "?", ""):
+                self.write("legal moves:\n" + _move_list(moves))
+                continue
+            action = parse_human_move(text, moves)
+            if action is None:
+                self.write(
+                    f"{text[:40]!r} is not a legal move here: type a move from the list "
+                    f"(e.g. {moves[0][1]}) or its number 1-{len(moves)}, or undo / quit"
+                )
+                continue
+            self._checkpoints.append(state.clone())
+            self.write(f"{self._who(player)} plays {state.action_to_string(player, action)}")
+            self._apply(player, action)
+            return None
+
+    def _finish(self) -> PlayResult | None:
+        state = self.state
+        returns = tuple(float(r) for r in state.returns())
+        self.write("")
+        self.write("-- game over --")
+        self.write(str(state))
+        self.write("result: " + ", ".join(f"{self._who(p)} {r:+g}" for p, r in enumerate(returns)))
+        if len(self.humans) == 1:
+            mine = returns[self.humans[0]]
+            best = max(returns)
+            verdict = (
+                "you win"
+                if mine == best and returns.count(best) == 1
+                else ("draw" if mine == best else "you lose")
+            )
+            self.write(verdict)
+        for p, seat in enumerate(self.seats):
+            invalid = getattr(seat.bot, "invalid_answers", None)
+            if invalid is not None:
+                fallbacks = getattr(seat.bot, "fallbacks", 0)
+                self.write(
+                    f"{self._who(p)}: {invalid} invalid answers, {fallbacks} random fallbacks"
+                )
+        if self._checkpoints:
+            line = self.read_line("game over: 'undo' takes back your last move, Enter ends: ")
+            if line is not None and line.strip().lower() == "undo":
+                self._undo()
+                return None
+        return PlayResult(returns, "finished", tuple(state.history()))
