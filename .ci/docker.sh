@@ -35,7 +35,6 @@ try_start() {
   return 1
 }
 
-if answers; then exit 0; fi
 install_missing || echo "docker.sh: apt-get install failed; trying what is installed" >&2
 command -v dockerd >/dev/null 2>&1 || { echo "docker.sh: dockerd is not installed" >&2; exit 1; }
 if answers; then exit 0; fi  # the package's service may have started it

@@ -125,16 +125,16 @@ def run_benchmark(
             "prompts": prompts,
             "sequential_tokens_per_s": rate("seq"),
             "batched_tokens_per_s": rate("bat"),
-            "sequential_seconds": round(seconds("seq"), 3),
-            "batched_seconds": round(seconds("bat"), 3),
+            "sequential_seconds": round(seconds("seq"), 6),
+            "batched_seconds": round(seconds("bat"), 6),
         },
         "shared_prefill": {
             "samples": samples,
             "prompt_tokens": long_len,
             "separate_tokens_per_s": rate("sep"),
             "shared_tokens_per_s": rate("shr"),
-            "separate_seconds": round(seconds("sep"), 3),
-            "shared_seconds": round(seconds("shr"), 3),
+            "separate_seconds": round(seconds("sep"), 6),
+            "shared_seconds": round(seconds("shr"), 6),
         },
     }
     result["batch"]["speedup"] = round(seconds("seq") / seconds("bat"), 2)
