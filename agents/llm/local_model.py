@@ -7,6 +7,7 @@ import hashlib
 import importlib.util
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,6 +112,7 @@ def _convert(gguf: Path, target: Path) -> None:
     """Dequantise the GGUF once (slow) and save it as safetensors (fast to load)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    sys.stderr.write(f"converting {gguf.name} once (slow); later loads use {target}\n")
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     # The weights are dequantised to float32; drop the GGUF quantiser so they can be saved.
