@@ -1,0 +1,172 @@
+"""SWE-Search (Antoniades et al., 2024) as a LangGraph graph: search -> discriminate.
+
+`search` runs the core's MCTS (`search.MCTS`, progressive widening, UCT) over
+`agents.swe.search_problem.SweSearch` until the simulation budget or enough finished
+candidates; `discriminate` picks the final patch among the finished nodes by best mean
+value (ALGORITHMS.md section 3). Both nodes are checkpointed: a kill after the search
+resumes at the pick; a kill during the search reruns the search.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any, TypedDict
+
+from agents.swe.env import UNPARSABLE, AgentEnv
+from agents.swe.search_problem import SweSearch, SweState
+
+
+class SearchState(TypedDict, total=False):
+    candidates: list[dict]  # finished nodes: sid, patch, mean value, visits, steps
+    fallback: dict | None  # the best unfinished node with a diff
+    status: str | None
+    patch: str | None
+    steps: list[dict]
+    diff: str
+    bad: int
+
+
+def run_search(env: AgentEnv, tree_path: Path | None = None) -> tuple[list[dict], dict | None]:
+    """MCTS over the instance; returns (finished candidates, best unfinished node)."""
+    from search import MCTS, Budget, MCTSConfig, NoActionsError, Widening
+
+    cfg = env.config
+    problem = SweSearch(env, max_finished=cfg.max_finished)
+    mcts = MCTS(
+        problem,
+        problem,
+        MCTSConfig(budget=Budget(simulations=1), c=1.0, widening=Widening(1.0, 0.5), seed=0),
+        policy=problem,
+    )
+    state = problem.root()
+    root = mcts.new_root(state)
+    sims = 0
+    try:
+        # One simulation per call, so the loop can stop once enough candidates finished.
+        while sims < cfg.max_iterations and problem.finished < cfg.max_finished:
+            sims += 1
+            try:
+                mcts.search(state, root=root)
+            except NoActionsError:
+                if root.visits > 1 and root.exhausted:
+                    break  # the model proposes nothing new
+    finally:
+        if tree_path is not None:
+            save_tree(root, problem, tree_path)
+    nodes = list(_walk(root))
+    finished = [n for n in nodes if n.state is not None and n.state.status == "finished"]
+    candidates = [
+        {
+            "sid": n.state.sid,
+            "patch": n.state.patch,
+            "value": n.mean(0),
+            "visits": n.visits,
+            "steps": list(n.state.steps),
+        }
+        for n in finished
+        if n.state.patch
+    ]
+    open_nodes = [n for n in nodes if n.state is not None and n.state.diff and n.visits]
+    fallback = None
+    if open_nodes:
+        best = max(open_nodes, key=lambda n: n.mean(0))
+        fallback = {"sid": best.state.sid, "patch": best.state.diff, "value": best.mean(0),
+                    "steps": list(best.state.steps)}  # fmt: skip
+    if not candidates and not fallback and problem.parse_errors and not root.children:
+        raise _Unparsable
+    return candidates, fallback
+
+
+class _Unparsable(Exception):
+    pass
+
+
+def _walk(node: Any) -> Any:
+    yield node
+    for c in node.children:
+        yield from _walk(c)
+
+
+def build_swe_search_graph(
+    env: AgentEnv, checkpointer: Any = None, tree_path: Path | None = None
+) -> Any:
+    from langgraph.graph import END, StateGraph
+
+    def search_node(state: SearchState) -> SearchState:
+        try:
+            candidates, fallback = run_search(env, tree_path)
+        except _Unparsable:
+            return {"status": UNPARSABLE, "patch": None, "candidates": [], "fallback": None}
+        return {"candidates": candidates, "fallback": fallback}
+
+    def discriminate(state: SearchState) -> SearchState:
+        if state.get("status"):
+            return {}
+        cands = state.get("candidates") or []
+        if cands:
+            best = max(cands, key=lambda c: (c["value"], c["visits"]))
+            return {"status": "finished", "patch": best["patch"], "steps": best["steps"]}
+        fb = state.get("fallback")
+        if fb:
+            return {"status": "max iterations", "patch": fb["patch"], "steps": fb["steps"]}
+        return {"status": "max iterations", "patch": "", "steps": []}
+
+    g = StateGraph(SearchState)
+    g.add_node("search", search_node)
+    g.add_node("discriminate", discriminate)
+    g.set_entry_point("search")
+    g.add_edge("search", "discriminate")
+    g.add_edge("discriminate", END)
+    return g.compile(checkpointer=checkpointer)
+
+
+# ------------------------------------------------------------------ tree export
+
+
+def tree_dict(node: Any, problem: SweSearch, parent: Any = None) -> dict[str, Any]:
+    st: SweState | None = node.state
+    out: dict[str, Any] = {
+        "action": "root" if parent is None else node.action.short(),
+        "thought": "" if parent is None else node.action.thought,
+        "visits": node.visits,
+        "value": round(node.mean(0), 4),
+    }
+    if st is not None:
+        out["sid"] = st.sid
+        out["status"] = st.status
+        if st.steps:
+            out["observation"] = st.steps[-1]["observation"]["text"][:500]
+        if st.sid in problem.judgements:
+            out["judge"] = problem.judgements[st.sid]
+    kids = [c for c in node.children if c.state is not None]
+    if kids:
+        out["children"] = [tree_dict(c, problem, node) for c in kids]
+    return out
+
+
+def tree_html(tree: dict[str, Any]) -> str:
+    def item(n: dict[str, Any]) -> str:
+        judge = n.get("judge") or {}
+        head = f"<b>{html.escape(n['action'])}</b> N={n['visits']} Q={n['value']:+.2f}" + (
+            f" <i>{n['status']}</i>" if n.get("status") else ""
+        )
+        body = ""
+        if judge:
+            body += f"<div class=j>judge {judge.get('value')}: {html.escape(str(judge.get('explanation', ''))[:300])}"
+            body += f"<br>feedback: {html.escape(str(judge.get('feedback', ''))[:300])}</div>"
+        if n.get("observation"):
+            body += f"<pre>{html.escape(n['observation'])}</pre>"
+        kids = "".join(f"<li>{item(c)}</li>" for c in n.get("children", []))
+        return f"<details open><summary>{head}</summary>{body}<ul>{kids}</ul></details>"
+
+    style = "body{font-family:monospace} pre{background:#f4f4f4;margin:2px 0;max-height:12em;overflow:auto} .j{color:#555}"
+    return f"<!doctype html><meta charset=utf-8><title>SWE-Search tree</title><style>{style}</style><ul><li>{item(tree)}</li></ul>\n"
+
+
+def save_tree(root: Any, problem: SweSearch, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tree = tree_dict(root, problem)
+    (path.parent / f"{path.name}.json").write_text(json.dumps(tree, indent=2, default=str) + "\n")
+    (path.parent / f"{path.name}.html").write_text(tree_html(tree))

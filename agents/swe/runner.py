@@ -1,0 +1,249 @@
+"""Solve SWE-bench instances: one graph run per instance, artifacts, instance-level resume.
+
+Layout of `--output DIR`:
+    solve.jsonl            one line per finished instance (status, patch, usage): the resume log
+    predictions.jsonl      official predictions {instance_id, model_name_or_path, model_patch}
+    trajectories/ID.json   every step (model answer, action, observation) of the instance
+    trees/ID.json, .html   SWE-Search's tree (mcts only)
+    checkpoints.sqlite     LangGraph checkpoints: a killed instance resumes mid-way
+    usage.json             calls, tokens, cost, model vs sandbox seconds
+    eval/                  the harness's logs and report (unless --no-eval)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agents.swe.env import AgentConfig, AgentEnv
+
+SOLVE_LOG = "solve.jsonl"
+PREDICTIONS = "predictions.jsonl"
+
+
+@dataclass(frozen=True)
+class SolveConfig:
+    search: str = "linear"  # linear | mcts
+    agent: AgentConfig = field(default_factory=AgentConfig)
+    sandbox: str = "auto"
+    workers: int = 1
+    model_name: str = "agent"
+
+
+def read_log(path: Path) -> dict[str, dict]:
+    """Finished instances by id; a torn last line (killed mid-write) is ignored."""
+    done: dict[str, dict] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(row, dict) and "instance_id" in row:
+                done[row["instance_id"]] = row
+    return done
+
+
+class Appender:
+    """One whole line per write, fsynced: survives a kill."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists() and path.stat().st_size and not path.read_bytes().endswith(b"\n"):
+            with open(path, "ab") as f:
+                f.write(b"\n")
+
+    def append(self, row: dict) -> None:
+        data = (json.dumps(row, sort_keys=True) + "\n").encode()
+        with self.lock:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def write_predictions(out: Path, done: dict[str, dict]) -> Path:
+    """predictions.jsonl, rewritten atomically from the solve log."""
+    path = out / PREDICTIONS
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w") as f:
+        for row in done.values():
+            f.write(
+                json.dumps(
+                    {
+                        "instance_id": row["instance_id"],
+                        "model_name_or_path": row["model_name_or_path"],
+                        "model_patch": row["model_patch"],
+                    }
+                )
+                + "\n"
+            )
+    os.replace(tmp, path)
+    return path
+
+
+def open_checkpointer(path: Path) -> Any:
+    import sqlite3
+
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SqliteSaver(sqlite3.connect(str(path), check_same_thread=False))
+
+
+def solve_instance(
+    instance: dict,
+    llm: Any,
+    config: SolveConfig,
+    out: Path,
+    checkpointer: Any = None,
+    judge_llm: Any = None,
+) -> dict:
+    """Run the chosen graph on one instance in a fresh sandbox; returns its solve-log row.
+    Raises what ends the whole run (budget, Ctrl-C, Docker gone); the checkpoint keeps
+    the instance's progress for the rerun."""
+    from agents.errors import UserError
+    from benchmarks.swe_bench import RunConfig, open_instance
+    from benchmarks.swe_bench.repos import RepoError
+    from benchmarks.swe_bench.specs import spec_for
+
+    iid = instance["instance_id"]
+    start = time.monotonic()
+    try:
+        spec = spec_for(instance["repo"], instance["version"])
+    except UserError as exc:  # no way to build this instance's environment
+        raise RepoError(str(exc)) from None
+    state: dict = {}
+    env: AgentEnv | None = None
+    try:
+        with open_instance(instance, RunConfig(sandbox=config.sandbox)) as sb:
+            env = AgentEnv(instance, llm, sb, spec.test_cmd, config.agent, judge_llm)
+            thread = {"configurable": {"thread_id": f"{config.search}:{iid}"}}
+            if config.search == "mcts":
+                from agents.graphs.swe_search import build_swe_search_graph
+
+                graph = build_swe_search_graph(env, checkpointer, out / "trees" / iid)
+                limit = 20
+            else:
+                from agents.graphs.react import build_react_graph
+
+                graph = build_react_graph(env, checkpointer)
+                limit = 4 * config.agent.max_iterations * config.agent.max_parse_errors + 20
+            run_cfg = {**thread, "recursion_limit": limit}
+            saved = graph.get_state(thread) if checkpointer is not None else None
+            if saved is not None and saved.values and saved.next:
+                env.apply_diff(saved.values.get("diff", ""))  # resume mid-instance
+                state = graph.invoke(None, run_cfg)
+            elif saved is not None and saved.values:
+                state = dict(saved.values)  # finished before the log line was written
+            else:
+                state = graph.invoke({"steps": [], "diff": "", "bad": 0}, run_cfg)
+    finally:
+        if env is not None:
+            if not state and checkpointer is not None:
+                try:
+                    state = dict(graph.get_state(thread).values)
+                except Exception:
+                    state = {}
+            write_json(
+                out / "trajectories" / f"{iid}.json",
+                {
+                    "instance_id": iid,
+                    "search": config.search,
+                    "status": state.get("status"),
+                    "steps": state.get("steps", []),
+                    "patch": state.get("patch"),
+                    "stats": env.stats.as_dict(),
+                },
+            )
+    status = state.get("status") or "incomplete"
+    return {
+        "instance_id": iid,
+        "model_name_or_path": config.model_name,
+        "model_patch": state.get("patch") or "",
+        "status": status,
+        "search": config.search,
+        "steps": sum(1 for s in state.get("steps", []) if "observation" in s),
+        "seconds": round(time.monotonic() - start, 2),
+        **(env.stats.as_dict() if env else {}),
+    }
+
+
+def solve_all(
+    instances: list[dict],
+    llm: Any,
+    config: SolveConfig,
+    out: Path,
+    on_done: Callable[[dict | None, str], None] | None = None,
+    judge_llm: Any = None,
+) -> dict[str, dict]:
+    """Solve every instance not yet in the solve log; append each as it finishes.
+    `on_done(row, id)` reports progress (row None: skipped, already done)."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    from benchmarks.swe_bench.repos import RepoError
+    from sandboxes import BuildError
+
+    out.mkdir(parents=True, exist_ok=True)
+    log = Appender(out / SOLVE_LOG)
+    done = read_log(log.path)
+    todo = [i for i in instances if i["instance_id"] not in done]
+    for i in instances:
+        if i["instance_id"] in done and on_done:
+            on_done(None, i["instance_id"])
+    checkpointer = open_checkpointer(out / "checkpoints.sqlite")
+
+    def one(inst: dict) -> dict:
+        try:
+            return solve_instance(inst, llm, config, out, checkpointer, judge_llm)
+        except (BuildError, RepoError) as exc:  # this instance's environment: report, skip
+            msg = " ".join(str(exc).split())[:300]
+            return {
+                "instance_id": inst["instance_id"],
+                "model_name_or_path": config.model_name,
+                "model_patch": "",
+                "status": f"error: environment: {msg}",
+                "search": config.search,
+                "steps": 0,
+                "seconds": 0.0,
+            }
+
+    def record(row: dict) -> None:
+        log.append(row)
+        done[row["instance_id"]] = row
+        write_predictions(out, done)
+        if on_done:
+            on_done(row, row["instance_id"])
+
+    try:
+        if config.workers <= 1:  # in the main thread: Ctrl-C stops the instance at once
+            for inst in todo:
+                record(one(inst))
+        else:
+            pool = ThreadPoolExecutor(max_workers=config.workers)
+            futures = [pool.submit(one, inst) for inst in todo]
+            try:
+                for fut in as_completed(futures):
+                    record(fut.result())
+            finally:
+                pool.shutdown(wait=False, cancel_futures=True)
+    finally:
+        write_predictions(out, read_log(log.path))
+    return read_log(log.path)

@@ -1,0 +1,165 @@
+"""`agents solve --task swe-bench`: solve, write predictions and artifacts, then grade.
+
+Budget reached -> the finished instances are kept (solve.jsonl, predictions.jsonl), graded,
+and the run ends with exit code 3; rerunning the same command continues where it stopped.
+Ctrl-C -> everything finished so far is saved; the interrupted instance resumes from its
+LangGraph checkpoint on the rerun.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from agents.errors import UserError
+from benchmarks.tasks import SolveOptions
+
+DEFAULT_LIMIT = 1  # the embedded model needs minutes per instance on 2 cores
+DEFAULT_MAX_ITERATIONS = 8
+BUDGET_EXIT = 3
+
+
+def default_output(options: SolveOptions) -> Path:
+    model = re.sub(r"[^A-Za-z0-9_.-]+", "_", options.model.split("/")[-1])
+    return Path("runs") / "swe-bench" / f"{model}.{options.search}"
+
+
+def model_name(spec: str) -> str:
+    if spec.startswith("scripted:"):
+        return "scripted:" + Path(spec.split(":", 1)[1]).stem
+    return spec.replace("/", "__")
+
+
+def select(options: SolveOptions) -> list[dict]:
+    from benchmarks.swe_bench import DEFAULT_DATASET, load_dataset
+
+    dataset = options.dataset or DEFAULT_DATASET
+    if options.instances:
+        return load_dataset(dataset, list(options.instances))
+    instances = load_dataset(dataset)
+    limit = DEFAULT_LIMIT if options.limit is None else options.limit
+    return instances[:limit] if limit > 0 else instances
+
+
+def run_swe_bench(options: SolveOptions, llm: Any = None, judge_llm: Any = None) -> dict[str, Any]:
+    """The whole run; `llm` overrides `options.model` (tests pass a model object)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from agents.llm import GLOBAL_METER, BudgetExceeded, load_llm
+    from agents.swe.env import AgentConfig
+    from agents.swe.runner import SolveConfig, solve_all, write_json
+    from sandboxes import resolve_kind
+
+    if options.search not in ("linear", "mcts"):
+        raise UserError(f"--search must be linear or mcts, not {options.search!r}")
+    if options.sandbox not in ("docker", "local", "auto"):
+        raise UserError(f"--sandbox must be docker, local or auto, not {options.sandbox!r}")
+    instances = select(options)
+    kind = resolve_kind(options.sandbox)
+    out = options.output or default_output(options)
+    if llm is None:
+        llm = load_llm(
+            options.model, base_url=options.base_url, max_cost=options.max_cost,
+            cache=options.cache,
+        )  # fmt: skip
+    name = model_name(options.model)
+    iters = options.max_iterations or DEFAULT_MAX_ITERATIONS
+    config = SolveConfig(
+        search=options.search,
+        agent=AgentConfig(max_iterations=iters if options.search == "linear" else 2 * iters),
+        sandbox=kind,
+        workers=options.workers,
+        model_name=name,
+    )
+    console = Console(stderr=True)
+    meter0 = GLOBAL_METER.summary()
+    start = time.monotonic()
+    rows: dict[str, dict] = {}
+    stopped = None
+    exit_code = 0
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=console, transient=False,
+    ) as progress:  # fmt: skip
+        bar = progress.add_task(f"solve {options.search} ({kind})", total=len(instances))
+
+        def on_done(row: dict | None, iid: str) -> None:
+            cost = GLOBAL_METER.summary().cost - meter0.cost
+            if row is None:
+                progress.console.print(f"{iid}: already done (skipped)", highlight=False)
+            else:
+                progress.console.print(
+                    f"{iid}: {row['status']}, {row['steps']} steps, {row.get('llm_calls', 0)} "
+                    f"LLM calls, {row['seconds']:.0f}s", highlight=False,
+                )  # fmt: skip
+            progress.update(
+                bar, advance=1, description=f"solve {options.search} ({kind}) ${cost:.4f}"
+            )
+
+        try:
+            rows = solve_all(instances, llm, config, out, on_done, judge_llm)
+        except BudgetExceeded as exc:
+            stopped = f"budget reached ({exc}); rerun the same command to continue"
+            exit_code = BUDGET_EXIT
+            from agents.swe.runner import SOLVE_LOG, read_log
+
+            rows = read_log(out / SOLVE_LOG)
+        finally:
+            _write_usage(out, rows, GLOBAL_METER, meter0, time.monotonic() - start)
+    if stopped:
+        console.print(f"stopped: {stopped}", highlight=False)
+    selected = {i["instance_id"] for i in instances}
+    rows = {k: v for k, v in rows.items() if k in selected}
+    summary: dict[str, Any] = {"output": str(out), "solved": len(rows), "total": len(instances)}
+    if options.evaluate and rows:
+        summary["report"] = str(_grade(instances, rows, out, kind, name, console, options))
+    usage = _write_usage(out, rows, GLOBAL_METER, meter0, time.monotonic() - start)
+    summary.update(usage=usage, exit_code=exit_code)
+    write_json(out / "summary.json", summary)
+    return summary
+
+
+def _grade(instances, rows, out, kind, name, console, options) -> Path:
+    import json
+
+    from benchmarks.swe_bench import RunConfig, RunPaths, evaluate
+
+    preds = {
+        iid: {"instance_id": iid, "model_name_or_path": r["model_name_or_path"],
+              "model_patch": r["model_patch"]}
+        for iid, r in rows.items()
+    }  # fmt: skip
+    paths = RunPaths(out / "eval", "solve", name)
+    done = [i for i in instances if i["instance_id"] in rows]
+    report = evaluate(done, preds, paths, RunConfig(sandbox=kind), workers=options.workers)
+    console.print(
+        f"resolved {report['resolved_instances']}/{len(done)} "
+        f"(unresolved {report['unresolved_instances']}, errors {report['error_instances']}, "
+        f"empty patches {report['empty_patch_instances']})",
+        highlight=False,
+    )
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return paths.report
+
+
+def _write_usage(out: Path, rows: dict, meter: Any, meter0: Any, seconds: float) -> dict:
+    from agents.swe.runner import write_json
+
+    now = meter.summary()
+    usage = {
+        "calls": now.calls - meter0.calls,
+        "cache_hits": now.cache_hits - meter0.cache_hits,
+        "input_tokens": now.input_tokens - meter0.input_tokens,
+        "output_tokens": now.output_tokens - meter0.output_tokens,
+        "cost": round(now.cost - meter0.cost, 6),
+        "wall_seconds": round(seconds, 2),
+        "instances": len(rows),
+        "agent_llm_calls": sum(r.get("llm_calls", 0) for r in rows.values()),
+        "model_seconds": round(sum(r.get("model_seconds", 0) for r in rows.values()), 2),
+        "sandbox_seconds": round(sum(r.get("sandbox_seconds", 0) for r in rows.values()), 2),
+    }
+    write_json(out / "usage.json", usage)
+    return usage
