@@ -2,7 +2,8 @@
 
 A spec is a kind and options: `random`, `mcts:sims=800`, `mcts:seconds=1,c=1.4`,
 `openspiel_mcts:sims=800` (OpenSpiel's Python MCTS), `cpp_mcts:sims=800`
-(`pyspiel.MCTSBot`), `cfr:iters=300`, `llm:MODELSPEC` (e.g. `llm:local:smollm2`).
+(`pyspiel.MCTSBot`), `cfr:iters=300`, `llm:MODELSPEC` (e.g. `llm:local:smollm2`),
+`hanabi_rules` and `mds:eta=5,rollouts=200` (Hanabi only, games/hanabi/bots.py).
 The bots are player-agnostic, so OpenSpiel's `evaluate_bots` runs them as they are.
 """
 
@@ -27,6 +28,9 @@ KINDS: dict[str, str] = {
     "cpp_mcts": "OpenSpiel's C++ pyspiel.MCTSBot: sims=N, seconds=S, c=C, rollouts=R",
     "cfr": "CFR+ average policy (2-player zero-sum games): iters=N",
     "llm": "a language model: llm:MODELSPEC, e.g. llm:local:smollm2 or llm:openai:gpt-4o",
+    "hanabi_rules": "Hanabi rule-based conventions bot (hanabi only)",
+    "mds": "Hanabi mirror-descent search over hanabi_rules: eta=E, alpha=A (MMDS), "
+    "magnet=uniform|blueprint, rollouts=N, seconds=S, floor=F, threshold=T, keep=K, screen=W",
 }
 HELP = "valid bot specs: " + "; ".join(f"{k} ({v})" for k, v in KINDS.items())
 
@@ -133,6 +137,10 @@ def make_bot(game: pyspiel.Game, spec: str, seed: int = 0) -> pyspiel.Bot:
 
         opts = _Options(parsed, ("iters",))
         return CFRBot(game, opts.get("iters", int, 300), seed)
+    if kind in ("hanabi_rules", "mds"):
+        from games.hanabi.bots import make_hanabi_bot
+
+        return make_hanabi_bot(game, kind, parsed.options, seed)
     check_searchable(game)
     if kind == "mcts":
         from games.search_bot import SearchBot

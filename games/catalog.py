@@ -17,6 +17,7 @@ OFFERED: dict[str, str] = {
     "bridge": "contract bridge with bidding (4 players, imperfect information)",
     "euchre": "trick-taking card game with trumps (4 players, imperfect information)",
     "oh_hell": "bid-your-tricks card game (3 players by default, imperfect information)",
+    "hanabi": "cooperative fireworks card game (2-5 players; bots: hanabi_rules, mds)",
 }
 
 

@@ -1,0 +1,231 @@
+"""Hanabi benchmark: bots (make_bot specs) play self-play games on paired decks.
+
+Game `seed` deals from one shuffled deck for every bot, so differences between bots
+are paired. Every finished game is appended to a JSONL log (one line each); a rerun
+skips what is done. Reports: mean ± SE, share of 25s, histogram, seconds per move,
+paired difference to the first bot, and the published 2-player numbers beside ours.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+# ALGORITHMS.md section 2 (as published; some unverified).
+REFERENCES_2P: list[tuple[str, str]] = [
+    ("SmartBot (rule-based)", "22.99"),
+    ("SAD", "24.01"),
+    ("OBL", "24.10"),
+    ("OP", "24.14"),
+    ("PPO blueprint (Sokota et al.)", "24.24"),
+    ("SPARTA single-agent", "24.52"),
+    ("SPARTA joint", "24.61"),
+    ("MDS over PPO, ~2 s/move (Sokota et al.)", "24.62"),
+]
+
+
+@dataclass(frozen=True)
+class HanabiBench:
+    bots: tuple[str, ...]
+    games: int
+    seed: int = 0
+    players: int = 2
+    out: str = "benchmarks/results"
+    partner: str | None = None
+    """When set, seat 0 plays each bot and every other seat plays this spec."""
+
+
+@dataclass(frozen=True)
+class GameRecord:
+    bot: str
+    players: int
+    seed: int
+    score: float
+    moves: int
+    seconds: float
+    illegal: int
+    deviations: int
+    partner: str | None = None
+
+
+def deck_order(seed: int, counts: list[int]) -> list[int]:
+    """A uniformly shuffled deck: dealing it in order is OpenSpiel's chance model."""
+    deck = [card for card, k in enumerate(counts) for _ in range(k)]
+    random.Random(seed).shuffle(deck)
+    return deck
+
+
+def play_game(spec: str, players: int, seed: int, partner: str | None = None) -> GameRecord:
+    """One game on the deck of `seed`: `spec` in every seat, or in seat 0 beside `partner`."""
+    from games.bots import make_bot
+    from games.hanabi.game import HanabiConfig, copies
+
+    cfg = HanabiConfig(players=players)
+    game = cfg.load()
+    specs = [spec] + [partner or spec] * (players - 1)
+    bots = [make_bot(game, s, seed=seed * 16 + p) for p, s in enumerate(specs)]
+    counts = [copies(c % cfg.ranks, cfg.ranks) for c in range(cfg.colors * cfg.ranks)]
+    deck = deck_order(seed, counts)
+    state = game.new_initial_state()
+    drawn = moves = 0
+    thinking = 0.0
+    while not state.is_terminal():
+        if state.is_chance_node():
+            action = deck[drawn]
+            drawn += 1
+        else:
+            t0 = time.perf_counter()
+            action = bots[state.current_player()].step(state)
+            thinking += time.perf_counter() - t0
+            moves += 1
+        state.apply_action(action)
+    return GameRecord(
+        bot=spec,
+        players=players,
+        seed=seed,
+        score=float(state.returns()[0]),
+        moves=moves,
+        seconds=thinking,
+        illegal=sum(getattr(b, "illegal", 0) for b in bots),
+        deviations=sum(getattr(b, "deviations", 0) for b in bots),
+        partner=partner,
+    )
+
+
+def log_path(cfg: HanabiBench) -> Path:
+    return Path(cfg.out) / "hanabi_games.jsonl"
+
+
+def load_records(path: Path) -> list[GameRecord]:
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        if line.strip():
+            out.append(GameRecord(**json.loads(line)))
+    return out
+
+
+def run(cfg: HanabiBench, say: Callable[[str], None] = lambda _: None) -> list[GameRecord]:
+    """Play what is missing (resumable), bots interleaved per seed; return this run's games."""
+    path = log_path(cfg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    done = {(r.bot, r.players, r.seed): r for r in load_records(path) if r.partner == cfg.partner}
+    seeds = range(cfg.seed, cfg.seed + cfg.games)
+    for i, seed in enumerate(seeds):
+        for spec in cfg.bots:
+            if (spec, cfg.players, seed) in done:
+                continue
+            rec = play_game(spec, cfg.players, seed, cfg.partner)
+            with path.open("a") as f:
+                f.write(json.dumps(asdict(rec)) + "\n")
+            done[(spec, cfg.players, seed)] = rec
+            say(f"[{i + 1}/{cfg.games}] {spec} seed {seed}: {rec.score:g}")
+    return [done[(spec, cfg.players, s)] for spec in cfg.bots for s in seeds]
+
+
+def _mean_se(xs: list[float]) -> tuple[float, float]:
+    mean = statistics.fmean(xs)
+    se = statistics.stdev(xs) / math.sqrt(len(xs)) if len(xs) > 1 else float("nan")
+    return mean, se
+
+
+def summarize(cfg: HanabiBench, records: list[GameRecord]) -> dict[str, object]:
+    by_bot = {spec: [r for r in records if r.bot == spec] for spec in cfg.bots}
+    max_score = 25
+    bots = {}
+    for spec, recs in by_bot.items():
+        scores = [r.score for r in recs]
+        mean, se = _mean_se(scores)
+        moves = sum(r.moves for r in recs)
+        bots[spec] = {
+            "games": len(recs),
+            "mean": mean,
+            "se": se,
+            "perfect_share": sum(s == max_score for s in scores) / len(scores),
+            "zero_share": sum(s == 0 for s in scores) / len(scores),
+            "histogram": {str(k): sum(s == k for s in scores) for k in range(max_score + 1)},
+            "seconds_per_move": sum(r.seconds for r in recs) / max(moves, 1),
+            "illegal": sum(r.illegal for r in recs),
+            "deviations_per_game": sum(r.deviations for r in recs) / len(recs),
+        }
+    paired = {}
+    base = cfg.bots[0]
+    base_scores = {r.seed: r.score for r in by_bot[base]}
+    for spec in cfg.bots[1:]:
+        diffs = [r.score - base_scores[r.seed] for r in by_bot[spec]]
+        mean, se = _mean_se(diffs)
+        paired[spec] = {"vs": base, "games": len(diffs), "mean_diff": mean, "se": se}
+    return {"config": asdict(cfg), "bots": bots, "paired": paired}
+
+
+def markdown(summary: dict[str, object]) -> str:
+    cfg = summary["config"]
+    bots = summary["bots"]
+    paired = summary["paired"]
+    assert isinstance(cfg, dict) and isinstance(bots, dict) and isinstance(paired, dict)
+    lines = [
+        f"# Hanabi, {cfg['players']} players: seeds {cfg['seed']}..{cfg['seed'] + cfg['games'] - 1}"
+        + (
+            f", seat 0 = bot, other seats = `{cfg['partner']}`" if cfg["partner"] else ", self-play"
+        ),
+        "",
+        "| bot | games | mean ± SE | 25s | zeros | s/move | illegal | deviations/game |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for spec, b in bots.items():
+        lines.append(
+            f"| `{spec}` | {b['games']} | {b['mean']:.2f} ± {b['se']:.2f} | "
+            f"{100 * b['perfect_share']:.1f}% | {100 * b['zero_share']:.1f}% | "
+            f"{b['seconds_per_move']:.4f} | {b['illegal']} | {b['deviations_per_game']:.1f} |"
+        )
+    for spec, p in paired.items():
+        lines += [
+            "",
+            f"Paired (same decks): `{spec}` − `{p['vs']}` = "
+            f"{p['mean_diff']:+.2f} ± {p['se']:.2f} over {p['games']} games",
+        ]
+    if cfg["players"] == 2:
+        lines += ["", "Published 2-player means (ALGORITHMS.md; some unverified):", ""]
+        lines += [f"- {name}: {score}" for name, score in REFERENCES_2P]
+    return "\n".join(lines) + "\n"
+
+
+def write_reports(summary: dict[str, object], out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cfg = summary["config"]
+    bots = summary["bots"]
+    assert isinstance(cfg, dict) and isinstance(bots, dict)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = (
+        out / f"hanabi_{cfg['players']}p"
+        if not cfg["partner"]
+        else out / f"hanabi_{cfg['players']}p_partner"
+    )
+    paths = [stem.with_suffix(".json"), stem.with_suffix(".md"), stem.with_suffix(".png")]
+    paths[0].write_text(json.dumps(summary, indent=2) + "\n")
+    paths[1].write_text(markdown(summary))
+    fig, ax = plt.subplots(figsize=(7, 4))
+    width = 0.8 / max(len(bots), 1)
+    for k, (spec, b) in enumerate(bots.items()):
+        xs = [int(s) + k * width for s in b["histogram"]]
+        ys = [n / b["games"] for n in b["histogram"].values()]
+        ax.bar(xs, ys, width=width, label=f"{spec} ({b['mean']:.2f})")
+    ax.set_xlabel("score")
+    ax.set_ylabel("share of games")
+    ax.set_title(f"Hanabi, {cfg['players']} players")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(paths[2], dpi=100)
+    plt.close(fig)
+    return paths

@@ -1,0 +1,160 @@
+"""The Hanabi blueprint and MDS bots: legal, reasonable play, make_bot specs, illegal
+blueprint choices counted and replaced, eta = 0 is the blueprint, and the bench CLI."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from agents.cli import main
+from benchmarks.hanabi import play_game
+from games.bots import make_bot
+from games.errors import BotSpecError
+from games.hanabi import mds_bot
+from games.hanabi.game import HanabiConfig
+from games.hanabi.mds_bot import MDSBot
+from games.hanabi.rules import RuleBot, decide, tracker_for
+from search.mirror_descent import MDSConfig
+
+
+def _midgame(seed: int, moves: int = 20):  # type: ignore[no-untyped-def]
+    game = HanabiConfig().load()
+    bots = [RuleBot(game, 0), RuleBot(game, 1)]
+    rng = random.Random(seed)
+    state = game.new_initial_state()
+    for _ in range(moves):
+        if state.is_chance_node():
+            outcomes, probs = zip(*state.chance_outcomes(), strict=False)
+            state.apply_action(rng.choices(outcomes, probs)[0])
+        else:
+            state.apply_action(bots[state.current_player()].step(state))
+    while state.is_chance_node():
+        outcomes, probs = zip(*state.chance_outcomes(), strict=False)
+        state.apply_action(rng.choices(outcomes, probs)[0])
+    return game, state
+
+
+def test_rule_bot_plays_legal_and_scores_well() -> None:
+    scores = [play_game("hanabi_rules", 2, seed) for seed in range(30)]
+    assert all(r.illegal == 0 for r in scores)
+    mean = sum(r.score for r in scores) / len(scores)
+    assert mean > 16.0  # measured 20.48 over 1000 games; random play scores ~0
+
+
+@pytest.mark.parametrize("players", [3, 4, 5])
+def test_rule_bot_plays_more_players(players: int) -> None:
+    rec = play_game("hanabi_rules", players, 0)
+    assert rec.illegal == 0 and rec.score > 5
+
+
+def test_rule_bot_ignores_its_own_cards() -> None:
+    _game, state = _midgame(3)
+    me = state.current_player()
+    t = tracker_for(state)
+    before = decide(t, me)
+    t.hands[me] = list(reversed(t.hands[me]))  # a different own hand, same information
+    assert decide(t, me) == before
+
+
+def test_mds_with_eta_zero_plays_the_blueprint() -> None:
+    for seed in range(3):
+        game, state = _midgame(seed)
+        bp = RuleBot(game, 0).step(state)
+        bot = MDSBot(game, MDSConfig(eta=0.0, rollouts=20, prior_floor=0.1), seed)
+        assert bot.step(state) == bp
+        assert bot.last is not None and bot.last.rollouts == 0
+
+
+def test_mds_searches_and_reports(monkeypatch: pytest.MonkeyPatch) -> None:
+    game, state = _midgame(1)
+    bot = MDSBot(game, MDSConfig(eta=5.0, rollouts=30, prior_floor=0.1), 0)
+    action = bot.step(state)
+    assert action in state.legal_actions()
+    assert bot.last is not None and bot.last.rollouts == 30
+    assert "rollouts" in bot.thinking and bot.illegal == 0
+
+
+def test_illegal_blueprint_moves_in_rollouts_are_counted_and_replaced(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    game, state = _midgame(2)
+    monkeypatch.setattr(mds_bot, "decide", lambda t, p: 10_000)
+    bot = MDSBot(game, MDSConfig(eta=1.0, rollouts=5, prior_floor=0.1), 0)
+    action = bot.step(state)
+    assert action in state.legal_actions()
+    assert bot.illegal > 5  # the root choice and every rollout step were replaced
+
+
+def test_make_bot_specs_and_errors() -> None:
+    game = HanabiConfig().load()
+    assert isinstance(make_bot(game, "hanabi_rules"), RuleBot)
+    assert isinstance(make_bot(game, "mds:eta=2,rollouts=10,alpha=0.5"), MDSBot)
+    for bad, word in [
+        ("mds:rollouts=0", "rollouts must be >= 1"),
+        ("mds:speed=3", "valid: blueprint"),
+        ("mds:blueprint=ppo", "valid: hanabi_rules"),
+        ("mds:eta=fast", "not a valid number"),
+    ]:
+        with pytest.raises(BotSpecError, match=word):
+            make_bot(game, bad)
+    import pyspiel
+
+    with pytest.raises(BotSpecError, match="hanabi only"):
+        make_bot(pyspiel.load_game("tic_tac_toe"), "hanabi_rules")
+
+
+def _run(args: list[str]) -> None:
+    try:
+        main(args)
+    except SystemExit as exc:
+        assert exc.code in (0, None)
+
+
+def test_bench_hanabi_cli_writes_reports_and_resumes(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    args = ["bench", "hanabi", "--bot", "hanabi_rules", "--bot", "random", "--games", "4",
+            "--out", str(tmp_path), "--json"]  # fmt: skip
+    _run(args)
+    summary = json.loads(capsys.readouterr().out)
+    rules = summary["bots"]["hanabi_rules"]
+    assert rules["games"] == 4 and rules["mean"] > 5
+    assert summary["paired"]["random"]["mean_diff"] == pytest.approx(-rules["mean"])
+    for name in ("hanabi_2p.json", "hanabi_2p.md", "hanabi_2p.png", "hanabi_games.jsonl"):
+        assert (tmp_path / name).exists()
+    lines = (tmp_path / "hanabi_games.jsonl").read_text().splitlines()
+    _run(args)
+    assert (tmp_path / "hanabi_games.jsonl").read_text().splitlines() == lines  # resumed
+    assert "24.62" in (tmp_path / "hanabi_2p.md").read_text()
+
+
+def test_bench_hanabi_bad_input_is_one_line(capsys) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "hanabi", "--players", "6"])
+    assert exc.value.code == 2
+    assert "players=6" in capsys.readouterr().err
+
+
+def test_partner_mode_puts_the_bot_in_seat_zero_only() -> None:
+    solo = play_game("random", 2, 0, partner="hanabi_rules")
+    assert solo.partner == "hanabi_rules"
+    assert (
+        play_game("hanabi_rules", 2, 0).score
+        == play_game("hanabi_rules", 2, 0, partner="hanabi_rules").score
+    )  # same deck, same bots: same game
+
+
+def test_mds_worlds_respect_play_clues() -> None:
+    from games.hanabi.belief import HandBelief
+    from games.hanabi.rules import PLAY
+
+    for seed in range(8):
+        game, state = _midgame(seed, moves=30)
+        me = state.current_player()
+        bot = MDSBot(game, MDSConfig(eta=1.0, rollouts=5), 0)
+        t = bot._blueprint.tracker(state)
+        flagged = [i for i, f in enumerate(t.flags[me]) if f == PLAY]
+        rng = random.Random(seed)
+        for _ in range(50):
+            hand = bot._sample_hand(HandBelief(t, me), t, me, rng)
+            assert all(hand[i] % 5 <= t.fireworks[hand[i] // 5] for i in flagged)

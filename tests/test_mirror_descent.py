@@ -1,0 +1,167 @@
+"""Mirror-descent search (search/mirror_descent.py) as a specification: the update's
+formula, eta = 0 is the blueprint, q-values from a deterministic blueprint rollout on a
+tiny game match a hand computation, and budgets behave as documented."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from search.errors import InvalidConfigError, NoActionsError
+from search.mirror_descent import MDSConfig, mirror_descent_search, mmd_update
+
+# A tiny game: a hidden coin (the world) the acting player cannot see. Actions:
+#   "bet":   the opponent (blueprint: always calls) pays 2 on heads, wins 2 on tails;
+#   "check": the blueprint checks too; heads wins 0.5, tails loses 0.5;
+#   "fold":  -1 whatever the coin.
+BLUEPRINT_REPLY = {"bet": "call", "check": "check", "fold": None}
+PAYOFF = {
+    ("bet", "call"): (2.0, -2.0),
+    ("check", "check"): (0.5, -0.5),
+}
+
+
+def rollout(world: str, action: str, rng: random.Random) -> float:
+    """Deterministic: play `action`, then the blueprint's reply, and score it."""
+    reply = BLUEPRINT_REPLY[action]
+    if reply is None:
+        return -1.0
+    heads, tails = PAYOFF[(action, reply)]
+    return heads if world == "heads" else tails
+
+
+def cycling_worlds(*worlds: str):  # type: ignore[no-untyped-def]
+    it = iter(worlds * 100)
+    return lambda rng: next(it)
+
+
+BLUEPRINT = {"bet": 0.2, "check": 0.5, "fold": 0.3}
+
+
+def test_q_values_match_hand_computation_on_a_tiny_game() -> None:
+    # 9 rollouts over 3 actions = 3 worlds: heads, heads, tails.
+    cfg = MDSConfig(eta=3.0, rollouts=9)
+    res = mirror_descent_search(cfg, BLUEPRINT, cycling_worlds("heads", "heads", "tails"), rollout)
+    assert res.worlds == 3 and res.rollouts == 9
+    assert res.visits == {"bet": 3, "check": 3, "fold": 3}
+    assert res.q["bet"] == pytest.approx((2 + 2 - 2) / 3)
+    assert res.q["check"] == pytest.approx((0.5 + 0.5 - 0.5) / 3)
+    assert res.q["fold"] == pytest.approx(-1.0)
+    # pi'(a) ∝ pi(a) exp(eta q(a))
+    w = {a: BLUEPRINT[a] * math.exp(3.0 * res.q[a]) for a in BLUEPRINT}
+    z = sum(w.values())
+    for a in BLUEPRINT:
+        assert res.policy[a] == pytest.approx(w[a] / z)
+    assert res.action == "bet" and res.blueprint_action == "check" and res.deviated
+
+
+def test_eta_zero_returns_the_blueprint_action_without_rollouts() -> None:
+    calls = []
+
+    def counting(world: str, action: str, rng: random.Random) -> float:
+        calls.append(action)
+        return rollout(world, action, rng)
+
+    cfg = MDSConfig(eta=0.0, rollouts=50)
+    res = mirror_descent_search(cfg, BLUEPRINT, cycling_worlds("heads"), counting)
+    assert res.action == "check" == res.blueprint_action
+    assert res.policy == pytest.approx({"bet": 0.2, "check": 0.5, "fold": 0.3})
+    assert not calls and res.rollouts == 0
+
+
+def test_deterministic_blueprint_needs_a_prior_floor_to_move() -> None:
+    onehot = {"bet": 0.0, "check": 1.0, "fold": 0.0}
+    worlds = cycling_worlds("heads")
+    stuck = mirror_descent_search(MDSConfig(eta=5.0, rollouts=30), onehot, worlds, rollout)
+    assert stuck.action == "check"
+    moved = mirror_descent_search(
+        MDSConfig(eta=5.0, rollouts=30, prior_floor=0.3), onehot, cycling_worlds("heads"), rollout
+    )
+    assert moved.action == "bet"
+
+
+def test_threshold_keeps_the_blueprint_unless_the_gain_is_large() -> None:
+    worlds = ("heads", "heads", "tails")
+    cfg = MDSConfig(eta=3.0, rollouts=9, threshold=1.0)  # gain of bet over check: 0.5
+    res = mirror_descent_search(cfg, BLUEPRINT, cycling_worlds(*worlds), rollout)
+    assert res.action == "check" and not res.deviated
+    cfg = MDSConfig(eta=3.0, rollouts=9, threshold=0.4)
+    res = mirror_descent_search(cfg, BLUEPRINT, cycling_worlds(*worlds), rollout)
+    assert res.action == "bet"
+
+
+def test_mmds_formula_and_magnets() -> None:
+    prior = {"a": 0.7, "b": 0.3}
+    q = {"a": 0.0, "b": 1.0}
+    eta, alpha = 2.0, 0.5
+    got = mmd_update(prior, q, eta, alpha)  # uniform magnet
+    logit = {
+        k: (math.log(prior[k]) + eta * q[k] + eta * alpha * math.log(0.5)) / (1 + eta * alpha)
+        for k in prior
+    }
+    z = sum(math.exp(v) for v in logit.values())
+    assert got == pytest.approx({k: math.exp(v) / z for k, v in logit.items()})
+    # Magnet = the prior itself: a fixed point when q is flat.
+    assert mmd_update(prior, {"a": 0.0, "b": 0.0}, eta, alpha, prior) == pytest.approx(prior)
+    # A huge alpha pulls everything to the magnet.
+    assert mmd_update(prior, q, 1.0, 1e6) == pytest.approx({"a": 0.5, "b": 0.5}, abs=1e-4)
+
+
+def test_mmds_search_reports_the_magnetic_policy() -> None:
+    cfg = MDSConfig(eta=1.0, alpha=1.0, magnet="blueprint", rollouts=9)
+    res = mirror_descent_search(cfg, BLUEPRINT, cycling_worlds("heads", "heads", "tails"), rollout)
+    assert res.policy == pytest.approx(mmd_update(res.prior, res.q, 1.0, 1.0, res.prior))
+
+
+def test_budgets_zero_or_missing_are_clear_errors() -> None:
+    with pytest.raises(InvalidConfigError, match="rollouts must be >= 1"):
+        MDSConfig(rollouts=0)
+    with pytest.raises(InvalidConfigError, match="seconds must be > 0"):
+        MDSConfig(rollouts=None, seconds=0.0)
+    with pytest.raises(InvalidConfigError, match="rollouts or seconds"):
+        MDSConfig(rollouts=None, seconds=None)
+    with pytest.raises(InvalidConfigError, match="eta"):
+        MDSConfig(eta=-1.0)
+    with pytest.raises(NoActionsError):
+        mirror_descent_search(MDSConfig(), {}, cycling_worlds("heads"), rollout)
+
+
+def test_seconds_budget_stops_and_single_action_spends_nothing() -> None:
+    cfg = MDSConfig(rollouts=None, seconds=0.01)
+    res = mirror_descent_search(cfg, BLUEPRINT, lambda rng: rng.choice(["heads", "tails"]), rollout)
+    assert res.rollouts >= 1
+    one = mirror_descent_search(MDSConfig(rollouts=10), {"fold": 1.0}, cycling_worlds("x"), rollout)
+    assert one.action == "fold" and one.rollouts == 0
+
+
+def test_partial_world_gives_unvisited_actions_the_blueprint_estimate() -> None:
+    cfg = MDSConfig(eta=1.0, rollouts=4)  # second world covers only "bet"
+    res = mirror_descent_search(cfg, BLUEPRINT, cycling_worlds("heads", "tails"), rollout)
+    assert res.visits == {"bet": 2, "check": 1, "fold": 1}
+    assert res.q["bet"] == pytest.approx(0.0)
+
+
+def test_screening_spends_the_budget_on_the_best_actions() -> None:
+    cfg = MDSConfig(eta=3.0, rollouts=3 * 2 + 2 * 4, keep=1, screen=2)
+    worlds = cycling_worlds("heads", "heads", "tails", "heads", "heads", "heads")
+    res = mirror_descent_search(cfg, BLUEPRINT, worlds, rollout)
+    # Two worlds of all 3 actions, then only the best ("bet") and the blueprint's ("check").
+    assert res.visits == {"bet": 6, "check": 6, "fold": 2}
+    assert res.q["fold"] == pytest.approx(-1.0)
+    assert res.q["bet"] == pytest.approx((2 + 2 - 2 + 2 + 2 + 2) / 6)
+    with pytest.raises(InvalidConfigError, match="keep"):
+        MDSConfig(keep=0)
+
+
+def test_one_mmds_step_ranks_actions_like_mds() -> None:
+    prior = {"a": 0.6, "b": 0.3, "c": 0.1}
+    q = {"a": 0.0, "b": 0.9, "c": 2.5}
+    eta, alpha = 2.0, 0.7
+    mds = mmd_update(prior, q, eta)
+    uniform = mmd_update(prior, q, eta, alpha)
+    assert sorted(uniform, key=uniform.__getitem__) == sorted(mds, key=mds.__getitem__)
+    assert max(uniform.values()) < max(mds.values())  # flatter
+    pulled = mmd_update(prior, q, eta, alpha, prior)
+    assert pulled == pytest.approx(mmd_update(prior, q, eta / (1 + eta * alpha)))
