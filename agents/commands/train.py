@@ -1,0 +1,71 @@
+"""`agents train orpo`: preference training on pairs mined from story search."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from agents.errors import UserError
+
+train_app = typer.Typer(help="Train models on what search found.", no_args_is_help=True)
+
+
+@train_app.command("orpo")
+def train_orpo_cmd(
+    pairs: Path = typer.Option(
+        ..., help="JSONL with prompt, chosen, rejected (story search writes pairs.jsonl)."
+    ),
+    model: str = typer.Option("local:smollm2", help="local:smollm2 or local:PATH to start from."),
+    out: Path = typer.Option(Path("runs/orpo-model"), help="Where the trained model is saved."),
+    steps: int = typer.Option(200, help="Optimiser steps."),
+    lr: float = typer.Option(5e-5, help="Learning rate (AdamW)."),
+    beta: float = typer.Option(0.1, help="Weight of the odds-ratio term."),
+    batch_size: int = typer.Option(4, help="Pairs per step."),
+    heldout: float = typer.Option(0.2, help="Share of pairs held out to measure the preference."),
+    seed: int = typer.Option(0),
+    backend: str = typer.Option(
+        "ours", help="ours (built-in loop) or trl (TRL ORPOTrainer, needs .[train])."
+    ),
+    lora: bool = typer.Option(
+        False, "--lora", help="trl backend: LoRA adapters via peft, merged on save."
+    ),
+) -> None:
+    """Full fine-tune with ORPO; prints the held-out log-odds preference before and after."""
+    from agents.training.orpo import ORPOConfig, load_pairs, load_trainable, train_orpo
+
+    if not pairs.is_file():
+        raise UserError(f"no such pairs file: {pairs}")
+    if backend not in ("ours", "trl"):
+        raise UserError(f"unknown --backend {backend!r}; valid: ours, trl")
+    if lora and backend != "trl":
+        raise UserError("--lora needs --backend trl")
+    if steps < 1 or batch_size < 1 or lr <= 0 or not 0 <= heldout < 1:
+        raise UserError("--steps and --batch-size must be >= 1, --lr > 0, 0 <= --heldout < 1")
+    try:
+        data = load_pairs(pairs)
+        if len(data) < 2:
+            raise UserError(f"{pairs} holds {len(data)} pair(s); ORPO needs at least 2")
+        m, tok = load_trainable(model)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    cfg = ORPOConfig(
+        steps=steps,
+        lr=lr,
+        beta=beta,
+        batch_size=batch_size,
+        heldout=heldout,
+        seed=seed,
+        backend=backend,
+        lora=lora,
+    )
+    try:
+        report = train_orpo(m, tok, data, out, cfg)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    for line in report.lines():
+        typer.echo(line)
+
+
+def register(cli: object) -> None:
+    cli.app.add_typer(train_app, name="train")  # type: ignore[attr-defined]

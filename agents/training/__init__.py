@@ -1,0 +1,1 @@
+"""Training on what the search found: ORPO on preference pairs (`agents.training.orpo`)."""

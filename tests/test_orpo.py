@@ -1,0 +1,156 @@
+"""ORPO: the loss matches a hand computation; training raises the held-out preference for
+the chosen answers; the saved model loads as `local:PATH`; the CLI trains from a file."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from tiny_models import build_tiny_llama
+
+from agents.training.orpo import (
+    ORPOConfig,
+    Pair,
+    load_pairs,
+    orpo_loss,
+    preference_margin,
+    sequence_logps,
+    train_orpo,
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-orpo"))
+
+
+def _load(path: Path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    return AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+
+
+def test_orpo_loss_matches_a_hand_computation() -> None:
+    chosen, rejected, beta = [-0.5, -1.0], [-1.2, -0.8], 0.1
+    expected = []
+    for c, r in zip(chosen, rejected, strict=True):
+        log_odds = (c - math.log(1 - math.exp(c))) - (r - math.log(1 - math.exp(r)))
+        expected.append(-c - beta * math.log(1 / (1 + math.exp(-log_odds))))
+    c_t, r_t = torch.tensor(chosen), torch.tensor(rejected)
+    loss, ratio = orpo_loss(c_t, r_t, -c_t, beta)
+    assert float(loss) == pytest.approx(sum(expected) / 2, abs=1e-6)
+    assert float(ratio[0]) == pytest.approx(
+        (-0.5 - math.log(1 - math.exp(-0.5))) - (-1.2 - math.log(1 - math.exp(-1.2))), abs=1e-6
+    )
+
+
+def test_sequence_logps_average_only_the_answer_tokens(tiny_dir: Path) -> None:
+    model, tok = _load(tiny_dir)
+    with torch.no_grad():
+        logp, counts = sequence_logps(
+            model, tok, ["the cat", "the cat"], ["sat on", "sat on the mat"]
+        )
+    assert counts.tolist() == [3, 5]  # answer words + end of turn
+    ids = tok.apply_chat_template(
+        [{"role": "user", "content": "the cat"}], add_generation_prompt=True, tokenize=True
+    )
+    ids = list(ids["input_ids"] if hasattr(ids, "keys") else ids)
+    full = ids + tok("sat on", add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+    with torch.no_grad():
+        lp = torch.log_softmax(model(input_ids=torch.tensor([full])).logits[0, :-1], -1)
+    by_hand = sum(float(lp[i - 1, full[i]]) for i in range(len(ids), len(full))) / 3
+    assert float(logp[0]) == pytest.approx(by_hand, abs=1e-4)
+
+
+def _pairs(n: int) -> list[Pair]:
+    subjects = ["cat", "dog", "fox", "brother"]
+    places = ["mill", "valley", "door", "mat"]
+    return [
+        Pair(
+            f"write the next step so far the {subjects[i % 4]} {places[(i // 4) % 4]}",
+            f"the {subjects[i % 4]} found a lantern in the {places[(i // 4) % 4]}",
+            f"lantern lantern the the {places[(i // 4) % 4]} {subjects[i % 4]} a a",
+        )
+        for i in range(n)
+    ]
+
+
+def test_training_raises_the_heldout_preference_and_saves_a_loadable_model(
+    tiny_dir: Path, tmp_path: Path
+) -> None:
+    model, tok = _load(tiny_dir)
+    pairs = _pairs(16)
+    report = train_orpo(
+        model, tok, pairs, tmp_path / "trained", ORPOConfig(steps=40, lr=3e-3, heldout=0.25)
+    )
+    assert report.heldout_pairs == 4 and report.train_pairs == 12
+    assert report.heldout_margin_after > report.heldout_margin_before + 0.5
+    assert report.last_loss < report.first_loss
+    from agents.llm import load_llm
+
+    llm = load_llm(f"local:{tmp_path / 'trained'}", cache=False)
+    out = llm.complete_sync([{"role": "user", "content": "the cat"}], max_tokens=4, logprobs=True)
+    assert out[0].logprobs is not None
+    reloaded, tok2 = _load(tmp_path / "trained")
+    held = pairs[:4]
+    assert preference_margin(reloaded, tok2, held) == pytest.approx(
+        preference_margin(model, tok, held), abs=1e-4
+    )
+
+
+def test_cli_trains_from_a_pairs_file_and_rejects_bad_input(tiny_dir: Path, tmp_path: Path) -> None:
+    path = tmp_path / "pairs.jsonl"
+    path.write_text(
+        "".join(json.dumps(p.__dict__ | {"chosen_value": 1.0}) + "\n" for p in _pairs(6))
+    )
+    assert len(load_pairs(path)) == 6
+    cmd = [
+        sys.executable,
+        "-m",
+        "agents.cli",
+        "train",
+        "orpo",
+        "--pairs",
+        str(path),
+        "--model",
+        f"local:{tiny_dir}",
+        "--out",
+        str(tmp_path / "m"),
+        "--steps",
+        "3",
+    ]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert (
+        "held-out log-odds preference" in run.stdout and (tmp_path / "m" / "config.json").is_file()
+    )
+    (tmp_path / "bad.jsonl").write_text('{"prompt": "x"}\n')
+    bad = subprocess.run(
+        [*cmd[:6], str(tmp_path / "bad.jsonl"), *cmd[7:]],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert (
+        bad.returncode != 0
+        and bad.stderr.startswith("error:")
+        and "prompt, chosen, rejected" in bad.stderr
+    )
+
+
+def test_trl_backend_with_lora_trains_and_saves_a_merged_model(
+    tiny_dir: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("trl")
+    pytest.importorskip("peft")
+    model, tok = _load(tiny_dir)
+    cfg = ORPOConfig(steps=2, lr=1e-3, batch_size=2, heldout=0.25, backend="trl", lora=True)
+    report = train_orpo(model, tok, _pairs(8), tmp_path / "trl", cfg)
+    assert report.steps == 2 and (tmp_path / "trl" / "config.json").is_file()
+    reloaded, _ = _load(tmp_path / "trl")
+    assert not any("lora" in name for name, _ in reloaded.named_parameters())

@@ -1,0 +1,179 @@
+"""COS(M+O)S: curiosity values, sibling pairs, and the story search end to end with a
+deterministic fake model (log-probs included) and with a tiny local model."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from search_toys import TreeProblem, ZeroEvaluator
+
+from agents.graphs.story import (
+    StoryAgent,
+    StoryConfig,
+    StoryPolicy,
+    StoryState,
+    pairs_from_trees,
+    write_story,
+)
+from agents.llm import BaseLLM, Completion, Request, TokenLogprob, Usage
+from search import MCTS, Budget, MCTSConfig
+from search.curiosity import CuriosityWeights, StepScore, inverted_u, step_value, surprisal
+from search.preferences import sibling_pairs
+
+WORDS = [
+    "the",
+    "fox",
+    "found",
+    "a",
+    "lantern",
+    "in",
+    "the",
+    "old",
+    "mill",
+    "and",
+    "a",
+    "storm",
+    "broke",
+    "over",
+    "the",
+    "valley",
+    "while",
+    "her",
+    "brother",
+    "hid",
+    "a",
+    "map",
+]
+
+
+class FakeStoryLLM(BaseLLM):
+    """Seeded word salad with seeded log-probs; the judge says yes unless told `no_judge`."""
+
+    name = "fake-story"
+
+    def __init__(self, repeat: bool = False) -> None:
+        self.repeat = repeat
+        self.requests: list[Request] = []
+
+    async def _complete(self, r: Request) -> list[Completion]:
+        self.requests.append(r)
+        prompt = str(r.messages[-1]["content"])
+        if "Answer yes or no" in prompt:
+            return [Completion("no" if "storm" in prompt.split("Next step:")[-1] else "yes")]
+        rng = random.Random(f"{r.seed}|{prompt}")
+        out = []
+        for i in range(r.n):
+            words = [rng.choice(WORDS) for _ in range(rng.randint(5, 9))]
+            if self.repeat:
+                words = WORDS[:6]
+            lps = tuple(TokenLogprob(w, -rng.uniform(0.2, 5.0)) for w in words)
+            text = " ".join(words).capitalize() + "."
+            out.append(
+                Completion(
+                    text, "stop", lps if r.logprobs else None, Usage(1, len(words)), self.name, i
+                )
+            )
+        return out
+
+
+def test_curiosity_is_an_inverted_u_of_surprisal_minus_incoherence() -> None:
+    w = CuriosityWeights(peak=2.0, width=1.0, curiosity=1.0, incoherence=0.5)
+    assert inverted_u(2.0, 2.0, 1.0) == 1.0
+    assert inverted_u(1.0, 2.0, 1.0) == pytest.approx(inverted_u(3.0, 2.0, 1.0))
+    assert inverted_u(0.2, 2.0, 1.0) < inverted_u(1.5, 2.0, 1.0)  # too predictable
+    assert inverted_u(6.0, 2.0, 1.0) < inverted_u(2.5, 2.0, 1.0)  # too random
+    assert surprisal([-1.0, -3.0]) == 2.0
+    assert step_value(StepScore(2.0, 1.0), w) == pytest.approx(0.5)
+
+
+def test_sibling_pairs_take_best_and_worst_visited_children() -> None:
+    nodes = {
+        "r": (0, {"a": "A", "b": "B", "c": "C"}),
+        "A": (1.0,),
+        "B": (0.2,),
+        "C": (0.6,),
+    }
+    problem = TreeProblem(nodes, players=1)
+    result = MCTS(
+        problem, ZeroEvaluator(1), MCTSConfig(budget=Budget(simulations=30), seed=0)
+    ).search("r")
+    pairs = list(sibling_pairs(result.root))
+    assert [(p.chosen, p.rejected) for p in pairs] == [("a", "b")]
+    assert pairs[0].chosen_value == 1.0 and pairs[0].rejected_value == pytest.approx(0.2)
+    assert list(sibling_pairs(result.root, min_gap=0.9)) == []
+    every = [(p.chosen, p.rejected) for p in sibling_pairs(result.root, every=True)]
+    assert every == [("a", "c"), ("a", "b"), ("c", "b")]
+
+
+def test_story_search_writes_a_five_step_story_with_tree_values_and_pairs(tmp_path: Path) -> None:
+    llm = FakeStoryLLM()
+    result = StoryAgent(llm, StoryConfig(steps=5, simulations=6)).run("a fox and a lantern")
+    assert len(result.steps) == 5 and all(s["text"] for s in result.steps)
+    assert all(
+        s["incoherence"] == (1.0 if "storm" in s["text"].lower() else 0.0) for s in result.steps
+    )
+    assert len(result.trees) == 5 and result.pairs
+    assert all(p["chosen_value"] > p["rejected_value"] for p in result.pairs)
+    assert any(r.logprobs and r.n == 3 for r in llm.requests)  # siblings sampled with log-probs
+    paths = write_story(result, tmp_path)
+    saved = json.loads((tmp_path / "story.json").read_text())
+    assert [s["value"] for s in saved["steps"]] == [s["value"] for s in result.steps]
+    assert result.steps[0]["text"] in (tmp_path / "tree.html").read_text()
+    pair = json.loads((tmp_path / "pairs.jsonl").read_text().splitlines()[0])
+    assert set(pair) >= {"prompt", "chosen", "rejected"} and len(paths) == 5
+    texts = [s["text"] for s in result.steps]
+    mined = pairs_from_trees(result.premise, texts, result.trees)
+    key = [(p["prompt"], p["chosen"], p["rejected"]) for p in result.pairs]
+    assert sorted((p["prompt"], p["chosen"], p["rejected"]) for p in mined) == sorted(key)
+    again = StoryAgent(FakeStoryLLM(), StoryConfig(steps=5, simulations=6)).run(
+        "a fox and a lantern"
+    )
+    assert again.text == result.text  # deterministic
+
+
+def test_near_duplicate_siblings_are_dropped_and_repeats_penalised() -> None:
+    policy = StoryPolicy(FakeStoryLLM(repeat=True), StoryConfig(judge=False))
+    first = policy.propose(StoryState("p"), 3)
+    assert len(first) == 1  # three identical samples, one sibling
+    repeated = policy.propose(StoryState("p", (first[0][0],)), 2)
+    assert repeated[0][0].incoherence == 1.0  # it repeats the step before
+
+
+def test_an_empty_prompt_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="story prompt is empty"):
+        StoryAgent(FakeStoryLLM()).run("  ")
+
+
+def test_story_search_on_a_tiny_local_model_uses_its_logprobs(tmp_path: Path) -> None:
+    from tiny_models import build_tiny_llama
+
+    from agents.llm import load_llm
+
+    llm = load_llm(f"local:{build_tiny_llama(tmp_path / 'tiny')}", cache=False)
+    cfg = StoryConfig(steps=2, simulations=3, max_tokens=8, judge=False)
+    result = StoryAgent(llm, cfg).run("the fox")
+    assert len(result.steps) == 2
+    assert all(s["surprisal"] != cfg.weights.peak and s["surprisal"] > 0 for s in result.steps)
+
+
+def test_solve_story_rejects_an_empty_prompt() -> None:
+    from agents.errors import UserError
+    from benchmarks.stories import solve_story
+    from benchmarks.tasks import SolveOptions
+
+    with pytest.raises(UserError, match="story prompt is empty"):
+        solve_story(SolveOptions(model="scripted:none.json", extra={"prompt": " "}))
+
+
+def test_pairwise_judge_swaps_positions() -> None:
+    from agents.llm import ScriptedLLM
+    from benchmarks.stories import judge_pair
+
+    always_first = ScriptedLLM(["1"], on_exhausted="repeat_last")
+    assert judge_pair(always_first, "p", "a", "b") == 0.5  # position bias is not a win
+    consistent = ScriptedLLM(["1", "2"])
+    assert judge_pair(consistent, "p", "a", "b") == 1.0
+    assert "Story 1: b" in consistent.calls[1].messages[0]["content"]
