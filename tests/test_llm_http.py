@@ -198,6 +198,8 @@ def test_cli_errors_are_one_line_without_traceback() -> None:
         ),
         (["ask", ""], "prompt is empty"),
         (["ask", "--n", "-2", "hi"], "--n must be at least 1"),
+        (["ask", "--bogus", "hi"], "No such option"),
+        (["no-such-command"], "No such command"),
     ]
     env = {"OPENAI_API_KEY": "k", "PATH": "/usr/bin:/bin", "HOME": "/tmp"}
     for args, expected in cases:
@@ -211,4 +213,7 @@ def test_cli_errors_are_one_line_without_traceback() -> None:
         assert proc.returncode != 0, args
         assert expected in proc.stderr, (args, proc.stderr)
         assert "Traceback" not in proc.stderr, (args, proc.stderr)
-        assert len(proc.stderr.strip().splitlines()) == 1, (args, proc.stderr)
+        if expected.startswith("No such"):  # click's usage errors: usage, hint, error
+            assert proc.returncode == 2 and "--help" in proc.stderr, (args, proc.stderr)
+        else:
+            assert len(proc.stderr.strip().splitlines()) == 1, (args, proc.stderr)
