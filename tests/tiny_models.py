@@ -1,5 +1,5 @@
 """A tiny random-init Llama with a word-level tokenizer and a chat template, saved to a
-directory that `local:PATH` loads (the same recipe as tests/test_llm_local.py)."""
+directory that `local:PATH` loads; shared by the local-backend, story and ORPO tests."""
 
 from __future__ import annotations
 
@@ -72,13 +72,14 @@ TEMPLATE = (
 )
 
 
-def build_tiny_llama(out: Path, seed: int = 0) -> Path:
+def build_tiny_llama(out: Path, seed: int = 0, words: list[str] | None = None) -> Path:
+    """Save the model and tokenizer to `out`; `words` replaces the default vocabulary."""
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
     specials = ["<pad>", "<unk>", "<|im_start|>", "<|im_end|>"]
     roles = ["system", "user", "assistant"]
-    vocab = {w: i for i, w in enumerate(dict.fromkeys(specials + roles + WORDS))}
+    vocab = {w: i for i, w in enumerate(dict.fromkeys(specials + roles + (words or WORDS)))}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     fast = PreTrainedTokenizerFast(

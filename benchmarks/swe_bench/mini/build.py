@@ -23,25 +23,12 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.swe_bench import official, repos
+from benchmarks.swe_bench.dataset import INSTANCE_FIELDS
 from benchmarks.swe_bench.mini.instances import SPECS, Spec
 from benchmarks.swe_bench.mini.projects import PROJECTS, Project
 from benchmarks.swe_bench.specs import spec_for, test_directives
 
 DATA = Path(__file__).resolve().parent.parent / "data"
-FIELDS = (
-    "repo",
-    "instance_id",
-    "base_commit",
-    "patch",
-    "test_patch",
-    "problem_statement",
-    "hints_text",
-    "created_at",
-    "version",
-    "FAIL_TO_PASS",
-    "PASS_TO_PASS",
-    "environment_setup_commit",
-)
 
 
 def _replace(root: Path, path: str, old: str, new: str, what: str) -> None:
@@ -209,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     out = DATA / "swe-mini.jsonl"
     with open(out, "w") as f:
         for row in rows:
-            f.write(json.dumps({k: row[k] for k in FIELDS}) + "\n")
+            f.write(json.dumps({k: row[k] for k in INSTANCE_FIELDS}) + "\n")
     print(f"wrote {len(rows)} instances to {out}", file=sys.stderr)
 
 
