@@ -8,6 +8,7 @@ paired difference to the first bot, and the published 2-player numbers beside ou
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
@@ -52,6 +53,25 @@ class GameRecord:
     illegal: int
     deviations: int
     partner: str | None = None
+    code: str = ""
+    """Fingerprint of the bots' code (`code_version`); a rerun reuses only matching games."""
+
+
+@functools.cache
+def code_version() -> str:
+    """sha256 prefix of the Hanabi bots' sources and the search they use: when a bot's code
+    changes, games logged by the old code are not reused (they stay in the log)."""
+    import hashlib
+
+    import games.hanabi
+    import search.mirror_descent
+
+    root = Path(games.hanabi.__file__).parent
+    files = [*sorted(root.glob("*.py")), Path(search.mirror_descent.__file__)]
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
 
 
 def deck_order(seed: int, counts: list[int]) -> list[int]:
@@ -95,6 +115,7 @@ def play_game(spec: str, players: int, seed: int, partner: str | None = None) ->
         illegal=sum(getattr(b, "illegal", 0) for b in bots),
         deviations=sum(getattr(b, "deviations", 0) for b in bots),
         partner=partner,
+        code=code_version(),
     )
 
 
@@ -116,7 +137,12 @@ def run(cfg: HanabiBench, say: Callable[[str], None] = lambda _: None) -> list[G
     """Play what is missing (resumable), bots interleaved per seed; return this run's games."""
     path = log_path(cfg)
     path.parent.mkdir(parents=True, exist_ok=True)
-    done = {(r.bot, r.players, r.seed): r for r in load_records(path) if r.partner == cfg.partner}
+    code = code_version()
+    done = {
+        (r.bot, r.players, r.seed): r
+        for r in load_records(path)
+        if r.partner == cfg.partner and r.code == code
+    }
     seeds = range(cfg.seed, cfg.seed + cfg.games)
     for i, seed in enumerate(seeds):
         for spec in cfg.bots:

@@ -29,8 +29,10 @@ KINDS: dict[str, str] = {
     "cfr": "CFR+ average policy (2-player zero-sum games): iters=N",
     "llm": "a language model: llm:MODELSPEC, e.g. llm:local:smollm2 or llm:openai:gpt-4o",
     "hanabi_rules": "Hanabi rule-based conventions bot (hanabi only)",
-    "mds": "Hanabi mirror-descent search over hanabi_rules: eta=E, alpha=A (MMDS), "
-    "magnet=uniform|blueprint, rollouts=N, seconds=S, floor=F, threshold=T, keep=K, screen=W",
+    "hanabi_learned": "Hanabi MLP trained to imitate hanabi_rules: path=FILE (hanabi only)",
+    "mds": "Hanabi mirror-descent search: blueprint=hanabi_rules|hanabi_learned, model=FILE, "
+    "eta=E, alpha=A (MMDS), magnet=uniform|blueprint, rollouts=N, seconds=S, floor=F, "
+    "threshold=T, z=Z, keep=K, screen=W, workers=P",
 }
 HELP = "valid bot specs: " + "; ".join(f"{k} ({v})" for k, v in KINDS.items())
 
@@ -137,7 +139,7 @@ def make_bot(game: pyspiel.Game, spec: str, seed: int = 0) -> pyspiel.Bot:
 
         opts = _Options(parsed, ("iters",))
         return CFRBot(game, opts.get("iters", int, 300), seed)
-    if kind in ("hanabi_rules", "mds"):
+    if kind in ("hanabi_rules", "hanabi_learned", "mds"):
         from games.hanabi.bots import make_hanabi_bot
 
         return make_hanabi_bot(game, kind, parsed.options, seed)

@@ -16,14 +16,22 @@ game it is magnetic mirror descent (MMD), see games/mmd.py.
 
 Game-agnostic: the game enters through two functions, `sample_world(rng)` and
 `rollout(world, action, rng)`; nothing here imports a game library.
+
+Parallel rollouts (`workers > 1`): the worlds are spread over forked processes
+(`concurrent.futures.ProcessPoolExecutor`, fork context, so the two functions need not
+pickle). World k draws from its own RNG, seeded from the search RNG and k, so with a
+rollouts budget the q-values do not depend on the number of workers. Side counts a
+rollout keeps (say, illegal blueprint actions replaced) come back through `counters`.
 """
 
 from __future__ import annotations
 
 import math
+import multiprocessing
 import random
 import time
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Generic, Literal, TypeVar
 
@@ -97,15 +105,21 @@ class MDSConfig:
     """Mix this much of the uniform policy into the blueprint's: a deterministic
     (one-hot) blueprint otherwise never moves under MDS."""
     threshold: float = 0.0
-    """Deviate from the blueprint's choice only when the best action's estimated q
-    exceeds the blueprint action's by more than this."""
+    """Deviate from the blueprint's choice only when the chosen action's mean return
+    exceeds the blueprint action's, over the worlds both were rolled out in (after the
+    screening worlds, when screening), by more than this."""
+    z: float = 0.0
+    """...and (when > 0) only when that paired gain exceeds z standard errors."""
     select: Literal["argmax", "sample"] = "argmax"
     keep: int | None = None
     """Successive screening: after `screen` worlds, roll out only the `keep` actions with
-    the best q so far (and the blueprint's); the rest keep their early estimates."""
+    the best q so far (and the blueprint's); the rest keep their early estimates in the
+    policy but cannot be chosen."""
     screen: int = 2
     seed: int | None = None
     """Seeds the search's RNG when the caller passes none."""
+    workers: int = 1
+    """Processes that run rollouts (forked per search); 1 runs them in this process."""
 
     def __post_init__(self) -> None:
         if self.rollouts is None and self.seconds is None:
@@ -114,12 +128,14 @@ class MDSConfig:
             raise InvalidConfigError(f"rollouts must be >= 1, got {self.rollouts}")
         if self.seconds is not None and not self.seconds > 0:
             raise InvalidConfigError(f"seconds must be > 0, got {self.seconds}")
-        if self.eta < 0 or self.alpha < 0 or self.threshold < 0:
-            raise InvalidConfigError("eta, alpha and threshold must be >= 0")
+        if self.eta < 0 or self.alpha < 0 or self.threshold < 0 or self.z < 0:
+            raise InvalidConfigError("eta, alpha, threshold and z must be >= 0")
         if not 0 <= self.prior_floor <= 1:
             raise InvalidConfigError(f"prior_floor must be in [0, 1], got {self.prior_floor}")
         if self.keep is not None and self.keep < 1:
             raise InvalidConfigError(f"keep must be >= 1, got {self.keep}")
+        if self.workers < 1:
+            raise InvalidConfigError(f"workers must be >= 1, got {self.workers}")
         if self.screen < 1:
             raise InvalidConfigError(f"screen must be >= 1, got {self.screen}")
         if self.magnet not in ("uniform", "blueprint"):
@@ -140,6 +156,53 @@ class MDSResult(Generic[A]):
     rollouts: int
     seconds: float
     deviated: bool = field(default=False)
+    counters: dict[str, int] = field(default_factory=dict)
+    """Sums of what `counters()` reported after each batch of rollouts."""
+    gain: float = 0.0
+    """Mean paired gain of `action` over the blueprint's, over the worlds both saw."""
+    gain_se: float = 0.0
+    """Its standard error."""
+
+
+Counters = Callable[[], Mapping[str, int]]
+"""Returns, and resets, the side counts a rollout function kept since the last call."""
+
+_Task = tuple[int, tuple[A, ...]]
+_Done = tuple[int, list[float], dict[str, int]]
+
+_JOB: tuple[object, object, object, float | None, int] | None = None
+"""What forked workers run: (sample_world, rollout, counters, deadline, base seed)."""
+
+
+def _world_rng(base: int, k: int) -> random.Random:
+    return random.Random(f"mds/{base}/{k}")
+
+
+def _run_world(
+    sample_world: Callable[[random.Random], W],
+    rollout: Callable[[W, A, random.Random], float],
+    counters: Counters | None,
+    deadline: float | None,
+    base: int,
+    task: _Task[A],
+) -> _Done:
+    """World k of the search: draw it from its own RNG, then roll out the task's actions
+    in order (stopping after a rollout once `deadline` passed)."""
+    k, acts = task
+    rng = _world_rng(base, k)
+    world = sample_world(rng)
+    returns: list[float] = []
+    for a in acts:
+        returns.append(float(rollout(world, a, rng)))
+        if deadline is not None and time.perf_counter() >= deadline:
+            break
+    return k, returns, dict(counters()) if counters is not None else {}
+
+
+def _worker(task: _Task[A]) -> _Done:
+    assert _JOB is not None, "mirror-descent worker started without a job"
+    sample_world, rollout, counters, deadline, base = _JOB
+    return _run_world(sample_world, rollout, counters, deadline, base, task)  # type: ignore[arg-type]
 
 
 def mirror_descent_search(
@@ -148,12 +211,15 @@ def mirror_descent_search(
     sample_world: Callable[[random.Random], W],
     rollout: Callable[[W, A, random.Random], float],
     rng: random.Random | None = None,
+    counters: Counters | None = None,
 ) -> MDSResult[A]:
     """MDS/MMDS at one decision: `blueprint` is pi(.|s) over the legal actions.
 
-    Every sampled world evaluates every action once (common random worlds), so q
-    differences are paired; the budget is checked between rollouts. With a single legal
-    action, or eta = 0, no rollout is spent."""
+    Every sampled world evaluates every live action (common random worlds), so q
+    differences are paired; the budget is checked between rollouts (between worlds for
+    the seconds budget with workers > 1). With a single legal action, or eta = 0, no
+    rollout is spent. `counters`, when given, is called after every world (in the worker
+    that ran it) and the sums land in `MDSResult.counters`."""
     actions: Sequence[A] = list(blueprint)
     if not actions:
         raise NoActionsError("mirror_descent_search: no legal action")
@@ -168,26 +234,35 @@ def mirror_descent_search(
     start = time.perf_counter()
     sums = dict.fromkeys(actions, 0.0)
     visits = dict.fromkeys(actions, 0)
+    counts: dict[str, int] = {}
+    table: dict[int, dict[A, float]] = {}
+    """Per world: the return of every action rolled out in it."""
+    live: list[A] = list(actions)
     worlds = spent = 0
     if n > 1 and config.eta > 0:
         deadline = None if config.seconds is None else start + config.seconds
-        limit = config.rollouts
-        done = False
-        live = list(actions)
-        while not done:
-            if config.keep is not None and worlds == config.screen and len(live) > config.keep:
-                ranked = sorted(actions, key=lambda a: sums[a] / visits[a], reverse=True)
-                live = [a for a in actions if a in ranked[: config.keep] or a == bp_action]
-            world = sample_world(rng)
-            worlds += 1
-            for a in live:
-                sums[a] += rollout(world, a, rng)
-                visits[a] += 1
-                spent += 1
-                if (limit is not None and spent >= limit) or (
+        base = rng.getrandbits(62)
+        with _Runner(config.workers, sample_world, rollout, counters, deadline, base) as run:
+            screening = config.keep is not None and n > config.keep
+            phases = [config.screen, None] if screening else [None]
+            for cap in phases:
+                if cap is None and screening:
+                    ranked = sorted(actions, key=lambda a: sums[a] / visits[a], reverse=True)
+                    live = [a for a in actions if a in ranked[: config.keep] or a == bp_action]
+                tasks = _Plan(worlds, live, cap, config.rollouts, spent)
+                done = run(tasks, deadline)
+                for k, returns, extra in sorted(done, key=lambda d: d[0]):
+                    for a, r in zip(tasks.issued[k], returns, strict=False):
+                        table.setdefault(k, {})[a] = r
+                        sums[a] += r
+                        visits[a] += 1
+                        spent += 1
+                    worlds = max(worlds, k + 1)
+                    for key, v in extra.items():
+                        counts[key] = counts.get(key, 0) + v
+                if (config.rollouts is not None and spent >= config.rollouts) or (
                     deadline is not None and time.perf_counter() >= deadline
                 ):
-                    done = True
                     break
     # Unvisited actions (budget ran out mid-world) get the blueprint action's estimate.
     seen = [a for a in actions if visits[a]]
@@ -200,13 +275,19 @@ def mirror_descent_search(
     if config.select == "sample":
         action = rng.choices(list(policy), weights=list(policy.values()))[0]
     else:
-        action = max(actions, key=lambda a: (policy[a], a == bp_action))
-    if (
-        config.threshold > 0
-        and action != bp_action
-        and q[action] - q[bp_action] <= config.threshold
+        # Screened-out actions keep their (few-world) estimates in the policy, but only
+        # the actions that stayed in the running may be chosen.
+        action = max(live, key=lambda a: (policy[a], a == bp_action))
+    # With screening, the gain is judged on the worlds after it only: the screening
+    # worlds chose the candidates, so their estimates are biased upwards.
+    fresh = config.screen if config.keep is not None and n > config.keep else 0
+    gain, gain_se = _paired_gain(table, action, bp_action, fresh)
+    if action != bp_action and (
+        (config.threshold > 0 and gain <= config.threshold)
+        or (config.z > 0 and not gain > config.z * gain_se)
     ):
         action = bp_action
+        gain, gain_se = 0.0, 0.0
     return MDSResult(
         action=action,
         blueprint_action=bp_action,
@@ -218,4 +299,108 @@ def mirror_descent_search(
         rollouts=spent,
         seconds=time.perf_counter() - start,
         deviated=action != bp_action,
+        counters=counts,
+        gain=gain,
+        gain_se=gain_se,
     )
+
+
+def _paired_gain(
+    table: dict[int, dict[A, float]], a: A, b: A, first: int = 0
+) -> tuple[float, float]:
+    """Mean and standard error of return(a) - return(b) over the worlds from `first` on
+    that rolled out both (inf standard error with fewer than two such worlds)."""
+    if a == b:
+        return 0.0, 0.0
+    diffs = [row[a] - row[b] for k, row in table.items() if k >= first and a in row and b in row]
+    if not diffs:
+        return 0.0, math.inf
+    mean = math.fsum(diffs) / len(diffs)
+    if len(diffs) < 2:
+        return mean, math.inf
+    var = math.fsum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1)
+    return mean, math.sqrt(var / len(diffs))
+
+
+class _Plan(Generic[A]):
+    """The worlds of one phase, numbered from `first`: every live action per world, the
+    last world cut to what the rollouts budget leaves; endless under a seconds budget.
+    Remembers what it issued, so results can be matched to actions."""
+
+    def __init__(
+        self, first: int, live: list[A], cap: int | None, limit: int | None, spent: int
+    ) -> None:
+        self.first, self.live, self.cap = first, tuple(live), cap
+        self.left = None if limit is None else limit - spent
+        self.issued: dict[int, tuple[A, ...]] = {}
+
+    def __iter__(self) -> Iterator[_Task[A]]:
+        k = self.first
+        left = self.left
+        while (self.cap is None or k < self.first + self.cap) and (left is None or left > 0):
+            acts = self.live if left is None else self.live[:left]
+            if left is not None:
+                left -= len(acts)
+            self.issued[k] = acts
+            yield k, acts
+            k += 1
+
+
+class _Runner(Generic[A, W]):
+    """Runs a phase's worlds in this process or over a pool of forked workers (at most
+    two worlds in flight per worker); stops issuing worlds once the deadline passed."""
+
+    def __init__(
+        self,
+        workers: int,
+        sample_world: Callable[[random.Random], W],
+        rollout: Callable[[W, A, random.Random], float],
+        counters: Counters | None,
+        deadline: float | None,
+        base: int,
+    ) -> None:
+        self.workers = workers
+        self.job = (sample_world, rollout, counters, deadline, base)
+        self.pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> Callable[[_Plan[A], float | None], list[_Done]]:
+        global _JOB
+        if self.workers > 1:
+            _JOB = self.job
+            self.pool = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("fork")
+            )
+        return self.run
+
+    def __exit__(self, *exc: object) -> None:
+        global _JOB
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+            _JOB = None
+
+    def run(self, plan: _Plan[A], deadline: float | None) -> list[_Done]:
+        sample_world, rollout, counters, _, base = self.job
+        out: list[_Done] = []
+        if self.pool is None:
+            for task in plan:
+                out.append(_run_world(sample_world, rollout, counters, deadline, base, task))
+                if deadline is not None and time.perf_counter() >= deadline:
+                    break
+            return out
+        pending: list[Future[_Done]] = []
+        tasks = iter(plan)
+        exhausted = False
+        while True:
+            while not exhausted and len(pending) < 2 * self.workers:
+                if deadline is not None and time.perf_counter() >= deadline:
+                    exhausted = True
+                    break
+                nxt = next(tasks, None)
+                if nxt is None:
+                    exhausted = True
+                    break
+                pending.append(self.pool.submit(_worker, nxt))
+            if not pending:
+                return out
+            out.append(pending.pop(0).result())

@@ -165,3 +165,102 @@ def test_one_mmds_step_ranks_actions_like_mds() -> None:
     assert max(uniform.values()) < max(mds.values())  # flatter
     pulled = mmd_update(prior, q, eta, alpha, prior)
     assert pulled == pytest.approx(mmd_update(prior, q, eta / (1 + eta * alpha)))
+
+
+def noisy_rollout(world: str, action: str, rng: random.Random) -> float:
+    """Random returns (drawn from the world's RNG), so q depends on every draw."""
+    NOISY_CALLS["n"] += 1
+    return rollout(world, action, rng) + rng.gauss(0.0, 1.0)
+
+
+NOISY_CALLS = {"n": 0}
+
+
+def drain() -> dict[str, int]:
+    n, NOISY_CALLS["n"] = NOISY_CALLS["n"], 0
+    return {"rollouts": n}
+
+
+@pytest.mark.parametrize("keep", [None, 2])
+def test_two_workers_give_the_q_values_of_one(keep: int | None) -> None:
+    def worlds(rng: random.Random) -> str:
+        return rng.choice(["heads", "tails"])
+
+    results = []
+    for workers in (1, 2):
+        cfg = MDSConfig(eta=1.0, rollouts=47, keep=keep, screen=3, workers=workers)
+        res = mirror_descent_search(
+            cfg, BLUEPRINT, worlds, noisy_rollout, random.Random(7), counters=drain
+        )
+        results.append(res)
+    one, two = results
+    assert one.q == two.q and one.visits == two.visits and one.policy == two.policy
+    assert one.rollouts == two.rollouts == 47 and one.worlds == two.worlds
+    # Side counts kept in the (forked) workers come back to the caller.
+    assert one.counters == two.counters == {"rollouts": 47}
+    # A different seed gives different estimates: the test can tell runs apart.
+    other = mirror_descent_search(
+        MDSConfig(eta=1.0, rollouts=47, keep=keep, screen=3, workers=2),
+        BLUEPRINT,
+        worlds,
+        noisy_rollout,
+        random.Random(8),
+    )
+    assert other.q != one.q
+
+
+def test_workers_with_a_seconds_budget_and_bad_worker_counts() -> None:
+    cfg = MDSConfig(rollouts=None, seconds=0.2, workers=2)
+    res = mirror_descent_search(cfg, BLUEPRINT, lambda rng: "heads", rollout)
+    assert res.rollouts >= 3 and res.action == "bet"
+    with pytest.raises(InvalidConfigError, match="workers"):
+        MDSConfig(workers=0)
+
+
+def test_z_gate_needs_a_gain_of_z_standard_errors() -> None:
+    # Paired gains of bet over check per world: +1.5, +1.5, -1.5 -> mean 0.5, SE 1.0.
+    worlds = ("heads", "heads", "tails")
+    loose = MDSConfig(eta=3.0, rollouts=9, z=0.4)
+    res = mirror_descent_search(loose, BLUEPRINT, cycling_worlds(*worlds), rollout)
+    assert res.action == "bet"
+    assert res.gain == pytest.approx(0.5) and res.gain_se == pytest.approx(1.0)
+    strict = MDSConfig(eta=3.0, rollouts=9, z=1.0)
+    res = mirror_descent_search(strict, BLUEPRINT, cycling_worlds(*worlds), rollout)
+    assert res.action == "check" and not res.deviated
+    with pytest.raises(InvalidConfigError, match="z must be"):
+        MDSConfig(z=-1.0)
+
+
+def test_screened_out_actions_cannot_be_chosen() -> None:
+    # "early" looks good in the two screening worlds but ranks below "fade", which is
+    # kept and then fades; "hold" is the blueprint's action.
+    values = {"fade": [3.0, 3.0] + [0.0] * 10, "early": [2.9, 2.9], "hold": [0.5] * 12}
+
+    def by_world(world: int, action: str, rng: random.Random) -> float:
+        return values[action][world]
+
+    counter = iter(range(100))
+    cfg = MDSConfig(eta=5.0, rollouts=3 * 2 + 2 * 10, keep=1, screen=2)
+    res = mirror_descent_search(
+        cfg, {"fade": 0.2, "early": 0.2, "hold": 0.6}, lambda rng: next(counter), by_world
+    )
+    assert res.visits == {"fade": 12, "early": 2, "hold": 12}
+    assert max(res.policy, key=res.policy.__getitem__) == "early"  # by its 2-world estimate
+    assert res.action == "hold"  # but only fade and hold stayed in the running
+
+
+def test_the_gain_is_judged_on_the_worlds_after_screening() -> None:
+    # "fade" wins the two screening worlds by a lot, then is only 0.1 better than "hold":
+    # over all worlds its gain is 0.5, over the fresh worlds 0.1.
+    values = {"fade": [3.0, 3.0] + [0.6] * 10, "early": [0.0, 0.0], "hold": [0.5] * 12}
+
+    def by_world(world: int, action: str, rng: random.Random) -> float:
+        return values[action][world]
+
+    prior = {"fade": 0.2, "early": 0.2, "hold": 0.6}
+    for threshold, expected in ((0.3, "hold"), (0.05, "fade")):
+        cfg = MDSConfig(eta=50.0, rollouts=26, keep=1, screen=2, threshold=threshold)
+        res = mirror_descent_search(cfg, prior, cycling_worlds(*range(12)), by_world)
+        assert res.q["fade"] - res.q["hold"] == pytest.approx(0.5)
+        assert res.action == expected
+    assert res.gain == pytest.approx(0.1)

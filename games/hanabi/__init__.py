@@ -6,4 +6,6 @@ acting player's own hand, a rule-based blueprint and mirror-descent search on to
 - belief.py: `HandBelief(tracker, p).sample(rng)` / `.distribution()`, `with_hand(...)`.
 - rules.py: `decide(tracker, p)` (the conventions), `RuleBot` (spec `hanabi_rules`).
 - mds_bot.py: `MDSBot` (spec `mds:...`), over `search.mirror_descent`.
+- learned.py: `LearnedPolicy` / `LearnedBot` (spec `hanabi_learned:path=FILE`), an MLP
+  trained by imitation of the rule bot (`python -m games.hanabi.learned train`).
 """

@@ -6,7 +6,9 @@ negative) is equally likely, so a hand of card types weighs the product of falli
 factorials of the unseen counts. Sampling is exact rejection: propose each slot's
 physical card uniformly from the still-available plausible copies, accept with
 probability prod(available) / prod(plausible at start); enumeration is the fallback when
-acceptance is poor. Other players' policies are not conditioned on (as in the paper).
+acceptance is poor. Other players' policies are not conditioned on (as in the paper), except through
+`excluded`: per-slot identities public conventions ruled out (the rule bot's
+`Tracker.notes`), which the caller may pass to narrow each slot further.
 """
 
 from __future__ import annotations
@@ -24,12 +26,18 @@ MAX_REJECTIONS = 200
 class HandBelief:
     """The counts-weighted posterior over `player`'s own hand, from its information."""
 
-    def __init__(self, tracker: Tracker, player: int) -> None:
+    def __init__(self, tracker: Tracker, player: int, excluded: list[int] | None = None) -> None:
         self.player = player
         self.unseen = tracker.unseen_by(player)
+        slots = len(tracker.hands[player])
+        ruled = excluded if excluded is not None else [0] * slots
         self.options: list[list[int]] = [
-            [c for c in tracker.plausible_cards(player, i) if self.unseen[c]]
-            for i in range(len(tracker.hands[player]))
+            [
+                c
+                for c in tracker.plausible_cards(player, i)
+                if self.unseen[c] and not ruled[i] >> c & 1
+            ]
+            for i in range(slots)
         ]
         self.caps = [sum(self.unseen[c] for c in opts) for opts in self.options]
         self.rejections = 0
@@ -38,6 +46,8 @@ class HandBelief:
     def sample(self, rng: random.Random) -> tuple[int, ...]:
         """One hand (a card per slot), drawn exactly from the posterior."""
         if self._table is None:
+            if not all(self.options):
+                raise ValueError(f"no hand of player {self.player} is consistent with its hints")
             for _ in range(MAX_REJECTIONS):
                 hand = self._propose(rng)
                 if hand is not None:

@@ -1,5 +1,5 @@
-"""Hanabi bot specs for `games.bots.make_bot`: `hanabi_rules` and
-`mds:blueprint=hanabi_rules,eta=5,alpha=0,magnet=uniform,rollouts=200,seconds=2,floor=0.1,
+"""Hanabi bot specs for `games.bots.make_bot`: `hanabi_rules`, `hanabi_learned:path=FILE`
+and `mds:blueprint=hanabi_rules,eta=5,alpha=0,magnet=uniform,rollouts=200,seconds=2,floor=0.1,
 threshold=0,keep=3,screen=2` (see MDS_OPTIONS)."""
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ from games.errors import BotSpecError
 from games.hanabi.game import HanabiConfig, HanabiConfigError
 
 MDS_OPTIONS = {
-    "blueprint": "the rollout and prior policy: hanabi_rules",
+    "blueprint": "the rollout and prior policy: hanabi_rules or hanabi_learned",
+    "model": "weights of hanabi_learned (default: games.hanabi.learned.default_path())",
+    "workers": "processes for the rollouts (default 1)",
     "eta": "step size (default 5)",
     "alpha": "magnet strength, > 0 for MMDS (default 0)",
     "magnet": "uniform or blueprint (default uniform)",
@@ -18,6 +20,7 @@ MDS_OPTIONS = {
     "seconds": "seconds per move (default: none; whichever budget ends first)",
     "floor": "uniform mass mixed into the one-hot blueprint (default 0.1)",
     "threshold": "deviate only when the estimated gain exceeds it (default 0)",
+    "z": "...and exceeds z standard errors of the paired gain (default 0)",
     "keep": "after `screen` worlds, roll out only the best KEEP actions (default: all)",
     "screen": "worlds every action gets before screening (default 2)",
 }
@@ -40,13 +43,22 @@ def make_hanabi_bot(
         from games.hanabi.rules import RuleBot
 
         return RuleBot(game, seed)
+    if kind == "hanabi_learned":
+        from games.hanabi.learned import LearnedBot, LearnedPolicy, default_path
+
+        if set(options) - {"path"}:
+            raise BotSpecError(f"hanabi_learned takes path=FILE, got {', '.join(options)}")
+        return LearnedBot(game, LearnedPolicy.load(options.get("path", default_path())), seed)
     unknown = set(options) - set(MDS_OPTIONS)
     if unknown:
         raise BotSpecError(
             f"unknown option(s) {', '.join(sorted(unknown))} for mds; valid: {', '.join(MDS_OPTIONS)}"
         )
-    if options.get("blueprint", "hanabi_rules") != "hanabi_rules":
-        raise BotSpecError(f"mds: blueprint={options['blueprint']!r}; valid: hanabi_rules")
+    blueprint = options.get("blueprint", "hanabi_rules")
+    if blueprint not in ("hanabi_rules", "hanabi_learned"):
+        raise BotSpecError(f"mds: blueprint={blueprint!r}; valid: hanabi_rules, hanabi_learned")
+    if "model" in options and blueprint != "hanabi_learned":
+        raise BotSpecError("mds: model=FILE goes with blueprint=hanabi_learned")
     from games.hanabi.mds_bot import MDSBot
     from search.errors import InvalidConfigError
     from search.mirror_descent import MDSConfig
@@ -71,10 +83,18 @@ def make_hanabi_bot(
             seconds=seconds,  # type: ignore[arg-type]
             prior_floor=num("floor", float, 0.1),  # type: ignore[arg-type]
             threshold=num("threshold", float, 0.0),  # type: ignore[arg-type]
+            z=num("z", float, 0.0),  # type: ignore[arg-type]
             keep=num("keep", int, None),  # type: ignore[arg-type]
             screen=num("screen", int, 2),  # type: ignore[arg-type]
+            workers=num("workers", int, 1),  # type: ignore[arg-type]
             seed=seed,
         )
     except InvalidConfigError as exc:
         raise BotSpecError(f"mds: {exc}") from None
+    if blueprint == "hanabi_learned":
+        from games.hanabi.learned import LearnedPolicy, default_path
+
+        policy = LearnedPolicy.load(options.get("model", default_path()))
+        policy.check(game)
+        return MDSBot(game, config, seed, policy=policy)
     return MDSBot(game, config, seed)

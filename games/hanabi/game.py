@@ -173,6 +173,7 @@ class Tracker:
         "info",
         "lives",
         "nc",
+        "notes",
         "nr",
         "rmask",
         "turn",
@@ -188,6 +189,9 @@ class Tracker:
         self.clued: list[list[bool]] = [[] for _ in range(n)]
         self.flags: list[list[int]] = [[] for _ in range(n)]
         """Convention marks of the rule bot (0 none, 1 play, 2 save); public."""
+        self.notes: list[list[int]] = [[] for _ in range(n)]
+        """Per card: bit mask (bit = card) of identities the rule bot's conventions ruled
+        out; public."""
         self.fireworks = [0] * self.nc
         self.discards: list[int] = []
         self.info = cfg.max_information_tokens
@@ -211,6 +215,7 @@ class Tracker:
         t.rmask = [h[:] for h in self.rmask]
         t.clued = [h[:] for h in self.clued]
         t.flags = [h[:] for h in self.flags]
+        t.notes = [h[:] for h in self.notes]
         t.fireworks = self.fireworks[:]
         t.discards = self.discards[:]
         t.info, t.lives, t.deck, t.turn = self.info, self.lives, self.deck, self.turn
@@ -233,11 +238,12 @@ class Tracker:
         self.rmask[p].append((1 << self.nr) - 1)
         self.clued[p].append(False)
         self.flags[p].append(0)
+        self.notes[p].append(0)
         self.deck -= 1
 
     def _remove(self, p: int, i: int) -> int:
         card = self.hands[p].pop(i)
-        for lst in (self.cmask[p], self.rmask[p], self.clued[p], self.flags[p]):
+        for lst in (self.cmask[p], self.rmask[p], self.clued[p], self.flags[p], self.notes[p]):
             lst.pop(i)
         return card
 

@@ -1,23 +1,42 @@
-"""A rule-based Hanabi blueprint in the style of the published convention bots.
+"""A rule-based Hanabi blueprint in the style of the published convention bots
+(after the ideas of SmartBot, github.com/Quuxplusone/Hanabi: public card knowledge with
+exact counting, play clues on the newest card, warnings on the discard slot, and inferences
+from warnings that were not given; 2-player mean 23.4, see benchmarks/results/hanabi_2p.md).
 
-Conventions (public: every player applies `flag_hint` to every hint, so all agree):
-- A hint that touches new cards has a *focus*: the receiver's chop (oldest untouched
-  card) if touched, else the newest newly touched card. The focus is a play clue (flag
-  PLAY) unless the hint is a save (flag SAVE): a 5 hint, or a rank hint focused on the
-  chop whose rank no firework needs now.
-- The hinter only gives play clues whose focus is playable now and not a duplicate of a
-  touched card; it saves the next player's critical chop (5s, last copies).
-- On its turn a player: saves the next player's critical chop if that player would
-  discard; plays a card it knows is playable; plays a play-flagged card; gives the best
-  play clue; with >= 3 tokens, a hint that makes a card known playable; with a spare
-  life, plays a touched card that is >= 60% playable (any card in the last round);
-  discards a known-dead card, else its chop; when it may not discard, gives the most
-  instructive harmless hint.
+Public knowledge. Every card's possible identities are its hint masks (positive and
+negative), minus what the conventions ruled out (`Tracker.notes`), minus identities whose
+copies are all played, discarded or publicly located in some hand (iterated to a fixed
+point). All players compute this alike. The acting player then also removes what it sees
+in the other hands ("eyesight") and weighs identities by the copies it cannot see.
+
+The *discard slot* of a player is the card it would discard next by public knowledge: none
+when it knows a playable or worthless card, else the card most likely worthless among
+those not known valuable (oldest on ties).
+
+Conventions (read by `apply`, public):
+- Warning: a rank hint from the previous player that touches the receiver's discard slot,
+  when that card could be a last copy with that rank, says the card is a last copy.
+- No warning: any other move while the deck lasts and a hint token is left says the next
+  player's discard slot is not a last copy (it would have been warned).
+- Play clue: any other hint that does not by itself make some card known playable makes
+  the newest touched card that may be playable (and still may not) known playable.
+- Stall: with all tokens, a rank hint on the previous player's oldest card means nothing.
+
+On its turn a player: in the last round plays a known playable card, else (with a spare
+life) its likeliest card; warns or play-clues the next player when its discard slot is a
+last copy; plays a known playable card (one only it knows first, then the lowest rank);
+gives the most informative play clue (never on a duplicate of a card someone knows is
+playable); near the end of the deck with spare lives bets on its likeliest card; with all
+tokens gives a harmless hint; else discards a known worthless card, else its discard slot
+when that is a last copy with probability <= STALL_RISK (the previous player's silence
+usually rules it out, unless that player's move made new last copies), else its card least
+likely a last copy, or, when even that one is risky and a token is left, a harmless hint.
 Reads only what the acting player may know (never its own cards in the tracker).
 """
 
 from __future__ import annotations
 
+import functools
 import random
 
 import pyspiel
@@ -25,53 +44,271 @@ import pyspiel
 from games.hanabi.game import HanabiConfig, Tracker
 
 NONE, PLAY, SAVE = 0, 1, 2
+"""`Tracker.flags`: PLAY marks a card a play clue made known playable (it is playable now
+or already played), SAVE a card a warning marked as a last copy."""
+
+MYSTERY_DECK = {3: 3, 2: 1}
+"""Lives left -> deck size at or below which a player with nothing better bets on its
+likeliest card (never on the last life: losing it scores 0)."""
+
+
+@functools.cache
+def _bits(nc: int, nr: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Per color and per rank: the bit mask of its cards."""
+    colors = tuple(sum(1 << (k * nr + r) for r in range(nr)) for k in range(nc))
+    ranks = tuple(sum(1 << (k * nr + r) for k in range(nc)) for r in range(nr))
+    return colors, ranks
+
+
+@functools.cache
+def _rect(cm: int, rm: int, nc: int, nr: int) -> int:
+    """The cards a color mask and a rank mask allow."""
+    colors, ranks = _bits(nc, nr)
+    m = 0
+    for k in range(nc):
+        if cm >> k & 1:
+            m |= colors[k]
+    r_all = 0
+    for r in range(nr):
+        if rm >> r & 1:
+            r_all |= ranks[r]
+    return m & r_all
+
+
+def _single(m: int) -> bool:
+    return m & (m - 1) == 0
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _cards(m: int) -> tuple[int, ...]:
+    out = []
+    while m:
+        low = m & -m
+        out.append(low.bit_length() - 1)
+        m ^= low
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _classes(
+    nc: int, nr: int, fireworks: tuple[int, ...], counts: tuple[int, ...]
+) -> tuple[int, int, int, int]:
+    """Bit masks of the playable, dead, last-copy (not dead) and all-gone cards."""
+    playable = dead = valuable = gone = 0
+    for color in range(nc):
+        blocked = False
+        for rank in range(nr):
+            c = color * nr + rank
+            bit = 1 << c
+            n = counts[c]
+            if n == 0:
+                gone |= bit
+            if rank < fireworks[color] or blocked:
+                dead |= bit
+            else:
+                if rank == fireworks[color]:
+                    playable |= bit
+                if n == 1:
+                    valuable |= bit
+                if n == 0:
+                    blocked = True
+    return playable, dead, valuable, gone
+
+
+class Public:
+    """What every player knows at one moment: fireworks-derived card classes and every
+    card's possible identities."""
+
+    __slots__ = ("_slots", "counts", "dead", "playable", "poss", "valuable")
+
+    def __init__(self, t: Tracker) -> None:
+        nc, nr = t.nc, t.nr
+        counts = t.public_unseen()
+        self.counts = counts
+        playable, dead, valuable, gone = _classes(nc, nr, tuple(t.fireworks), tuple(counts))
+        self.playable, self.dead, self.valuable = playable, dead, valuable
+        located: dict[int, int] = {}
+        poss: list[list[int]] = []
+        keep = ~gone
+        for q in range(t.cfg.players):
+            row = []
+            for cm, rm, note in zip(t.cmask[q], t.rmask[q], t.notes[q], strict=False):
+                m = _rect(cm, rm, nc, nr)
+                narrowed = m & ~note
+                if narrowed:
+                    m = narrowed
+                narrowed = m & keep
+                if narrowed:
+                    m = narrowed
+                row.append(m)
+                if not m & (m - 1):
+                    located[m] = located.get(m, 0) + 1
+            poss.append(row)
+        while located:
+            full = 0
+            for bit, k in located.items():
+                if k >= counts[bit.bit_length() - 1]:
+                    full |= bit
+            if not full:
+                break
+            changed = False
+            for row in poss:
+                for i, m in enumerate(row):
+                    if m & (m - 1) and m & full:
+                        narrowed = m & ~full
+                        if narrowed:
+                            row[i] = narrowed
+                            if not narrowed & (narrowed - 1):
+                                located[narrowed] = located.get(narrowed, 0) + 1
+                                changed = True
+            if not changed:
+                break
+        self.poss = poss
+        self._slots: dict[int, int] = {}
+
+    def is_playable(self, m: int) -> bool:
+        return not m & ~self.playable
+
+    def maybe_playable(self, m: int) -> bool:
+        return bool(m & self.playable) and bool(m & ~self.playable)
+
+    def is_worthless(self, m: int) -> bool:
+        return not m & ~self.dead
+
+    def is_valuable(self, m: int) -> bool:
+        return not m & ~self.valuable
+
+    def p_worthless(self, m: int) -> float:
+        counts, dead_mask = self.counts, self.dead
+        total = dead = 0
+        for c in _cards(m):
+            w = counts[c] or 1
+            total += w
+            if dead_mask >> c & 1:
+                dead += w
+        return dead / total if total else 0.0
+
+    def discard_slot(self, q: int) -> int:
+        """The card seat q discards next by public knowledge, -1 when it would rather play
+        or discard a known worthless card, or every card is a known last copy."""
+        slot = self._slots.get(q)
+        if slot is None:
+            slot = self._slots[q] = self._discard_slot(q)
+        return slot
+
+    def _discard_slot(self, q: int) -> int:
+        best, best_p = -1, -1.0
+        for i, m in enumerate(self.poss[q]):
+            if self.is_playable(m) or self.is_worthless(m):
+                return -1
+            if self.is_valuable(m):
+                continue
+            pw = self.p_worthless(m)
+            if pw > best_p:
+                best, best_p = i, pw
+        return best
 
 
 def chop(t: Tracker, p: int) -> int | None:
-    """Oldest card of seat p that no hint touched and no convention marked."""
-    for i, (clued, flag) in enumerate(zip(t.clued[p], t.flags[p], strict=False)):
-        if not clued and not flag:
-            return i
-    return None
+    """The card seat p would discard next by public knowledge (its discard slot)."""
+    slot = Public(t).discard_slot(p)
+    return None if slot < 0 else slot
 
 
-def flag_hint(t: Tracker, target: int, touched: list[int], kind: str = "", value: int = 0) -> None:
-    """The public reading of a hint (called before the hint's knowledge is applied)."""
-    focus = _focus_of(t, target, touched)
-    if focus is None:
-        return
-    new = [i for i in touched if not t.clued[target][i]]
-    if kind == "rank" and value == t.nr - 1:
-        for i in new:
-            t.flags[target][i] = SAVE
-        return
-    if reads_as_save(t, target, kind, value, focus):
-        t.flags[target][focus] = SAVE
-        return
-    t.flags[target][focus] = PLAY
+def dead_cards(t: Tracker) -> set[int]:
+    """Cards that can never be played: already played, or a lower rank is all gone."""
+    return set(_cards(Public(t).dead))
 
 
-class _Flagger:
-    """Adapts `flag_hint` to Tracker.apply's hook, which does not pass the hint kind."""
+def critical(t: Tracker, card: int, dead: set[int]) -> bool:
+    """Not dead and the last copy left (5s always)."""
+    return card not in dead and t.public_unseen()[card] == 1
 
-    def __init__(self) -> None:
-        self.kind = ""
-        self.value = 0
 
-    def __call__(self, t: Tracker, target: int, touched: list[int]) -> None:
-        flag_hint(t, target, touched, self.kind, self.value)
+# -- reading moves -----------------------------------------------------------------------
+
+
+def _hinted(
+    t: Tracker, pub: Public, to: int, kind: str, value: int, touched: list[int]
+) -> list[int]:
+    colors, ranks = _bits(t.nc, t.nr)
+    bits = colors[value] if kind == "color" else ranks[value]
+    new = []
+    for i, m in enumerate(pub.poss[to]):
+        narrowed = m & bits if i in touched else m & ~bits
+        new.append(narrowed or m)
+    return new
+
+
+def read_hint(
+    t: Tracker, pub: Public, frm: int, to: int, kind: str, value: int, touched: list[int]
+) -> tuple[str, int, list[int]]:
+    """The public reading of a hint before it is applied: ("warning", slot), ("stall", -1),
+    ("play", slot) for the card it makes known playable, ("reveal", -1) when the hint
+    itself makes a card known playable, or ("none", -1); with the hinted masks."""
+    n = t.cfg.players
+    new = _hinted(t, pub, to, kind, value, touched)
+    if kind == "rank" and to == (frm + 1) % n:
+        slot = pub.discard_slot(to)
+        if slot in touched:
+            m = pub.poss[to][slot]
+            _, ranks = _bits(t.nc, t.nr)
+            if m & ranks[value] & pub.valuable and not pub.is_valuable(m):
+                return "warning", slot, new
+    if (
+        kind == "rank"
+        and t.info == t.cfg.max_information_tokens
+        and frm == (to + 1) % n
+        and 0 in touched
+    ):
+        return "stall", -1, new
+    inferred = -1
+    for i in range(len(new) - 1, -1, -1):
+        old = pub.poss[to][i]
+        if not pub.maybe_playable(old):
+            continue
+        if pub.is_playable(new[i]):
+            return "reveal", -1, new
+        if i in touched and inferred < 0 and pub.maybe_playable(new[i]):
+            inferred = i
+    if inferred >= 0:
+        return "play", inferred, new
+    return "none", -1, new
+
+
+def _restrict(t: Tracker, q: int, i: int, allowed: int) -> None:
+    """Record that card (q, i) is one of `allowed` (ignored if that contradicts its hints)."""
+    rect = _rect(t.cmask[q][i], t.rmask[q][i], t.nc, t.nr)
+    note = t.notes[q][i] | ~allowed & ((1 << (t.nc * t.nr)) - 1)
+    if rect & ~note:
+        t.notes[q][i] = note
 
 
 def apply(t: Tracker, action: int) -> None:
-    """Advance the tracker by one history entry, reading hints by the conventions."""
+    """Advance the tracker by one history entry, reading moves by the conventions."""
     if t.deck > 0 and t.to_deal() >= 0:
         t.deal(action)
         return
-    kind, _, value = t.decode(action)
-    flagger = _Flagger()
-    flagger.kind, flagger.value = kind, value
-    t.apply_move(t.turn, action, flagger)
-    t.turn = (t.turn + 1) % t.cfg.players
+    frm, n = t.turn, t.cfg.players
+    nxt = (frm + 1) % n
+    kind, x, value = t.decode(action)
+    pub = Public(t)
+    to = (frm + x) % n if kind in ("color", "rank") else -1
+    if to != nxt and t.deck > 0 and t.info > 0:
+        slot = pub.discard_slot(nxt)
+        if slot >= 0:
+            _restrict(t, nxt, slot, ~pub.valuable)
+    if to >= 0:
+        touched = t.touched(to, kind, value)
+        reading, slot, _ = read_hint(t, pub, frm, to, kind, value, touched)
+        if reading == "warning":
+            _restrict(t, to, slot, pub.valuable)
+            t.flags[to][slot] = SAVE
+        elif reading == "play":
+            _restrict(t, to, slot, pub.playable)
+            t.flags[to][slot] = PLAY
+    t.apply_move(frm, action)
+    t.turn = (t.turn + 1) % n
 
 
 def tracker_for(state: pyspiel.State, cfg: HanabiConfig | None = None) -> Tracker:
@@ -81,279 +318,247 @@ def tracker_for(state: pyspiel.State, cfg: HanabiConfig | None = None) -> Tracke
     return t
 
 
-def dead_cards(t: Tracker) -> set[int]:
-    """Cards that can never be played: already played, or a lower rank is all gone."""
+# -- choosing moves ------------------------------------------------------------------------
+
+
+class _Eyes:
+    """The acting player's own cards: public masks narrowed by what it sees, with weights
+    (copies it cannot see)."""
+
+    __slots__ = ("masks", "weights")
+
+    def __init__(self, t: Tracker, pub: Public, p: int) -> None:
+        unseen = t.unseen_by(p)
+        own = pub.poss[p]
+        for m in own:
+            if _single(m):
+                unseen[m.bit_length() - 1] -= 1
+        avail = 0
+        for c, k in enumerate(unseen):
+            if k > 0:
+                avail |= 1 << c
+        self.weights = unseen
+        self.masks = [m if _single(m) else (m & avail) or m for m in own]
+
+    def prob(self, i: int, target: int) -> float:
+        total = hit = 0
+        for c in _cards(self.masks[i]):
+            w = max(self.weights[c], 0) or 0
+            total += w
+            if target >> c & 1:
+                hit += w
+        if total == 0:
+            return 0.0
+        return hit / total
+
+
+def _rank_of(m: int, nr: int) -> int:
+    """The rank all of m's cards share, else -1."""
+    ranks = {c % nr for c in _cards(m)}
+    return ranks.pop() if len(ranks) == 1 else -1
+
+
+def _best_play(t: Tracker, pub: Public, eyes: _Eyes, p: int) -> int | None:
+    """A card p knows is playable: one the others do not know it knows first, then the
+    lowest rank."""
+    best, best_fit = None, -1.0
+    for i, m in enumerate(eyes.masks):
+        if not pub.is_playable(m):
+            continue
+        rank = _rank_of(m, t.nr)
+        fit = (t.nr - rank) if rank >= 0 else t.nr + 1
+        if not pub.is_playable(pub.poss[p][i]):
+            fit += 100
+        if fit > best_fit:
+            best, best_fit = i, fit
+    return best
+
+
+def _hint_options(t: Tracker, p: int, to: int) -> list[tuple[str, int, list[int]]]:
+    hand = t.hands[to]
     nr = t.nr
-    public = t.public_unseen()
-    dead: set[int] = set()
-    for color in range(t.nc):
-        blocked = False
-        for rank in range(nr):
-            card = color * nr + rank
-            if rank < t.fireworks[color] or blocked:
-                dead.add(card)
-            elif public[card] == 0:
-                blocked = True
-    return dead
+    out = []
+    for value in sorted({c // nr for c in hand}):
+        out.append(("color", value, [i for i, c in enumerate(hand) if c // nr == value]))
+    for value in sorted({c % nr for c in hand}):
+        out.append(("rank", value, [i for i, c in enumerate(hand) if c % nr == value]))
+    return out
 
 
-def critical(t: Tracker, card: int, dead: set[int]) -> bool:
-    """Not dead and the last copy left (5s always)."""
-    return card not in dead and t.public_unseen()[card] == 1
+def _best_hint_for(
+    t: Tracker, pub: Public, p: int, to: int, known: set[int] | None = None
+) -> tuple[float, int] | None:
+    """The most informative play clue for seat `to`: it must make a card known playable
+    or mark the newest maybe-playable touched card, which must really be playable."""
+    hand = t.hands[to]
+    best: tuple[float, int] | None = None
+    offset = (to - p) % t.cfg.players
+    known = set() if known is None else known
+    for kind, value, touched in _hint_options(t, p, to):
+        reading, slot, new = read_hint(t, pub, p, to, kind, value, touched)
+        if reading == "play":
+            card = hand[slot]
+            if not pub.playable >> card & 1:
+                continue
+        elif reading != "reveal":
+            continue
+        if reading == "play":
+            new = new[:]
+            new[slot] &= pub.playable
+        fit = 0.0
+        for old, m in zip(pub.poss[to], new, strict=False):
+            fit += old.bit_count() - m.bit_count()
+        gained = set()
+        for i, (old, m) in enumerate(zip(pub.poss[to], new, strict=False)):
+            if pub.is_playable(m) and not pub.is_playable(old):
+                gained.add(hand[i])
+        if gained and gained <= known:
+            continue  # only duplicates of cards someone already knows are playable
+        if best is None or fit > best[0]:
+            best = (fit, t.hint_action(kind, offset, value))
+    return best
+
+
+def _known_playable(t: Tracker, pub: Public, eyes: _Eyes, p: int) -> set[int]:
+    """Playable cards some player already knows are playable (as p sees them)."""
+    known: set[int] = set()
+    for q, row in enumerate(pub.poss):
+        if q == p:
+            known.update(m.bit_length() - 1 for m in eyes.masks if _single(m) and m & pub.playable)
+            continue
+        for i, m in enumerate(row):
+            if pub.is_playable(m):
+                known.add(t.hands[q][i])
+    return known
+
+
+def _best_hint(t: Tracker, pub: Public, eyes: _Eyes, p: int, targets: list[int]) -> int | None:
+    best: tuple[float, int] | None = None
+    known = _known_playable(t, pub, eyes, p)
+    for to in targets:
+        h = _best_hint_for(t, pub, p, to, known)
+        if h is not None and h[0] > 0 and (best is None or h[0] > best[0]):
+            best = h
+    return None if best is None else best[1]
+
+
+def _mystery(t: Tracker, pub: Public, eyes: _Eyes) -> int | None:
+    """The own card likeliest to be playable (newest on ties), if any may be."""
+    best, best_p = None, 0.0
+    for i in range(len(eyes.masks) - 1, -1, -1):
+        pp = eyes.prob(i, pub.playable)
+        if pp > best_p:
+            best, best_p = i, pp
+    return best
+
+
+def _stall(t: Tracker, pub: Public, p: int, fallback: bool = True) -> int | None:
+    """A hint that misleads no one (no warning, no play clue on an unplayable card), the
+    most informative first; else a rank hint on the previous player's oldest card."""
+    n = t.cfg.players
+    best: tuple[float, int] | None = None
+    for to in range(n):
+        if to == p or not t.hands[to]:
+            continue
+        for kind, value, touched in _hint_options(t, p, to):
+            reading, slot, new = read_hint(t, pub, p, to, kind, value, touched)
+            if reading == "warning" or (
+                reading == "play" and not pub.playable >> t.hands[to][slot] & 1
+            ):
+                continue
+            fit = sum(
+                o.bit_count() - m.bit_count() for o, m in zip(pub.poss[to], new, strict=False)
+            )
+            if best is None or fit > best[0]:
+                best = (fit, t.hint_action(kind, (to - p) % n, value))
+    if best is not None:
+        return best[1]
+    if not fallback:
+        return None
+    right = (p - 1) % n
+    return t.hint_action("rank", (right - p) % n, t.hands[right][0] % t.nr)
 
 
 def decide(t: Tracker, p: int) -> int:
     """The rule bot's action for seat p, from p's information only."""
-    nr, n = t.nr, t.cfg.players
-    fireworks = t.fireworks
-    unseen = t.unseen_by(p)
-    dead = dead_cards(t)
-    own = len(t.hands[p])
-    hs = t.cfg.hands
-    options = []
-    for i in range(own):
-        cards = [c for c in t.plausible_cards(p, i) if unseen[c]]
-        total = sum(unseen[c] for c in cards) or 1
-        p_play = sum(unseen[c] for c in cards if fireworks[c // nr] == c % nr) / total
-        p_dead = sum(unseen[c] for c in cards if c in dead) / total
-        options.append((p_play, p_dead, cards))
+    n, hs = t.cfg.players, t.cfg.hands
+    pub = Public(t)
+    eyes = _Eyes(t, pub, p)
+    nxt = (p + 1) % n
+    others = [(p + k) % n for k in range(1, n)]
 
-    # 1. Save the next player's critical chop when it has nothing to do but discard.
-    save = _save_hint(t, p, dead) if t.info > 0 else None
-    if save is not None:
-        return save
+    if t.deck == 0:
+        play = _best_play(t, pub, eyes, p)
+        if play is not None:
+            return hs + play
+        if t.lives > 1:
+            bet = _mystery(t, pub, eyes)
+            if bet is not None:
+                return hs + bet
 
-    # 2. A card known to be playable (5s first, then lowest rank).
-    sure = [i for i, (pp, _, _) in enumerate(options) if pp >= 1.0]
-    if sure:
-        best = max(sure, key=lambda i: (max(c % nr for c in options[i][2]), -i))
-        return hs + best
+    # Warn (or play-clue) the next player when its discard slot is a last copy.
+    if t.info > 0 and t.deck > 0:
+        slot = pub.discard_slot(nxt)
+        if slot >= 0 and pub.valuable >> t.hands[nxt][slot] & 1:
+            h = _best_hint_for(t, pub, p, nxt)
+            if h is not None and h[0] > 0:
+                return h[1]
+            return t.hint_action("rank", 1, t.hands[nxt][slot] % t.nr)
 
-    # 3. A card flagged as a play clue that may still be playable.
-    flagged = [
-        i for i in range(own) if t.flags[p][i] == PLAY and options[i][0] > 0 and options[i][1] < 1
-    ]
-    if flagged and (t.lives > 1 or max(options[i][0] for i in flagged) >= 0.9):
-        return hs + max(flagged, key=lambda i: (options[i][0], i))
+    play = _best_play(t, pub, eyes, p)
+    if play is not None:
+        return hs + play
 
-    # 4. The best play clue.
     if t.info > 0:
-        hint = _best_play_clue(t, p, dead)
+        hint = _best_hint(t, pub, eyes, p, others)
         if hint is not None:
             return hint
 
-    # 4b. With tokens to spare, a hint that makes a card known playable.
-    if t.info >= INFO_HINT_TOKENS:
-        info_hint = _best_info_hint(t, p)
-        if info_hint is not None and info_hint[0] >= 0.9:
-            return info_hint[1]
-
-    # 5. Last round: a misplay costs only a spare life, so bet on the likeliest card.
-    if t.lives > 1:
-        bet = max(range(own), key=lambda i: options[i][0])
-        if (t.deck == 0 and options[bet][0] > 0) or (
-            t.clued[p][bet] and options[bet][0] >= CLUED_BET
-        ):
+    if t.lives > 1 and t.deck <= MYSTERY_DECK.get(t.lives, -1):
+        bet = _mystery(t, pub, eyes)
+        if bet is not None:
             return hs + bet
 
-    # 6. Discard: a known-dead card, else the chop, else the least valuable card.
-    if t.info < t.cfg.max_information_tokens:
-        dead_own = [i for i, (_, pd, _) in enumerate(options) if pd >= 1.0]
-        if dead_own:
-            return dead_own[0]
-        ch = chop(t, p)
-        if ch is not None:
-            return ch
-        keep = [i for i in range(own) if t.flags[p][i] == NONE] or [
-            i for i in range(own) if t.flags[p][i] != PLAY
-        ]
-        pool = keep or list(range(own))
-        public = t.public_unseen()
+    own = len(t.hands[p])
+    if t.info >= t.cfg.max_information_tokens:
+        hint = _stall(t, pub, p)
+        assert hint is not None
+        return hint
 
-        def waste(i: int) -> float:
-            cards = options[i][2]
-            crit = sum(unseen[c] for c in cards if c not in dead and public[c] == 1)
-            return options[i][1] - crit / max(sum(unseen[c] for c in cards), 1)
-
-        return max(pool, key=lambda i: (waste(i), -i))
-
-    # 7. No discard allowed: the most instructive harmless hint, else a bet.
-    info_hint = _best_info_hint(t, p)
-    if info_hint is not None:
-        return info_hint[1]
-    best = max(range(own), key=lambda i: options[i][0])
-    if options[best][0] >= 0.5 or t.lives > 1:
-        return hs + best
-    target = (p + 1) % n
-    card = t.hands[target][-1]
-    return t.hint_action("rank", 1, card % nr)
+    best, best_fit = None, 0.0
+    for i in range(own):
+        if pub.is_worthless(eyes.masks[i]):
+            fit = 2.0 - pub.p_worthless(pub.poss[p][i])
+            if fit > best_fit:
+                best, best_fit = i, fit
+    if best is not None:
+        return best
+    return _discard(t, pub, eyes, p)
 
 
-def _best_info_hint(t: Tracker, p: int) -> tuple[float, int] | None:
-    """The harmless hint (no unplayable card read as a play) that teaches the most."""
-    n, nr = t.cfg.players, t.nr
-    best: tuple[float, int] | None = None
-    for offset in range(1, n):
-        target = (p + offset) % n
-        for kind, count in (("rank", nr), ("color", t.nc)):
-            for value in range(count):
-                touched = t.touched(target, kind, value)
-                if touched and _harmless(t, target, kind, value, touched):
-                    gain = _knowledge_gain(t, target, kind, value, touched) - 0.1 * offset
-                    if best is None or gain > best[0]:
-                        best = (gain, t.hint_action(kind, offset, value))
-    return best
+STALL_RISK = 0.1
+"""A player stalls with a harmless hint rather than discard a card this likely (or more)
+to be a last copy, when it has a token."""
 
 
-def _knowledge_gain(t: Tracker, target: int, kind: str, value: int, touched: list[int]) -> float:
-    """Cards of `target` the hint makes known playable (1 each) or known dead (0.5 each)."""
-    nr = t.nr
-    public = t.public_unseen()
-    dead = dead_cards(t)
-    gain = 0.0
-    for i in range(len(t.hands[target])):
-        cm, rm = t.cmask[target][i], t.rmask[target][i]
-        hit = i in touched
-        if kind == "color":
-            cm = (1 << value) if hit else cm & ~(1 << value)
-        else:
-            rm = (1 << value) if hit else rm & ~(1 << value)
-        cards = [
-            c
-            for c in range(len(public))
-            if public[c] and cm >> (c // nr) & 1 and rm >> (c % nr) & 1
-        ]
-        was = [c for c in t.plausible_cards(target, i) if public[c]]
-        if cards and len(cards) < len(was):
-            if all(t.fireworks[c // nr] == c % nr for c in cards):
-                gain += 1.0
-            elif all(c in dead for c in cards):
-                gain += 0.5
-    return gain
-
-
-def _harmless(t: Tracker, target: int, kind: str, value: int, touched: list[int]) -> bool:
-    """The hint's reading marks no card PLAY that is not playable now."""
-    focus = _focus_of(t, target, touched)
-    if focus is None:
-        return True
-    if kind == "rank" and (
-        value == t.nr - 1 or (focus == chop(t, target) and value not in t.fireworks)
-    ):
-        return True
-    card = t.hands[target][focus]
-    return t.fireworks[card // t.nr] == card % t.nr
-
-
-INFO_HINT_TOKENS = 3
-"""From this many tokens on, a hint that makes a card known playable beats a discard."""
-
-CLUED_BET = 0.6
-"""A touched card this likely to be playable is played while a spare life remains."""
-
-CHOP_SAVES = "rank"
-"""Which hints that focus the chop read as saves: "any", or "rank" (ranks no firework needs)."""
-
-
-def reads_as_save(t: Tracker, target: int, kind: str, value: int, focus: int) -> bool:
-    """A 5 hint, or a hint whose focus is the receiver's chop, saves rather than plays."""
-    if kind == "rank" and value == t.nr - 1:
-        return True
-    if focus != chop(t, target):
-        return False
-    return CHOP_SAVES == "any" or (kind == "rank" and value not in t.fireworks)
-
-
-def _has_play(t: Tracker, q: int) -> bool:
-    """Whether seat q will play rather than discard: a play-flagged card, or one its hint
-    knowledge (and the public counts) says is playable."""
-    public = t.public_unseen()
-    nr = t.nr
-    for i, flag in enumerate(t.flags[q]):
-        if flag == PLAY and any(
-            public[c] and t.fireworks[c // nr] == c % nr for c in t.plausible_cards(q, i)
-        ):
-            return True
-    for i in range(len(t.hands[q])):
-        cards = [c for c in t.plausible_cards(q, i) if public[c]]
-        if cards and all(t.fireworks[c // nr] == c % nr for c in cards):
-            return True
-    return False
-
-
-def _save_hint(t: Tracker, p: int, dead: set[int]) -> int | None:
-    """A rank hint that saves the next player's critical chop card, when it is needed."""
-    nr, n = t.nr, t.cfg.players
-    nxt = (p + 1) % n
-    if _has_play(t, nxt):
-        return None
-    ch = chop(t, nxt)
-    if ch is None:
-        return None
-    card = t.hands[nxt][ch]
-    rank = card % nr
-    if not critical(t, card, dead) or t.fireworks[card // nr] == rank:
-        return None
-    best: tuple[int, int] | None = None
-    for kind, value in (("rank", rank), ("color", card // nr)):
-        touched = t.touched(nxt, kind, value)
-        if _focus_of(t, nxt, touched) == ch and reads_as_save(t, nxt, kind, value, ch):
-            extra = sum(1 for i in touched if not t.clued[nxt][i]) - (
-                kind == "rank" and rank == nr - 1
-            )
-            if best is None or extra < best[0]:
-                best = (extra, t.hint_action(kind, 1, value))
-    return None if best is None else best[1]
-
-
-def _focus(t: Tracker, target: int, kind: str, value: int) -> int | None:
-    return _focus_of(t, target, t.touched(target, kind, value))
-
-
-def _focus_of(t: Tracker, target: int, touched: list[int]) -> int | None:
-    """The chop when the hint touches it, else the newest newly touched card."""
-    new = [i for i in touched if not t.clued[target][i]]
-    if not new:
-        return None
-    ch = chop(t, target)
-    return ch if ch in new else max(new)
-
-
-def _best_play_clue(t: Tracker, p: int, dead: set[int]) -> int | None:
-    nr, n = t.nr, t.cfg.players
-    marked = {
-        t.hands[q][i]
-        for q in range(n)
-        if q != p
-        for i in range(len(t.hands[q]))
-        if t.flags[q][i] == PLAY or t.clued[q][i]
-    }
-    best: tuple[float, int] | None = None
-    for offset in range(1, n):
-        target = (p + offset) % n
-        hand = t.hands[target]
-        chop(t, target)
-        for kind, count in (("color", t.nc), ("rank", nr)):
-            for value in range(count):
-                touched = t.touched(target, kind, value)
-                new = [i for i in touched if not t.clued[target][i]]
-                if not new:
-                    continue
-                focus = _focus_of(t, target, touched)
-                assert focus is not None
-                if reads_as_save(t, target, kind, value, focus):
-                    continue
-                card = hand[focus]
-                if t.fireworks[card // nr] != card % nr or card in marked:
-                    continue
-                if t.flags[target][focus] == PLAY:
-                    continue
-                playable_new = {hand[i] for i in new if t.fireworks[hand[i] // nr] == hand[i] % nr}
-                junk = sum(1 for i in new if hand[i] in dead)
-                score = len(playable_new) - 0.3 * junk - 0.1 * (offset - 1) - 0.01 * (card % nr)
-                if best is None or score > best[0]:
-                    best = (score, t.hint_action(kind, offset, value))
-    return None if best is None else best[1]
+def _discard(t: Tracker, pub: Public, eyes: _Eyes, p: int) -> int:
+    """The discard slot when no warning could have been missed there; else the own card
+    least likely a last copy (a stall hint instead when even that one is risky)."""
+    own = len(t.hands[p])
+    slot = pub.discard_slot(p)
+    risk = [eyes.prob(i, pub.valuable) for i in range(own)]
+    if slot >= 0 and risk[slot] <= STALL_RISK:
+        return slot
+    pool = [i for i in range(own) if not pub.is_valuable(pub.poss[p][i])]
+    if pool:
+        best = min(pool, key=lambda i: (risk[i], -pub.p_worthless(pub.poss[p][i]), i))
+        if risk[best] <= STALL_RISK or t.info == 0:
+            return best
+        hint = _stall(t, pub, p, fallback=False)
+        if hint is not None:
+            return hint
+        return best
+    return max(range(own), key=lambda i: (_rank_of(pub.poss[p][i], t.nr), -i))
 
 
 class RuleBot(pyspiel.Bot):
