@@ -1,5 +1,10 @@
 """Real HTTP servers on 127.0.0.1 that speak the OpenAI chat-completions and
-Anthropic Messages wire formats, with scripted faults, for backend tests."""
+Anthropic Messages wire formats, with scripted faults, for backend tests.
+
+`state.replies` scripts answers (text and/or native tool calls, in the provider's wire
+format). Requests are checked like the real APIs check tool use: a malformed tool
+exchange (a tool call without its result, a result for an unknown call, an empty text
+block, a tool schema in the wrong form) is answered with a 400 naming the problem."""
 
 from __future__ import annotations
 
@@ -24,9 +29,20 @@ class Fault:
 
 
 @dataclass
+class Reply:
+    """A normal answer with chosen content. Each tool call is `{"name", "arguments"}`
+    (arguments: an object, or a raw string sent as is, malformed on purpose) and an
+    optional `id`; the server numbers the others."""
+
+    text: str | None = None
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
 class ServerState:
     provider: str
     faults: list[Fault] = field(default_factory=list)
+    replies: list[Reply] = field(default_factory=list)  # used in order, then echo answers
     requests: list[dict[str, Any]] = field(default_factory=list)
     delay: float = 0.0  # added to every request
     in_flight: int = 0
@@ -47,17 +63,39 @@ def _answer_text(seq: int, body: dict[str, Any], i: int) -> str:
     return f"answer {seq}.{i} to: {last}"
 
 
-def openai_body(seq: int, body: dict[str, Any]) -> dict[str, Any]:
-    n = int(body.get("n") or 1)
-    choices = [
+def _call_id(prefix: str, seq: int, k: int, call: dict[str, Any]) -> str:
+    return str(call.get("id") or f"{prefix}_{seq}_{k}")
+
+
+def openai_message(seq: int, reply: Reply) -> tuple[dict[str, Any], str]:
+    message: dict[str, Any] = {"role": "assistant", "content": reply.text}
+    if not reply.tool_calls:
+        return message, "stop"
+    message["tool_calls"] = [
         {
-            "index": i,
-            "message": {"role": "assistant", "content": _answer_text(seq, body, i)},
-            "finish_reason": "stop",
-            "logprobs": None,
+            "id": _call_id("call", seq, k, c),
+            "type": "function",
+            "function": {
+                "name": c["name"],
+                "arguments": c["arguments"]
+                if isinstance(c["arguments"], str)
+                else json.dumps(c["arguments"]),
+            },
         }
-        for i in range(n)
+        for k, c in enumerate(reply.tool_calls)
     ]
+    return message, "tool_calls"
+
+
+def openai_body(seq: int, body: dict[str, Any], reply: Reply | None = None) -> dict[str, Any]:
+    n = int(body.get("n") or 1)
+    choices = []
+    for i in range(n):
+        if reply is None:
+            message, finish = {"role": "assistant", "content": _answer_text(seq, body, i)}, "stop"
+        else:
+            message, finish = openai_message(seq, reply)
+        choices.append({"index": i, "message": message, "finish_reason": finish, "logprobs": None})
     return {
         "id": f"chatcmpl-{seq}",
         "object": "chat.completion",
@@ -73,14 +111,24 @@ def openai_body(seq: int, body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def anthropic_body(seq: int, body: dict[str, Any]) -> dict[str, Any]:
+def anthropic_body(seq: int, body: dict[str, Any], reply: Reply | None = None) -> dict[str, Any]:
+    content: list[dict[str, Any]] = []
+    if reply is None:
+        content.append({"type": "text", "text": _answer_text(seq, body, 0)})
+    elif reply.text:
+        content.append({"type": "text", "text": reply.text})
+    for k, c in enumerate(reply.tool_calls if reply else []):
+        content.append(
+            {"type": "tool_use", "id": _call_id("toolu", seq, k, c), "name": c["name"],
+             "input": c["arguments"]}
+        )  # fmt: skip
     return {
         "id": f"msg_{seq}",
         "type": "message",
         "role": "assistant",
         "model": body.get("model", ""),
-        "content": [{"type": "text", "text": _answer_text(seq, body, 0)}],
-        "stop_reason": "end_turn",
+        "content": content,
+        "stop_reason": "tool_use" if reply and reply.tool_calls else "end_turn",
         "stop_sequence": None,
         "usage": {
             "input_tokens": 60,
@@ -89,6 +137,63 @@ def anthropic_body(seq: int, body: dict[str, Any]) -> dict[str, Any]:
             "cache_creation_input_tokens": 0,
         },
     }
+
+
+def check_openai(body: dict[str, Any]) -> str | None:
+    """What api.openai.com rejects in a tool exchange, or None."""
+    for t in body.get("tools") or []:
+        fn = t.get("function") if isinstance(t, dict) else None
+        if t.get("type") != "function" or not isinstance(fn, dict) or "name" not in fn:
+            return f"tools: expected {{'type': 'function', 'function': {{...}}}}, got {t!r:.80}"
+    open_ids: list[str] = []
+    for i, m in enumerate(body.get("messages", [])):
+        if m.get("role") == "tool":
+            if m.get("tool_call_id") not in open_ids:
+                return (
+                    f"messages.[{i}]: messages with role 'tool' must be a response to a "
+                    "preceding message with 'tool_calls'"
+                )
+            open_ids.remove(m["tool_call_id"])
+            continue
+        if open_ids:
+            return (
+                "An assistant message with 'tool_calls' must be followed by tool messages "
+                f"responding to each 'tool_call_id'. Missing: {', '.join(open_ids)}"
+            )
+        for c in m.get("tool_calls") or []:
+            if c.get("type") != "function" or not isinstance(
+                (c.get("function") or {}).get("arguments"), str
+            ):
+                return f"messages.[{i}].tool_calls: bad tool call {c!r:.80}"
+            open_ids.append(c["id"])
+    return None
+
+
+def check_anthropic(body: dict[str, Any]) -> str | None:
+    """What the Messages API rejects in a tool exchange, or None."""
+    for t in body.get("tools") or []:
+        if set(t) - {"name", "description", "input_schema", "cache_control"} or "name" not in t:
+            return f"tools: expected {{name, description, input_schema}}, got {t!r:.80}"
+    open_ids: list[str] = []
+    for i, m in enumerate(body.get("messages", [])):
+        blocks = m["content"] if isinstance(m["content"], list) else []
+        results = [b["tool_use_id"] for b in blocks if b.get("type") == "tool_result"]
+        if open_ids and sorted(results) != sorted(open_ids):
+            return (
+                f"messages.{i}: `tool_use` ids were found without `tool_result` blocks "
+                f"immediately after: {', '.join(sorted(set(open_ids) - set(results)))}"
+            )
+        if results and not open_ids:
+            return f"messages.{i}: unexpected `tool_use_id` found in `tool_result` blocks"
+        if results and blocks[0].get("type") != "tool_result":
+            return f"messages.{i}: tool_result blocks must come first in the content"
+        for b in blocks:
+            if b.get("type") == "text" and not b.get("text"):
+                return f"messages.{i}: text content blocks must be non-empty"
+            if b.get("type") == "tool_use" and not isinstance(b.get("input"), dict):
+                return f"messages.{i}: tool_use.input: Input should be a valid dictionary"
+        open_ids = [b["id"] for b in blocks if b.get("type") == "tool_use"]
+    return None
 
 
 def _handler(state: ServerState) -> type[BaseHTTPRequestHandler]:
@@ -108,6 +213,8 @@ def _handler(state: ServerState) -> type[BaseHTTPRequestHandler]:
                 )
                 seq = len(state.requests)
                 fault = state.faults.pop(0) if state.faults else Fault()
+                problem = (check_openai if state.provider == "openai" else check_anthropic)(body)
+                reply = state.replies.pop(0) if state.replies and not problem else None
                 state.in_flight += 1
                 state.peak_in_flight = max(state.peak_in_flight, state.in_flight)
             try:
@@ -122,8 +229,12 @@ def _handler(state: ServerState) -> type[BaseHTTPRequestHandler]:
                     )
                     self._send(fault.status, text, fault.headers)
                     return
+                if problem:
+                    error = {"type": "invalid_request_error", "message": problem}
+                    self._send(400, json.dumps({"type": "error", "error": error}))
+                    return
                 make = openai_body if state.provider == "openai" else anthropic_body
-                self._send(200, json.dumps(make(seq, body)), fault.headers)
+                self._send(200, json.dumps(make(seq, body, reply)), fault.headers)
             finally:
                 with state.lock:
                     state.in_flight -= 1

@@ -51,6 +51,7 @@ class PlanLLM(BaseLLM):
         self.name = f"plan:{first}"
         self.first = first
         self.calls = 0
+        self.answers: list[str] = []  # every answer, in order (a server can replay them)
 
     async def _complete(self, request):
         self.calls += 1
@@ -76,4 +77,5 @@ class PlanLLM(BaseLLM):
                 text_out = TESTS
             else:
                 text_out = FINISH
+        self.answers.append(text_out)
         return [Completion(text_out, "stop", None, Usage(10, 5), self.name, 0)]

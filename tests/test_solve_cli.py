@@ -12,7 +12,10 @@ import time
 from pathlib import Path
 
 from llm_servers import Fault, serve
-from swe_plans import CORRECT_PLAN, FIND, FINISH, IID, TESTS
+from swe_plans import CORRECT_PLAN, FIND, FINISH, IID, TESTS, PlanLLM
+
+from agents.swe.task import run_swe_bench
+from benchmarks.tasks import SolveOptions
 
 AGENTS = [sys.executable, "-c", "from agents.cli import main; main()"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,10 +85,10 @@ def test_max_cost_stops_cleanly_and_a_rerun_resumes(tmp_path):
     out = tmp_path / "run"
     with serve("openai") as (base_url, state):
         state.faults = [answer(t) for t in ALL_ANSWERS]
-        # $0.00037 admits the first instance's 4 calls and the second's first two; its third
+        # $0.00041 admits the first instance's 4 calls and the second's first two; its third
         # call (a long prompt after the test output) could pass the cap, so it is refused.
-        # (The window is $0.00035-0.0004 at gpt-4o-mini prices; prompt changes move it.)
-        cap = "0.00037"
+        # (The window is $0.00039-0.000435 at gpt-4o-mini prices; prompt changes move it.)
+        cap = "0.00041"
         first = agents(*solve_args(out, base_url, "-i", IDS, "--max-cost", cap), tmp_path=tmp_path)
         used = state.count
     assert first.returncode == 3, first.stderr
@@ -134,6 +137,56 @@ def test_killed_mid_instance_resumes_from_the_checkpoint(tmp_path):
     assert [s["action"]["tool"] for s in traj["steps"]] == [
         "find_class", "str_replace", "run_tests", "finish",
     ]  # fmt: skip
+
+
+def test_a_search_killed_mid_instance_replays_its_journal_instead_of_redoing_work(tmp_path):
+    # The answers an uninterrupted search asks for, in order (actions and judgements).
+    plan = PlanLLM("correct")
+    opts = SolveOptions(
+        model="scripted:x.json", instances=(IID,), search="mcts", sandbox="local",
+        output=tmp_path / "reference", evaluate=False,
+    )  # fmt: skip
+    run_swe_bench(opts, llm=plan)
+    seq = plan.answers
+    assert len(seq) >= 10 and any(s.startswith("{") for s in seq[:6])
+    k = 7  # killed while waiting for answer k+1: after an edit was made and judged
+    out = tmp_path / "run"
+    with serve("openai") as (base_url, state):
+        state.faults = [*(answer(t) for t in seq[:k]), answer("", delay=60)]
+        proc = subprocess.Popen(
+            [*AGENTS, *solve_args(out, base_url, "-i", IID, "--search", "mcts")], cwd=tmp_path,
+            env=env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 120
+        while state.count < k + 1 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        assert state.count == k + 1, "the search never reached the call it is killed in"
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert not (out / "solve.jsonl").exists() or not (out / "solve.jsonl").read_text().strip()
+    journal = out / "search" / f"{IID}.jsonl"
+    before = [json.loads(x)["key"] for x in journal.read_text().splitlines()]
+    assert sum(not key.startswith("step:") for key in before) == k
+    assert any(key.startswith("step:") for key in before)
+
+    with serve("openai") as (base_url, state):
+        # Only the answers after the kill: a search that started over would get them in
+        # the wrong places (an edit's judgement as its first action) and ask for more.
+        state.faults = [answer(t) for t in seq[k:]]
+        second = agents(
+            *solve_args(out, base_url, "-i", IID, "--search", "mcts"), tmp_path=tmp_path
+        )
+        assert state.count == len(seq) - k
+    assert second.returncode == 0, second.stderr
+    row = json.loads((out / "solve.jsonl").read_text())
+    assert row["status"] == "finished" and row["replayed_llm_calls"] == k
+    assert row["llm_calls"] == len(seq) - k
+    assert json.loads((out / "report.json").read_text())["resolved_ids"] == [IID]
+    # Each answer, judgement and tool run was journaled once: nothing ran twice.
+    after = [json.loads(x)["key"] for x in journal.read_text().splitlines()]
+    assert after[: len(before)] == before and len(after) == len(set(after))
+    assert sum(not key.startswith("step:") for key in after) == len(seq)
 
 
 def test_ctrl_c_saves_everything_done_so_far(tmp_path):

@@ -119,3 +119,147 @@ def test_an_instance_whose_environment_cannot_be_built_is_reported_and_skipped(t
     assert status["nobody__nothing-1"].startswith("error: environment: no environment spec")
     assert status[IID] == "finished" and summary["exit_code"] == 0
     assert json.loads((tmp_path / "run" / "report.json").read_text())["resolved_ids"] == [IID]
+
+
+def test_a_search_over_its_own_journal_replays_it_without_the_model_or_the_tools(tmp_path):
+    from agents.graphs.swe_search import run_search
+    from agents.swe.env import AgentConfig, AgentEnv
+    from agents.swe.search_problem import SweSearch
+    from benchmarks.swe_bench import RunConfig, load_dataset, open_instance
+    from benchmarks.swe_bench.specs import spec_for
+
+    inst = load_dataset("swe-mini", [IID])[0]
+    spec = spec_for(inst["repo"], inst["version"])
+    journal = tmp_path / "journal.jsonl"
+
+    def search(llm):
+        with open_instance(inst, RunConfig(sandbox="local")) as sb:
+            env = AgentEnv(inst, llm, sb, spec.test_cmd, AgentConfig(max_iterations=16))
+            problem = SweSearch(env, max_finished=env.config.max_finished)
+            found = run_search(env, None, journal, problem)
+            return found, env.stats, problem
+
+    (cands, _), stats, _ = search(PlanLLM("broken"))
+    assert stats.llm_calls > 6 and stats.sandbox_seconds > 0
+    # A kill mid-write leaves a torn line: it is ignored and ended, so new events that
+    # follow start on a line of their own.
+    with open(journal, "a") as f:
+        f.write('{"key": "ask:1:0", "val')
+    (cands2, _), stats2, problem = search(PlanLLM("broken"))
+    assert journal.read_text().endswith('"val\n')
+    assert stats2.llm_calls == 0 and problem.replayed_llm_calls == stats.llm_calls
+    assert [(c["sid"], c["patch"], c["value"]) for c in cands2] == [
+        (c["sid"], c["patch"], c["value"]) for c in cands
+    ]
+    assert any("if key in self" in c["patch"] for c in cands2)
+    # No tool ran again: the replay only snapshotted the fresh root.
+    assert stats2.sandbox_seconds < stats.sandbox_seconds / 2
+
+
+FIND_LRU = ("find_class", (("name", "LRUCache"),))
+
+
+@pytest.mark.parametrize(
+    ("text", "call"),
+    [
+        # what SmolLM2-135M wrote: a call, then an argument the tool lacks, then prose
+        (
+            "THOUGHT: find the class\nACTION: find_class\nname: LRUCache\nvalue: 1\n\n```py",
+            FIND_LRU,
+        ),
+        ("THOUGHT: x\nACTION: find_class\nname: LRUCache\nThe above code is fine.", FIND_LRU),
+        ("**THOUGHT:** x\n**ACTION:** `find_class`\n**name:** `LRUCache`", FIND_LRU),
+        ("action: Find-Class\nName: LRUCache", FIND_LRU),
+        ('ACTION: find_class(name="LRUCache")', FIND_LRU),
+        ("ACTION: find_class LRUCache", FIND_LRU),
+        ('{"tool": "find_class", "args": {"name": "LRUCache"}}', FIND_LRU),
+        (
+            "```\nACTION: view_file\npath: a.py\nstart: 3\n```",
+            ("view_file", (("path", "a.py"), ("start", 3))),
+        ),
+        (
+            "ACTION: view_file(path='a.py', start=3)",
+            ("view_file", (("path", "a.py"), ("start", 3))),
+        ),
+        ("ACTION: open_file\npath: a.py", ("view_file", (("path", "a.py"),))),
+        ("ACTION: finish\nThe bug is fixed.", ("finish", ())),
+        (
+            "ACTION: str_replace\npath: a.py\nold:\n```\nx = 1\n```\nnew:\n```\nx = 2\n```",
+            ("str_replace", (("path", "a.py"), ("old", "x = 1"), ("new", "x = 2"))),
+        ),
+    ],
+)
+def test_clearly_meant_variants_parse_to_exactly_one_call(text, call):
+    from agents.swe.actions import parse_action
+
+    action = parse_action(text)
+    assert (action.tool, action.args) == call
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("THOUGHT: x\nACTION: remove_least_recently_used_key\nkey: a", "unknown tool"),
+        ("ACTION: view_file\npath: a\nline: 3", "unknown: line"),  # a misspelt argument
+        ("ACTION: find_class\nThe class is LRUCache", "cannot read argument line"),
+        ("ACTION: find_class(LRUCache)", "cannot read the arguments"),
+        ("ACTION: view_file a.py 3", "unexpected text after the tool name"),
+        ('{"tool": "open", "args": {}}', "unknown tool 'open'"),
+    ],
+)
+def test_what_is_not_one_clear_call_stays_an_error_that_says_what_to_fix(text, message):
+    from agents.swe.actions import ActionParseError, parse_action
+
+    with pytest.raises(ActionParseError, match=message):
+        parse_action(text)
+
+
+def test_the_prompt_ends_with_the_format_and_the_tool_names():
+    from agents.swe.actions import BY_NAME
+    from agents.swe.prompts import action_messages
+    from benchmarks.swe_bench import load_dataset
+
+    msgs = action_messages(load_dataset("swe-mini", [IID])[0], [])
+    last = msgs[-1]["content"].splitlines()[-1]
+    assert last.startswith("Next: THOUGHT:") and all(name in last for name in BY_NAME)
+    assert [m["role"] for m in msgs].count("assistant") == 2  # the worked example
+
+
+def test_a_repeated_action_is_pointed_out_and_a_found_class_comes_with_the_call_to_read_it():
+    from agents.swe.prompts import action_messages
+    from benchmarks.swe_bench import load_dataset
+
+    answer = "THOUGHT: find it\nACTION: find_class\nname: LRUCache"
+    hit = {"text": "src/cachetools/__init__.py:203:class LRUCache(Cache):\n", "ok": True}
+    step = {"answer": answer, "action": {"tool": "find_class", "args": {"name": "LRUCache"}}}
+    step["observation"] = hit
+    msgs = action_messages(load_dataset("swe-mini", [IID])[0], [step, step])
+    first, second = msgs[-3]["content"], msgs[-1]["content"]
+    assert "already ran" not in first and "You already ran this action" in second
+    assert "ACTION: view_file\npath: src/cachetools/__init__.py\nstart: 198" in first
+
+
+def test_a_repeat_at_temperature_zero_is_resampled_once_at_a_higher_temperature():
+    from agents.swe.env import RESAMPLE_TEMPERATURE, AgentEnv
+
+    find = "THOUGHT: find it\nACTION: find_class\nname: LRUCache"
+    view = "THOUGHT: read it\nACTION: view_file\npath: a.py"
+    edit = "THOUGHT: fix\nACTION: str_replace\npath: a.py\nold: x\nnew: y"
+    done = {"tool": "find_class", "args": {"name": "LRUCache"}}
+    ran = {"answer": find, "action": done, "observation": {"text": "a.py:1", "ok": True}}
+
+    class Box:
+        workdir = "/nowhere"
+
+    llm = ScriptedLLM([find, view, find, find])
+    env = AgentEnv({"problem_statement": "x"}, llm, Box(), "true")
+    step = env.ask([ran])  # a repeat: asked again, hotter, and the new action is taken
+    assert step["action"]["tool"] == "view_file" and step["resampled"] == "repeat"
+    assert [c.temperature for c in llm.calls] == [0.0, RESAMPLE_TEMPERATURE]
+    step = env.ask([ran])  # the resample repeats too: the first answer stands, no third call
+    assert step["action"] == {**done, "thought": "find it"} and "resampled" not in step
+    assert len(llm.calls) == 4
+    edited = {**ran, "answer": edit, "action": {"tool": "str_replace", "args": {}}}
+    env.llm = ScriptedLLM([find])
+    assert env.ask([ran, edited])["action"]["tool"] == "find_class"  # after an edit: not a repeat
+    assert len(env.llm.calls) == 1

@@ -4,7 +4,9 @@
 `agents.swe.search_problem.SweSearch` until the simulation budget or enough finished
 candidates; `discriminate` picks the final patch among the finished nodes by best mean
 value (ALGORITHMS.md section 3). Both nodes are checkpointed: a kill after the search
-resumes at the pick; a kill during the search reruns the search.
+resumes at the pick. A kill during the search reruns the search node over the search's
+journal (`journal_path`, see agents.swe.search_problem): the finished part of the tree is
+replayed from it (no model call, no tool run) and the search continues where it stopped.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from agents.swe.env import UNPARSABLE, AgentEnv
-from agents.swe.search_problem import SweSearch, SweState
+from agents.swe.search_problem import Journal, SweSearch, SweState
 
 
 class SearchState(TypedDict, total=False):
@@ -26,14 +28,22 @@ class SearchState(TypedDict, total=False):
     steps: list[dict]
     diff: str
     bad: int
+    replayed_llm_calls: int  # model answers taken from the journal after a kill
 
 
-def run_search(env: AgentEnv, tree_path: Path | None = None) -> tuple[list[dict], dict | None]:
-    """MCTS over the instance; returns (finished candidates, best unfinished node)."""
+def run_search(
+    env: AgentEnv,
+    tree_path: Path | None = None,
+    journal_path: Path | None = None,
+    problem: SweSearch | None = None,
+) -> tuple[list[dict], dict | None]:
+    """MCTS over the instance; returns (finished candidates, best unfinished node).
+    `journal_path`: the search's expansion log, replayed if it exists (resume)."""
     from search import MCTS, Budget, MCTSConfig, NoActionsError, Widening
 
     cfg = env.config
-    problem = SweSearch(env, max_finished=cfg.max_finished)
+    problem = problem or SweSearch(env, max_finished=cfg.max_finished)
+    problem.journal = Journal(journal_path)
     mcts = MCTS(
         problem,
         problem,
@@ -90,16 +100,26 @@ def _walk(node: Any) -> Any:
 
 
 def build_swe_search_graph(
-    env: AgentEnv, checkpointer: Any = None, tree_path: Path | None = None
+    env: AgentEnv,
+    checkpointer: Any = None,
+    tree_path: Path | None = None,
+    journal_path: Path | None = None,
 ) -> Any:
     from langgraph.graph import END, StateGraph
 
     def search_node(state: SearchState) -> SearchState:
+        problem = SweSearch(env, max_finished=env.config.max_finished)
         try:
-            candidates, fallback = run_search(env, tree_path)
+            candidates, fallback = run_search(env, tree_path, journal_path, problem)
         except _Unparsable:
-            return {"status": UNPARSABLE, "patch": None, "candidates": [], "fallback": None}
-        return {"candidates": candidates, "fallback": fallback}
+            return {
+                "status": UNPARSABLE, "patch": None, "candidates": [], "fallback": None,
+                "replayed_llm_calls": problem.replayed_llm_calls,
+            }  # fmt: skip
+        return {
+            "candidates": candidates, "fallback": fallback,
+            "replayed_llm_calls": problem.replayed_llm_calls,
+        }  # fmt: skip
 
     def discriminate(state: SearchState) -> SearchState:
         if state.get("status"):

@@ -2,6 +2,9 @@
 
 llm = load_llm("local:smollm2")            # or openai:gpt-4o-mini, anthropic:..., scripted:FILE
 completions = await llm.complete([{"role": "user", "content": "Hi"}], n=2, temperature=0.7)
+if llm.supports_tools:                     # native tool calling: see agents.llm.types
+    [c] = await llm.complete(messages, tools=[{"name": ..., "parameters": {...}}])
+    c.tool_calls                           # (ToolCall(id, name, arguments), ...)
 """
 
 from agents.llm.budget import Budget, BudgetedLLM, Price
@@ -23,7 +26,17 @@ from agents.llm.errors import (
 from agents.llm.retry import RetryingLLM, RetryPolicy
 from agents.llm.scripted import ScriptedLLM
 from agents.llm.spec import load_llm, make_backend, parse_spec
-from agents.llm.types import LLM, BaseLLM, Completion, Message, Request, TokenLogprob, Usage
+from agents.llm.tools import assistant_message, tool_result
+from agents.llm.types import (
+    LLM,
+    BaseLLM,
+    Completion,
+    Message,
+    Request,
+    TokenLogprob,
+    ToolCall,
+    Usage,
+)
 from agents.llm.usage import GLOBAL_METER, MeteredLLM, UsageMeter, UsageSummary
 
 __all__ = [
@@ -54,11 +67,14 @@ __all__ = [
     "ScriptedLLM",
     "ServerError",
     "TokenLogprob",
+    "ToolCall",
     "TransientError",
     "Usage",
     "UsageMeter",
     "UsageSummary",
+    "assistant_message",
     "load_llm",
     "make_backend",
     "parse_spec",
+    "tool_result",
 ]

@@ -11,9 +11,15 @@ import anthropic
 
 from agents.llm.errors import BadResponseError, MissingKeyError
 from agents.llm.http_errors import map_sdk_error
-from agents.llm.types import BaseLLM, Completion, Message, Request, Usage
+from agents.llm.tools import arguments_object
+from agents.llm.types import BaseLLM, Completion, Message, Request, ToolCall, Usage
 
-FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "stop"}
+FINISH = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+}
 CACHE = {"type": "ephemeral"}
 
 
@@ -22,23 +28,40 @@ def to_anthropic(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """OpenAI-shaped messages -> (system blocks, alternating user/assistant turns).
 
-    `cache_control` marks the end of the system prompt and the end of the
-    conversation before the newest turn: a search that extends one trajectory
-    many ways re-reads that prefix from the cache instead of paying for it.
+    An assistant message's `tool_calls` become `tool_use` blocks (no empty text
+    block beside them: the API rejects those); a `tool` message becomes a
+    `tool_result` block of the next user turn. `cache_control` marks the end of
+    the system prompt and the end of the conversation before the newest turn: a
+    search that extends one trajectory many ways re-reads that prefix from the
+    cache instead of paying for it.
     """
     system: list[dict[str, Any]] = []
     turns: list[dict[str, Any]] = []
     for m in messages:
-        text = m["content"] if isinstance(m["content"], str) else str(m["content"])
+        content = m["content"]
+        text = content if isinstance(content, str) else "" if content is None else str(content)
         if m["role"] == "system":
             system.append({"type": "text", "text": text})
             continue
         role = "assistant" if m["role"] == "assistant" else "user"
-        block = {"type": "text", "text": text}
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["content"].append(block)
+        blocks: list[dict[str, Any]]
+        if m["role"] == "tool":
+            blocks = [{"type": "tool_result", "tool_use_id": m["tool_call_id"], "content": text}]
+            if m.get("is_error"):
+                blocks[0]["is_error"] = True
+        elif m.get("tool_calls"):
+            blocks = [{"type": "text", "text": text}] if text.strip() else []
+            blocks += [
+                {"type": "tool_use", "id": c["id"], "name": c["name"],
+                 "input": arguments_object(c["arguments"])}
+                for c in m["tool_calls"]
+            ]  # fmt: skip
         else:
-            turns.append({"role": role, "content": [block]})
+            blocks = [{"type": "text", "text": text}]
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": role, "content": blocks})
     if system:
         system[-1]["cache_control"] = CACHE
     if len(turns) >= 2:
@@ -47,10 +70,17 @@ def to_anthropic(
 
 
 class AnthropicLLM(BaseLLM):
-    def __init__(self, model: str, base_url: str | None = None, timeout: float = 120.0):
+    def __init__(
+        self,
+        model: str,
+        base_url: str | None = None,
+        timeout: float = 120.0,
+        native_tools: bool | None = None,
+    ):
         self.model = model
         self.base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or None
         self.name = f"anthropic:{model}"
+        self.supports_tools = True if native_tools is None else native_tools
         key = os.environ.get("ANTHROPIC_API_KEY")
         if not key:
             raise MissingKeyError(
@@ -79,6 +109,12 @@ class AnthropicLLM(BaseLLM):
             kwargs["system"] = system
         if request.stop:
             kwargs["stop_sequences"] = list(request.stop)
+        if request.tools:
+            kwargs["tools"] = [
+                {"name": t["name"], "description": t["description"],
+                 "input_schema": t["parameters"]}
+                for t in request.tools
+            ]  # fmt: skip
         try:
             response = await self._client.messages.create(**kwargs)
         except anthropic.AnthropicError as exc:
@@ -89,6 +125,9 @@ class AnthropicLLM(BaseLLM):
             ) from None
         try:
             text = "".join(b.text for b in response.content if getattr(b, "type", "") == "text")
+            calls = tuple(
+                _tool_call(b) for b in response.content if getattr(b, "type", "") == "tool_use"
+            )
             u = response.usage
             cache_read = int(getattr(u, "cache_read_input_tokens", 0) or 0)
             cache_write = int(getattr(u, "cache_creation_input_tokens", 0) or 0)
@@ -102,7 +141,9 @@ class AnthropicLLM(BaseLLM):
             raise BadResponseError(
                 f"{self._where}: malformed Messages body ({type(exc).__name__}: {exc})"
             ) from None
-        return Completion(text=text, finish_reason=finish, usage=usage, model=self.name)
+        return Completion(
+            text=text, finish_reason=finish, usage=usage, model=self.name, tool_calls=calls
+        )
 
     async def _complete(self, request: Request) -> list[Completion]:
         # The Messages API has no `n`: n requests, sent together (they share the cached prefix).
@@ -111,6 +152,17 @@ class AnthropicLLM(BaseLLM):
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def _tool_call(block: Any) -> ToolCall:
+    """A `tool_use` block; the API sends `input` as an object already."""
+    if not isinstance(block.name, str) or not isinstance(block.id, str):
+        raise TypeError("tool_use block without id or name")
+    if not isinstance(block.input, dict):
+        return ToolCall(
+            block.id, block.name, {}, "arguments must be a JSON object", str(block.input)
+        )
+    return ToolCall(block.id, block.name, dict(block.input))
 
 
 def check_key() -> str | None:

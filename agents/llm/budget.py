@@ -102,8 +102,12 @@ def _with_cost(usage: Usage, price: Price) -> Usage:
 
 
 def estimate_prompt_tokens(request: Request) -> int:
-    """A deliberately generous estimate (~3 characters a token) for reservations."""
-    chars = sum(len(str(m.get("content", ""))) + 8 for m in request.messages)
+    """A deliberately generous estimate (~3 characters a token) for reservations;
+    tool schemas and tool calls are sent as input too."""
+    chars = sum(len(str(m.get("content") or "")) + 8 for m in request.messages)
+    chars += sum(len(json.dumps(m["tool_calls"])) for m in request.messages if m.get("tool_calls"))
+    if request.tools:
+        chars += len(json.dumps(request.tools))
     return chars // 3 + 1
 
 

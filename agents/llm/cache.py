@@ -1,6 +1,6 @@
 """A persistent response cache (sqlite) around any backend.
 
-Key = backend name + every parameter that shapes the answer + the messages.
+Key = backend name + every parameter that shapes the answer + the messages + the tools.
 Each sample is stored under its own index: the k-th identical request made in
 a run gets samples [k*n, (k+1)*n) when temperature > 0, so a tree search that
 asks the same prompt twice still sees fresh siblings, and a rerun of the same
@@ -17,7 +17,7 @@ import threading
 from dataclasses import asdict
 from pathlib import Path
 
-from agents.llm.types import BaseLLM, Completion, Request, TokenLogprob, Usage, Wrapper
+from agents.llm.types import BaseLLM, Completion, Request, TokenLogprob, ToolCall, Usage, Wrapper
 
 
 def default_cache_dir() -> Path:
@@ -37,6 +37,8 @@ def request_key(model: str, request: Request) -> str:
         "logprobs": request.logprobs,
         "seed": request.seed,
     }
+    if request.tools:  # only then, so keys of requests without tools stay as they were
+        payload["tools"] = request.tools
     blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -91,6 +93,7 @@ def _decode(value: str) -> Completion:
     d["usage"] = Usage(**d["usage"])
     if d.get("logprobs") is not None:
         d["logprobs"] = tuple(TokenLogprob(**t) for t in d["logprobs"])
+    d["tool_calls"] = tuple(ToolCall(**t) for t in d.get("tool_calls") or ())
     return Completion(**d)
 
 

@@ -30,6 +30,12 @@ class LLMConfig(BaseModel):
     max_total_tokens: int | None = Field(
         None, ge=1, description="Token cap (input + output) for the run's LLM calls."
     )
+    native_tools: bool | None = Field(
+        None,
+        description="Offer tools through the provider's native tool calling (else agents use "
+        "a plain-text action format). Default: on for api.openai.com and Anthropic, off for "
+        "other OpenAI-compatible servers unless AGENTS_NATIVE_TOOLS=1.",
+    )
     price: str | None = Field(
         None, description="Override the price: 'INPUT,OUTPUT[,CACHED]' dollars per 1M tokens."
     )

@@ -4,21 +4,72 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import openai
 
 from agents.llm.errors import BadResponseError, LLMError, MissingKeyError
 from agents.llm.http_errors import map_sdk_error
-from agents.llm.types import BaseLLM, Completion, Request, TokenLogprob, Usage
+from agents.llm.tools import arguments_json, parse_arguments
+from agents.llm.types import BaseLLM, Completion, Message, Request, TokenLogprob, ToolCall, Usage
 
 OFFICIAL_HOST = "api.openai.com"
+NATIVE_TOOLS_ENV = "AGENTS_NATIVE_TOOLS"
+
+
+def native_tools_default(base_url: str | None) -> bool:
+    """api.openai.com has tool calling; other compatible servers often need it switched
+    on (vLLM --enable-auto-tool-choice, llama.cpp --jinja), so they get it only when
+    AGENTS_NATIVE_TOOLS=1 (or LLMConfig.native_tools) says so."""
+    env = os.environ.get(NATIVE_TOOLS_ENV, "").strip().lower()
+    if env in ("1", "true", "yes", "on"):
+        return True
+    if env in ("0", "false", "no", "off"):
+        return False
+    return base_url is None or OFFICIAL_HOST in base_url
+
+
+def to_openai(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
+    """Neutral messages -> chat-completions messages (tool calls with JSON-string arguments)."""
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if m["role"] == "tool":
+            out.append(
+                {"role": "tool", "tool_call_id": m["tool_call_id"], "content": str(m["content"])}
+            )
+        elif m.get("tool_calls"):
+            calls = [
+                {
+                    "id": c["id"],
+                    "type": "function",
+                    "function": {"name": c["name"], "arguments": arguments_json(c["arguments"])},
+                }
+                for c in m["tool_calls"]
+            ]
+            out.append({"role": "assistant", "content": m["content"] or None, "tool_calls": calls})
+        else:
+            out.append(dict(m))
+    return out
+
+
+def openai_tools(tools: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
+    return [{"type": "function", "function": dict(t)} for t in tools]
 
 
 class OpenAILLM(BaseLLM):
-    def __init__(self, model: str, base_url: str | None = None, timeout: float = 120.0):
+    def __init__(
+        self,
+        model: str,
+        base_url: str | None = None,
+        timeout: float = 120.0,
+        native_tools: bool | None = None,
+    ):
         self.model = model
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         self.name = f"openai:{model}"
+        self.supports_tools = (
+            native_tools_default(self.base_url) if native_tools is None else native_tools
+        )
         key = os.environ.get("OPENAI_API_KEY")
         if not key:
             raise MissingKeyError(
@@ -34,7 +85,7 @@ class OpenAILLM(BaseLLM):
     async def _complete(self, request: Request) -> list[Completion]:
         kwargs: dict[str, object] = {
             "model": self.model,
-            "messages": list(request.messages),
+            "messages": to_openai(request.messages),
             "n": request.n,
             "temperature": request.temperature,
         }
@@ -49,6 +100,8 @@ class OpenAILLM(BaseLLM):
             kwargs["logprobs"] = True
         if request.seed is not None:
             kwargs["seed"] = request.seed
+        if request.tools:
+            kwargs["tools"] = openai_tools(request.tools)
         try:
             response = await self._client.chat.completions.create(**kwargs)  # type: ignore[call-overload]
         except openai.OpenAIError as exc:
@@ -86,6 +139,7 @@ class OpenAILLM(BaseLLM):
             lp = None
             if choice.logprobs is not None and choice.logprobs.content is not None:
                 lp = tuple(TokenLogprob(t.token, float(t.logprob)) for t in choice.logprobs.content)
+            calls = _tool_calls(getattr(choice.message, "tool_calls", None))
             out = out_total // len(choices) + (1 if i < out_total % len(choices) else 0)
             share = Usage(
                 usage.input_tokens if i == 0 else 0,
@@ -100,12 +154,28 @@ class OpenAILLM(BaseLLM):
                     usage=share,
                     model=self.name,
                     index=i,
+                    tool_calls=calls,
                 )
             )
         return completions
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def _tool_calls(raw: object) -> tuple[ToolCall, ...]:
+    """`message.tool_calls`; arguments arrive as a JSON string, possibly malformed."""
+    if not raw:
+        return ()
+    if not isinstance(raw, list):
+        raise TypeError("message.tool_calls is not a list")
+    calls = []
+    for c in raw:
+        fn = c.function  # a custom (non-function) tool call has none: AttributeError
+        if not isinstance(fn.name, str):
+            raise TypeError("tool call without a function name")
+        calls.append(parse_arguments(str(c.id), fn.name, fn.arguments))
+    return tuple(calls)
 
 
 def check_key() -> str | None:

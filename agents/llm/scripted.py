@@ -1,9 +1,11 @@
 """A model that replays canned answers from a file: deterministic tests and demos.
 
 File format (JSON): a list of answers, each a string or
-`{"text": ..., "finish_reason": ...}`; or an object
-`{"responses": [...], "on_exhausted": "error" | "repeat_last" | "cycle"}`.
-Answers are handed out in order, one per sample.
+`{"text": ..., "finish_reason": ..., "tool_calls": [{"name": ..., "arguments": {...}}]}`
+(arguments may also be a JSON string, malformed on purpose; `id` is optional); or an
+object `{"responses": [...], "on_exhausted": "error" | "repeat_last" | "cycle",
+"supports_tools": true | false}`. Answers are handed out in order, one per sample.
+The model claims native tool calling when any answer has tool calls (or as told).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from agents.llm.errors import LLMError, ModelSpecError
-from agents.llm.types import BaseLLM, Completion, Request, Usage
+from agents.llm.tools import parse_arguments
+from agents.llm.types import BaseLLM, Completion, Request, ToolCall, Usage
 
 
 def _tokens(text: str) -> int:
@@ -22,7 +25,13 @@ def _tokens(text: str) -> int:
 
 
 class ScriptedLLM(BaseLLM):
-    def __init__(self, responses: list[Any], on_exhausted: str = "error", name: str = "scripted"):
+    def __init__(
+        self,
+        responses: list[Any],
+        on_exhausted: str = "error",
+        name: str = "scripted",
+        supports_tools: bool | None = None,
+    ):
         if on_exhausted not in ("error", "repeat_last", "cycle"):
             raise ModelSpecError(f"scripted: unknown on_exhausted {on_exhausted!r}")
         if not responses:
@@ -30,6 +39,10 @@ class ScriptedLLM(BaseLLM):
         self.responses = [r if isinstance(r, dict) else {"text": str(r)} for r in responses]
         self.on_exhausted = on_exhausted
         self.name = name
+        if supports_tools is None:
+            supports_tools = any(r.get("tool_calls") for r in self.responses)
+        self.supports_tools = supports_tools
+        self._call_ids = 0
         self.calls: list[Request] = []  # every request seen, for assertions in tests
         self._next = 0
         self._lock = threading.Lock()
@@ -45,7 +58,10 @@ class ScriptedLLM(BaseLLM):
             raise ModelSpecError(f"scripted: {p} is not valid JSON ({exc})") from None
         if isinstance(data, dict):
             return cls(
-                data.get("responses", []), data.get("on_exhausted", "error"), f"scripted:{p}"
+                data.get("responses", []),
+                data.get("on_exhausted", "error"),
+                f"scripted:{p}",
+                data.get("supports_tools"),
             )
         if isinstance(data, list):
             return cls(data, name=f"scripted:{p}")
@@ -67,7 +83,7 @@ class ScriptedLLM(BaseLLM):
 
     async def _complete(self, request: Request) -> list[Completion]:
         self.calls.append(request)
-        prompt_tokens = sum(_tokens(str(m["content"])) for m in request.messages)
+        prompt_tokens = sum(_tokens(str(m["content"] or "")) for m in request.messages)
         out = []
         for i in range(request.n):
             r = self._take()
@@ -76,6 +92,22 @@ class ScriptedLLM(BaseLLM):
             for s in request.stop or ():
                 if s in text:
                     text, finish = text[: text.index(s)], "stop"
+            calls = self._tool_calls(r.get("tool_calls") or [])
+            if calls and "finish_reason" not in r:
+                finish = "tool_calls"
             usage = Usage(prompt_tokens if i == 0 else 0, _tokens(text))
-            out.append(Completion(text, finish, None, usage, self.name, i))
+            out.append(Completion(text, finish, None, usage, self.name, i, tool_calls=calls))
         return out
+
+    def _tool_calls(self, raw: list[Any]) -> tuple[ToolCall, ...]:
+        calls = []
+        for c in raw:
+            if not isinstance(c, dict) or not isinstance(c.get("name"), str):
+                raise LLMError(f"{self.name}: a scripted tool call needs a 'name', got {c!r:.80}")
+            with self._lock:
+                self._call_ids += 1
+                default_id = f"call_{self._call_ids}"
+            calls.append(
+                parse_arguments(str(c.get("id", default_id)), c["name"], c.get("arguments"))
+            )
+        return tuple(calls)

@@ -29,26 +29,36 @@ def parse_spec(spec: str) -> tuple[str, str]:
     return provider, target.strip()
 
 
-def make_backend(spec: str, base_url: str | None = None, timeout: float = 120.0) -> BaseLLM:
+def make_backend(
+    spec: str,
+    base_url: str | None = None,
+    timeout: float = 120.0,
+    native_tools: bool | None = None,
+) -> BaseLLM:
     """The bare backend for a spec, with no wrappers."""
     provider, target = parse_spec(spec)
     if provider == "openai":
         from agents.llm.openai_backend import OpenAILLM
 
-        return OpenAILLM(target, base_url=base_url, timeout=timeout)
+        return OpenAILLM(target, base_url=base_url, timeout=timeout, native_tools=native_tools)
     if provider == "anthropic":
         from agents.llm.anthropic_backend import AnthropicLLM
 
-        return AnthropicLLM(target, base_url=base_url, timeout=timeout)
+        return AnthropicLLM(target, base_url=base_url, timeout=timeout, native_tools=native_tools)
     if base_url:
         raise ModelSpecError(f"--base-url applies to openai: and anthropic: specs, not {provider}:")
     if provider == "local":
+        if native_tools:
+            raise ModelSpecError(f"{spec} has no native tool calling (native_tools=True)")
         from agents.llm.local import LocalLLM
 
         return LocalLLM(target)
     from agents.llm.scripted import ScriptedLLM
 
-    return ScriptedLLM.from_file(target)
+    scripted = ScriptedLLM.from_file(target)
+    if native_tools is not None:
+        scripted.supports_tools = native_tools
+    return scripted
 
 
 def load_llm(
@@ -65,7 +75,7 @@ def load_llm(
     config = spec if isinstance(spec, LLMConfig) else LLMConfig(model=spec)
     if overrides:
         config = config.model_copy(update=overrides)
-    backend = make_backend(config.model, config.base_url, config.timeout)
+    backend = make_backend(config.model, config.base_url, config.timeout, config.native_tools)
     provider, target = parse_spec(config.model)
     price = parse_price(config.price) if config.price else price_for(target)
     llm: BaseLLM = PricedLLM(backend, price)

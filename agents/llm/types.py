@@ -1,7 +1,14 @@
 """The `agents.llm.LLM` seam: one async `complete` for every backend.
 
 Messages use the OpenAI chat shape (`{"role": ..., "content": ...}`); each
-backend translates to its own wire format.
+backend translates to its own wire format. Native tool calling, provider-neutral:
+
+    tools = [{"name": "view_file", "description": "...", "parameters": {JSON schema}}]
+    {"role": "assistant", "content": "text", "tool_calls": [{"id", "name", "arguments": {}}]}
+    {"role": "tool", "tool_call_id": "...", "content": "the tool's output"}
+
+`Completion.tool_calls` holds the calls of an answer; backends with
+`supports_tools = False` (the local model) refuse `tools`.
 """
 
 from __future__ import annotations
@@ -43,18 +50,41 @@ class Usage:
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """One native tool call of an answer. Arguments that are not a JSON object leave
+    `arguments` empty, the model's text in `raw` and the reason in `error`, so an agent
+    can feed the error back instead of failing."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    raw: str | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.error is None
+
+    def to_message(self) -> dict[str, Any]:
+        """The neutral form inside an assistant message's `tool_calls`."""
+        args: dict[str, Any] | str = self.arguments if self.valid else (self.raw or "")
+        return {"id": self.id, "name": self.name, "arguments": args}
+
+
+@dataclass(frozen=True)
 class Completion:
     """One sample. A call's usage is split over its samples: the prompt's
     tokens are on sample 0, each sample carries its own output tokens, so
     summing over a call's completions gives the call's usage."""
 
     text: str
-    finish_reason: str = "stop"  # "stop" | "length" | "error"
+    finish_reason: str = "stop"  # "stop" | "length" | "tool_calls" | "error"
     logprobs: tuple[TokenLogprob, ...] | None = None
     usage: Usage = field(default_factory=Usage)
     model: str = ""
     index: int = 0
     from_cache: bool = False  # served by the response cache, nothing was sent
+    tool_calls: tuple[ToolCall, ...] = ()
 
     def with_(self, **changes: Any) -> Completion:
         return replace(self, **changes)
@@ -71,6 +101,7 @@ class Request:
     stop: tuple[str, ...] | None = None
     logprobs: bool = False
     seed: int | None = None
+    tools: tuple[dict[str, Any], ...] | None = None  # {name, description, parameters}
 
 
 def make_request(
@@ -81,6 +112,7 @@ def make_request(
     stop: Sequence[str] | str | None = None,
     logprobs: bool = False,
     seed: int | None = None,
+    tools: Sequence[dict[str, Any]] | None = None,
 ) -> Request:
     """Validate the arguments of `complete` once, for every backend."""
     from agents.llm.errors import LLMError
@@ -90,6 +122,7 @@ def make_request(
     for m in messages:
         if not isinstance(m, dict) or "role" not in m or "content" not in m:
             raise LLMError(f"each message needs 'role' and 'content', got {m!r:.80}")
+        _check_tool_message(m)
     if n < 1:
         raise LLMError(f"n must be at least 1, got {n}")
     if max_tokens < 1:
@@ -106,7 +139,35 @@ def make_request(
         stop=tuple(stop) if stop else None,
         logprobs=logprobs,
         seed=seed,
+        tools=_check_tools(tools),
     )
+
+
+def _check_tool_message(m: Message) -> None:
+    from agents.llm.errors import LLMError
+
+    if m["role"] == "tool" and not isinstance(m.get("tool_call_id"), str):
+        raise LLMError(f"a 'tool' message needs the 'tool_call_id' it answers, got {m!r:.80}")
+    for call in m.get("tool_calls") or ():
+        if not isinstance(call, dict) or not {"id", "name", "arguments"} <= call.keys():
+            raise LLMError(f"each tool call needs 'id', 'name' and 'arguments', got {call!r:.80}")
+
+
+def _check_tools(tools: Sequence[dict[str, Any]] | None) -> tuple[dict[str, Any], ...] | None:
+    from agents.llm.errors import LLMError
+
+    if not tools:
+        return None
+    out = []
+    for t in tools:
+        if not isinstance(t, dict) or not isinstance(t.get("name"), str) or not t["name"]:
+            raise LLMError(f"each tool needs a 'name', got {t!r:.80}")
+        params = t.get("parameters", {"type": "object", "properties": {}})
+        if not isinstance(params, dict):
+            raise LLMError(f"tool {t['name']}: 'parameters' must be a JSON schema object")
+        out.append({"name": t["name"], "description": str(t.get("description", "")),
+                    "parameters": params})  # fmt: skip
+    return tuple(out)
 
 
 @runtime_checkable
@@ -124,6 +185,7 @@ class LLM(Protocol):
         stop: Sequence[str] | str | None = None,
         logprobs: bool = False,
         seed: int | None = None,
+        tools: Sequence[dict[str, Any]] | None = None,
     ) -> list[Completion]: ...
 
 
@@ -134,6 +196,7 @@ class BaseLLM:
     """
 
     name: str = "llm"
+    supports_tools: bool = False  # native tool calling; without it agents use a text format
 
     async def complete(
         self,
@@ -144,8 +207,16 @@ class BaseLLM:
         stop: Sequence[str] | str | None = None,
         logprobs: bool = False,
         seed: int | None = None,
+        tools: Sequence[dict[str, Any]] | None = None,
     ) -> list[Completion]:
-        request = make_request(messages, n, temperature, max_tokens, stop, logprobs, seed)
+        request = make_request(messages, n, temperature, max_tokens, stop, logprobs, seed, tools)
+        if request.tools and not self.supports_tools:
+            from agents.llm.errors import LLMError
+
+            raise LLMError(
+                f"{self.name} has no native tool calling: describe the tools in the prompt "
+                "(agents do this by themselves when supports_tools is False)"
+            )
         return await self._complete(request)
 
     async def _complete(self, request: Request) -> list[Completion]:
@@ -165,6 +236,7 @@ class Wrapper(BaseLLM):
     def __init__(self, inner: BaseLLM):
         self.inner = inner
         self.name = inner.name
+        self.supports_tools = inner.supports_tools
 
     async def _complete(self, request: Request) -> list[Completion]:
         return await self.inner._complete(request)

@@ -164,51 +164,167 @@ def make_action(tool: str, args: dict[str, Any], thought: str = "") -> Action:
     return Action(tool, tuple(clean), thought.strip())
 
 
-_ACTION = re.compile(r"^\s*ACTION:\s*(\S*)\s*$", re.M)
-_KEY = re.compile(r"^([a-z_]+):\s?(.*)$")
+_ACTION = re.compile(
+    r"^[\s>*#`_-]*action[*_`]*\s*:[*_`\s]*([A-Za-z_][\w-]*)?[`*_]*(.*)$", re.M | re.I
+)
+_KEY = re.compile(r"^[\s*`_-]*([A-Za-z_]+)[*`_]*\s*:[*_]*\s?(.*)$")
+_FENCE = re.compile(r"^\s*```[\w-]*\s*$")
+_CALL = re.compile(r"^\s*\(.*\)\s*$", re.S)
 
 
 def parse_action(text: str) -> Action:
-    """The first `ACTION:` block of a model's answer, strictly: exact arg names, one
-    `name: value` per line, multi-line values between `<<<` and `>>>` lines; the block
-    ends at the first blank line outside `<<<`/`>>>`."""
+    """The first `ACTION:` block of a model's answer.
+
+    Strict where it matters: one known tool, exactly its argument names, multi-line values
+    between `<<<` and `>>>` lines (or a ``` fence). Tolerant of what small models add
+    around a clear call: the case of `ACTION`/tool/argument names, markdown emphasis and
+    fences, `ACTION: tool(arg="v")`, `ACTION: tool value` for a one-argument tool, and
+    prose after the block: the block ends at the first blank line, at a line that is not
+    an argument line, or once the tool has all its arguments. An unknown lowercase
+    `name: value` line inside the block is still an error."""
     m = _ACTION.search(text)
     if m is None:
+        stripped = text.strip()
+        if stripped.startswith("{"):
+            return _parse_json_action(stripped)
         raise ActionParseError(
             "no 'ACTION: <tool>' line; answer with THOUGHT: ... then ACTION: <tool> and "
             "its arguments, one 'name: value' per line"
         )
     thought = text[: m.start()].strip()
-    if "THOUGHT:" in thought:
-        thought = thought.split("THOUGHT:", 1)[1].strip()
-    tool = m.group(1)
+    if re.search(r"THOUGHT\s*:", thought, re.I):
+        thought = re.split(r"THOUGHT\s*:", thought, maxsplit=1, flags=re.I)[1].strip("*_ \n")
+    if not m.group(1):
+        raise ActionParseError(f"no tool after 'ACTION:'; use one of: {', '.join(BY_NAME)}")
+    tool = tool_name(m.group(1))
+    spec = BY_NAME[tool]
+    rest = m.group(2).strip().strip("`.,;").strip()
+    args: dict[str, Any] = _inline_args(spec, rest) if rest else {}
+    known = {p.name for p in spec.params}
     lines = text[m.end() :].lstrip("\n").splitlines()
-    args: dict[str, str] = {}
-    i = 0
-    while i < len(lines):
+    i = 1 if lines and _FENCE.match(lines[0]) else 0  # the block wrapped in a ``` fence
+    stopper = ""
+    # Arguments come on the ACTION line or below it, not both; a complete call ends the block.
+    while i < len(lines) and not rest and len(args) < len(known):
         line = lines[i]
-        if not line.strip():
-            break  # the action ends at the first blank line; prose after it is ignored
-        if _ACTION.match(line):
-            break  # only the first action counts
         km = _KEY.match(line)
-        if km is None:
-            raise ActionParseError(
-                f"cannot read argument line {line.strip()[:60]!r}: write 'name: value', or "
-                "'name:' then the text between lines '<<<' and '>>>'"
-            )
-        key, value = km.group(1), km.group(2)
-        if value.strip() == "" and i + 1 < len(lines) and lines[i + 1].strip() == "<<<":
+        if not line.strip() or _FENCE.match(line) or _ACTION.match(line):
+            break  # a blank line, a fence or another action ends the block
+        if km is None or (km.group(1).lower() not in known and not km.group(1).islower()):
+            stopper = line.strip()  # prose or `Observation:`: the block ended
+            break
+        key, value = km.group(1).lower(), km.group(2)
+        if key in args:
+            break  # the same argument again: a second action began
+        nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        if value.strip() == "" and (nxt == "<<<" or nxt.startswith("```")):
+            closer = ">>>" if nxt == "<<<" else "```"
             try:
-                close = next(j for j in range(i + 2, len(lines)) if lines[j].strip() == ">>>")
+                close = next(j for j in range(i + 2, len(lines)) if lines[j].strip() == closer)
             except StopIteration:
-                raise ActionParseError(f"argument {key}: '<<<' is never closed by '>>>'") from None
+                raise ActionParseError(
+                    f"argument {key}: '{nxt}' is never closed by '{closer}'"
+                ) from None
             args[key] = "\n".join(lines[i + 2 : close])
             i = close + 1
-            continue
-        args[key] = value.strip()
-        i += 1
+        else:
+            args[key] = _unquote(value.strip())
+            i += 1
+    missing = [p.name for p in spec.params if p.required and p.name not in args]
+    if missing and stopper:
+        raise ActionParseError(
+            f"cannot read argument line {stopper[:60]!r}: write 'name: value', or "
+            "'name:' then the text between lines '<<<' and '>>>'"
+        )
     return make_action(tool, args, thought)
+
+
+# Names small models use for exactly one of the tools.
+ALIASES = {
+    "findclass": "find_class", "findfunction": "find_function", "findmethod": "find_function",
+    "finddef": "find_function", "findcode": "find_code", "grep": "find_code",
+    "viewfile": "view_file", "view": "view_file", "openfile": "view_file",
+    "readfile": "view_file", "cat": "view_file", "strreplace": "str_replace",
+    "replace": "str_replace", "createfile": "create_file", "writefile": "create_file",
+    "runtests": "run_tests", "runtest": "run_tests", "pytest": "run_tests",
+    "submit": "finish", "done": "finish",
+}  # fmt: skip
+
+
+def tool_name(name: str) -> str:
+    """The tool a name means: exact, or up to case, `-`/`_`/spaces and a few aliases."""
+    key = re.sub(r"[^a-z]", "", name.lower())
+    tool = name if name in BY_NAME else ALIASES.get(key, "")
+    tool = tool or next((t for t in BY_NAME if t.replace("_", "") == key), "")
+    if not tool:
+        raise ActionParseError(f"unknown tool {name!r}; use one of: {', '.join(BY_NAME)}")
+    return tool
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] == "`" and "`" not in value[1:-1]:
+        return value[1:-1]
+    return value
+
+
+def _inline_args(spec: ToolSpec, rest: str) -> dict[str, Any]:
+    """Arguments on the ACTION line: `tool(a="x", b=2)` / `tool({"a": "x"})`, or the value of
+    a one-argument tool (`find_class LRUCache`)."""
+    if _CALL.match(rest):
+        inner = rest.strip()[1:-1].strip()
+        if not inner:
+            return {}
+        if inner.startswith("{"):
+            try:
+                data = json.loads(inner)
+            except ValueError:
+                raise ActionParseError(f"{spec.name}: arguments are not valid JSON") from None
+            if not isinstance(data, dict):
+                raise ActionParseError(f"{spec.name}: arguments must be a JSON object")
+            return {str(k): v for k, v in data.items()}
+        import ast
+
+        try:
+            call = ast.parse(f"f({inner})", mode="eval").body
+            assert isinstance(call, ast.Call)
+            if call.args and len(spec.params) == 1 and len(call.args) == 1 and not call.keywords:
+                return {spec.params[0].name: ast.literal_eval(call.args[0])}
+            if call.args:
+                raise ValueError
+            return {str(kw.arg): ast.literal_eval(kw.value) for kw in call.keywords}
+        except (SyntaxError, ValueError, AssertionError):
+            raise ActionParseError(
+                f'cannot read the arguments {rest[:60]!r}: write {spec.name}(name="value") '
+                "or one 'name: value' per line"
+            ) from None
+    if len(spec.params) == 1 and ":" not in rest:
+        return {spec.params[0].name: _unquote(rest.strip().strip("\"'"))}
+    raise ActionParseError(
+        f"unexpected text after the tool name: {rest[:60]!r}; put each argument on its own "
+        "line as 'name: value'"
+    )
+
+
+def _parse_json_action(text: str) -> Action:
+    """`{"tool": "find_class", "args": {"name": "X"}}` (or name/arguments) as the answer."""
+    try:
+        data, _ = json.JSONDecoder().raw_decode(text)
+    except ValueError:
+        raise ActionParseError(
+            "no 'ACTION: <tool>' line and no valid JSON action; answer with THOUGHT: ... "
+            "then ACTION: <tool> and its arguments, one 'name: value' per line"
+        ) from None
+    if not isinstance(data, dict):
+        raise ActionParseError('a JSON action must be an object {"tool": ..., "args": {...}}')
+    tool = data.get("tool", data.get("name", data.get("action")))
+    args = data.get("args", data.get("arguments", data.get("parameters", {})))
+    if not isinstance(tool, str):
+        raise ActionParseError('a JSON action needs "tool": one of ' + ", ".join(BY_NAME))
+    if isinstance(args, str):
+        return from_tool_call(tool_name(tool), args)
+    if not isinstance(args, dict):
+        raise ActionParseError(f"{tool}: arguments must be a JSON object")
+    return make_action(tool_name(tool), args, str(data.get("thought", "")))
 
 
 def format_action(action: Action) -> str:
@@ -244,6 +360,14 @@ def _json_schema(spec: ToolSpec) -> dict[str, Any]:
         "required": [p.name for p in spec.params if p.required],
         "additionalProperties": False,
     }
+
+
+def tool_schemas() -> list[dict[str, Any]]:
+    """Tool schemas in the LLM layer's neutral form ({name, description, parameters});
+    each backend sends them in its provider's function-calling form."""
+    return [
+        {"name": t.name, "description": t.description, "parameters": _json_schema(t)} for t in TOOLS
+    ]
 
 
 def openai_tools() -> list[dict[str, Any]]:

@@ -1,7 +1,9 @@
 """What both graphs share: one instance's sandbox, tools, model, limits and time counters.
 
 A step is a dict (JSON in checkpoints and trajectories): `{answer, action, observation}`
-for an executed action, `{answer, error}` for an answer that did not parse.
+for an executed action, `{answer, error}` for an answer that did not parse. A model with
+native tool calling (`llm.supports_tools`) is offered the tools as schemas; its steps also
+keep the `tool_call` ({id, name, arguments}) the action came from.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.swe.actions import Action, ActionParseError, parse_action
-from agents.swe.prompts import action_messages, judge_messages, parse_judgement
+from agents.swe.actions import Action, ActionParseError, make_action, parse_action, tool_schemas
+from agents.swe.prompts import action_messages, judge_messages, parse_judgement, tool_messages
 from agents.swe.tools import Observation, RepoTools
 
 UNPARSABLE = "error: unparsable actions"
@@ -29,6 +31,8 @@ class AgentConfig:
     max_parse_errors: int = 3
     """Consecutive unparsable answers before the instance ends as an error."""
     max_tokens: int = 160
+    tool_max_tokens: int = 800
+    """Answer cap for models with native tool calls (an edit's JSON arguments are long)."""
     temperature: float = 0.0
     max_depth: int = 8
     """SWE-Search: actions along one branch."""
@@ -94,24 +98,57 @@ class AgentEnv:
         self.sandbox = TimedSandbox(self.sandbox, self.stats)
         self.tools = RepoTools(self.sandbox, self.test_cmd)
 
-    def _complete(
-        self, llm: Any, messages: list[dict[str, str]], temperature: float, stop: Any = None
-    ) -> str:
+    def _call(
+        self,
+        llm: Any,
+        messages: list[dict[str, Any]],
+        temperature: float,
+        stop: Any = None,
+        tools: list[dict[str, Any]] | None = None,
+    ) -> Any:
         t = time.perf_counter()
+        kwargs: dict[str, Any] = {"tools": tools} if tools else {}
+        cap = self.config.tool_max_tokens if tools else self.config.max_tokens
         try:
             out = run_async(
                 llm.complete(
-                    messages, max_tokens=self.config.max_tokens, temperature=temperature, stop=stop
+                    messages,
+                    max_tokens=cap,
+                    temperature=temperature,
+                    stop=stop,
+                    **kwargs,
                 )
             )
         finally:
             self.stats.model_seconds += time.perf_counter() - t
             self.stats.llm_calls += 1
-        return str(out[0].text)
+        return out[0]
+
+    def _complete(
+        self, llm: Any, messages: list[dict[str, Any]], temperature: float, stop: Any = None
+    ) -> str:
+        return str(self._call(llm, messages, temperature, stop).text)
+
+    @property
+    def native_tools(self) -> bool:
+        """Whether the agent's model is offered the tools natively (else: text format)."""
+        return bool(getattr(self.llm, "supports_tools", False))
 
     def ask(self, steps: list[dict], feedback: list[str] | None = None) -> dict:
         """One model call for the next action: a step with `action` (not yet run) or `error`."""
         temp = self.config.temperature if not feedback else max(self.config.temperature, 0.7)
+        step = self._ask_once(steps, feedback, temp)
+        if "action" in step and temp < RESAMPLE_TEMPERATURE and repeats(steps, step["action"]):
+            # At temperature 0 a small model copies its last answer forever; one sample at a
+            # higher temperature usually breaks the loop. Keep the repeat if it does not.
+            again = self._ask_once(steps, feedback, RESAMPLE_TEMPERATURE)
+            if "action" in again and not repeats(steps, again["action"]):
+                return {**again, "resampled": "repeat"}
+        return step
+
+    def _ask_once(self, steps: list[dict], feedback: list[str] | None, temp: float) -> dict:
+        if self.native_tools:
+            return self._ask_tools(steps, feedback, temp)
         answer = self._complete(
             self.llm, action_messages(self.instance, steps, feedback), temp, stop=STOP
         )
@@ -120,6 +157,29 @@ class AgentEnv:
         except ActionParseError as exc:
             return {"answer": answer, "error": str(exc)}
         return {"answer": answer, "action": action.to_dict()}
+
+    def _ask_tools(self, steps: list[dict], feedback: list[str] | None, temp: float) -> dict:
+        """The native-tools twin of `ask`: the action is the answer's first tool call."""
+        c = self._call(
+            self.llm, tool_messages(self.instance, steps, feedback), temp, tools=tool_schemas()
+        )
+        step: dict[str, Any] = {"answer": c.text}
+        if not c.tool_calls:
+            names = ", ".join(t["name"] for t in tool_schemas())
+            return {**step, "error": f"no tool call: call exactly one of the tools ({names})"}
+        call = c.tool_calls[0]
+        step["tool_call"] = call.to_message()
+        if len(c.tool_calls) > 1:
+            step["ignored_calls"] = len(c.tool_calls) - 1
+        if not call.valid:
+            cut = c.finish_reason == "length"
+            note = " (the answer was cut off at max_tokens: make it shorter)" if cut else ""
+            return {**step, "error": f"{call.name}: {call.error}{note}"}
+        try:
+            action = make_action(call.name, call.arguments, c.text)
+        except ActionParseError as exc:
+            return {**step, "error": str(exc)}
+        return {**step, "action": action.to_dict()}
 
     def execute(self, step: dict) -> dict:
         """Run the step's action in the sandbox; the step gains its observation."""
@@ -148,6 +208,24 @@ class AgentEnv:
             "feedback": "",
             "value": None,
         }
+
+
+EDITS = ("str_replace", "create_file")
+RESAMPLE_TEMPERATURE = 0.8
+
+
+def repeats(steps: list[dict], action: dict) -> bool:
+    """Whether `action` was already run with no edit since: its output would be the same."""
+    a = Action.from_dict(action)
+    for s in reversed(steps):
+        if "action" not in s:
+            continue
+        done = Action.from_dict(s["action"])
+        if done == a:
+            return True
+        if done.tool in EDITS:
+            return False
+    return False
 
 
 _loop: asyncio.AbstractEventLoop | None = None

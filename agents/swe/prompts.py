@@ -4,20 +4,34 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
-from agents.swe.actions import action_format_help
+from agents.swe.actions import TOOLS, action_format_help
 
 SYSTEM = (
     "You fix a bug in a Python repository. Look at the code, edit it, run the tests, "
     "then call finish. One action per answer.\n\n"
 )
 RECENT = 6  # steps shown in full; older ones as one line each
-# One worked exchange: small models copy the form of earlier assistant turns.
+CUE = (
+    "\n\nNext: THOUGHT: <one line>, then ACTION: <tool> (one of: "
+    + ", ".join(t.name for t in TOOLS)
+    + ") and its arguments."
+)
+"""Ends the last user turn: without it the 135M model discusses the issue in prose or
+invents a tool named after the issue (`ACTION: remove_least_recently_used_key`)."""
+# Worked exchanges: small models copy the form of earlier assistant turns (two different
+# tools, so that the first action is not always copied verbatim).
 EXAMPLE = [
-    {"role": "user", "content": "Issue (example):\nStack.pop returns the first item."},
+    {"role": "user", "content": "Issue (example):\nStack.pop returns the first item." + CUE},
     {"role": "assistant", "content": "THOUGHT: find the class\nACTION: find_class\nname: Stack"},
-    {"role": "user", "content": "Observation:\nstack.py:3:class Stack:\n(end of example)"},
+    {"role": "user", "content": "Observation:\nstack.py:3:class Stack:" + CUE},
+    {
+        "role": "assistant",
+        "content": "THOUGHT: read the class\nACTION: view_file\npath: stack.py\nstart: 3",
+    },
+    {"role": "user", "content": "Observation:\n3 class Stack:\n(end of example)"},
 ]
 
 
@@ -35,9 +49,64 @@ def action_messages(
     if old and tail:
         lines = [f"- {_short(s)}" for s in old]
         msgs.append({"role": "user", "content": "Earlier steps:\n" + "\n".join(lines)})
-    for s in steps[-tail:] if tail else []:
+    first = len(old) if tail else len(steps)
+    for i, s in enumerate(steps[first:], start=first):
         msgs.append({"role": "assistant", "content": s.get("answer", "")})
-        msgs.append({"role": "user", "content": _observation(s)})
+        msgs.append({"role": "user", "content": _observation(s, steps[:i])})
+    if feedback:
+        notes = "\n".join(f"- {f}" for f in feedback)
+        msgs.append(
+            {
+                "role": "user",
+                "content": "Other attempts from this point were judged:\n"
+                f"{notes}\nTry something different.",
+            }
+        )
+    msgs[-1] = {**msgs[-1], "content": msgs[-1]["content"] + CUE}
+    return msgs
+
+
+TOOLS_SYSTEM = (
+    "You fix a bug in a Python repository. Look at the code, edit it, run the tests, "
+    "then call finish. Call exactly one tool per answer; say why in one line of text."
+)
+
+
+def tool_messages(
+    instance: dict, steps: list[dict], feedback: list[str] | None = None, tail: int = RECENT
+) -> list[dict[str, Any]]:
+    """The chat for the next action of a model with native tool calling: each recent step
+    is an assistant turn with its tool call, then the tool's result (neutral form, see
+    agents.llm.types). A step without a stored call (a search node) gets one from its
+    action; an answer without a call is shown as text, followed by its error."""
+    task = instance["problem_statement"].strip()[:2500]
+    msgs: list[dict[str, Any]] = [
+        {"role": "system", "content": TOOLS_SYSTEM},
+        {"role": "user", "content": f"Issue:\n{task}"},
+    ]
+    old = steps[:-tail] if tail else steps
+    if old and tail:
+        lines = [f"- {_short(s)}" for s in old]
+        msgs.append({"role": "user", "content": "Earlier steps:\n" + "\n".join(lines)})
+    first = len(old) if tail else len(steps)
+    for i, s in enumerate(steps[first:], start=first):
+        call = s.get("tool_call")
+        if call is None and "action" in s:
+            a = s["action"]
+            call = {"id": f"call_step{i}", "name": a["tool"], "arguments": a["args"]}
+        text = s.get("answer", "")
+        if call is None:
+            msgs.append({"role": "assistant", "content": text or "(no tool call)"})
+            msgs.append({"role": "user", "content": f"Invalid answer: {s['error']}"})
+            continue
+        msgs.append({"role": "assistant", "content": text, "tool_calls": [call]})
+        if "error" in s:
+            result = {"content": f"Invalid call: {s['error']}", "is_error": True}
+        else:
+            result = {"content": s["observation"]["text"]}
+        if s.get("ignored_calls"):
+            result["content"] += f"\n(only your first tool call ran; {s['ignored_calls']} ignored)"
+        msgs.append({"role": "tool", "tool_call_id": call["id"], **result})
     if feedback:
         notes = "\n".join(f"- {f}" for f in feedback)
         msgs.append(
@@ -57,10 +126,30 @@ def _short(step: dict) -> str:
     return f"{step['action']['tool']}: {first}"
 
 
-def _observation(step: dict) -> str:
+_HIT = re.compile(r"^([\w./-]+\.py):(\d+):", re.M)
+
+
+def _observation(step: dict, earlier: Sequence[dict] = ()) -> str:
+    """The tool's output, plus two nudges a small model needs: that an action was a repeat,
+    and, after a find tool located code, the view_file call that reads it."""
     if "error" in step:
         return f"Invalid action: {step['error']}\nAnswer again in the format."
-    return "Observation:\n" + step["observation"]["text"]
+    text = "Observation:\n" + step["observation"]["text"]
+    act = step["action"]
+    same = [e for e in earlier if "observation" in e and _call(e["action"]) == _call(act)]
+    if same:
+        text += "\n(You already ran this action: its result is the same. Do something else.)"
+    hit = _HIT.search(step["observation"]["text"])
+    if act["tool"] in ("find_class", "find_function", "find_code", "search") and hit:
+        start = max(1, int(hit.group(2)) - 5)
+        text += (
+            f"\nTo read that code, answer:\nACTION: view_file\npath: {hit.group(1)}\nstart: {start}"
+        )
+    return text
+
+
+def _call(action: dict) -> tuple[str, str]:
+    return action["tool"], json.dumps(action.get("args", {}), sort_keys=True)
 
 
 JUDGE = (

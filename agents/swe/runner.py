@@ -5,6 +5,8 @@ Layout of `--output DIR`:
     predictions.jsonl      official predictions {instance_id, model_name_or_path, model_patch}
     trajectories/ID.json   every step (model answer, action, observation) of the instance
     trees/ID.json, .html   SWE-Search's tree (mcts only)
+    search/ID.jsonl        SWE-Search's journal (answers, judgements, steps): a killed
+                           search replays it instead of redoing that work (mcts only)
     checkpoints.sqlite     LangGraph checkpoints: a killed instance resumes mid-way
     usage.json             calls, tokens, cost, model vs sandbox seconds
     eval/                  the harness's logs and report (unless --no-eval)
@@ -139,7 +141,9 @@ def solve_instance(
             if config.search == "mcts":
                 from agents.graphs.swe_search import build_swe_search_graph
 
-                graph = build_swe_search_graph(env, checkpointer, out / "trees" / iid)
+                graph = build_swe_search_graph(
+                    env, checkpointer, out / "trees" / iid, out / "search" / f"{iid}.jsonl"
+                )
                 limit = 20
             else:
                 from agents.graphs.react import build_react_graph
@@ -183,6 +187,11 @@ def solve_instance(
         "steps": sum(1 for s in state.get("steps", []) if "observation" in s),
         "seconds": round(time.monotonic() - start, 2),
         **(env.stats.as_dict() if env else {}),
+        **(
+            {"replayed_llm_calls": state["replayed_llm_calls"]}
+            if state.get("replayed_llm_calls")
+            else {}
+        ),
     }
 
 

@@ -5,13 +5,23 @@ repository, and whether it finished. `step` restores the parent's snapshot, runs
 action and snapshots the result. The policy asks the model for a new action, showing
 the value feedback of the siblings judged so far. The value is hybrid: an LLM judge
 ({explanation, feedback, value in -100..100}) and test evidence, minus a depth penalty.
+
+Every model answer, judgement and executed step is appended to a `Journal` (one JSON line
+each, fsynced) as it happens. A search killed mid-way and started again over the same
+journal replays it: the MCTS is deterministic given those answers (seeded), so it walks
+the same tree, takes answers and observations from the journal instead of asking the
+model or running the tool, and only rebuilds a node's sandbox (the root plus the node's
+diff) when a new step has to run from it. Work done before the kill is not redone.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from agents.swe.actions import Action
@@ -70,6 +80,42 @@ def action_penalty(steps: Sequence[dict]) -> float:
     return penalty
 
 
+class Journal:
+    """The search's expansion log: answers, judgements and steps by key, one fsynced JSON
+    line each; a torn last line (killed mid-write) is ignored. `path` None: memory only."""
+
+    def __init__(self, path: Path | None = None):
+        self.path = path
+        self.events: dict[str, Any] = {}
+        if path is not None and path.exists():
+            for line in path.read_text().splitlines():
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(row, dict) and "key" in row:
+                    self.events[row["key"]] = row["value"]
+            if not path.read_bytes().endswith(b"\n"):
+                with open(path, "ab") as f:
+                    f.write(b"\n")  # end the torn line: new events start on their own
+
+    def get(self, key: str) -> Any:
+        return self.events.get(key)
+
+    def put(self, key: str, value: Any) -> None:
+        self.events[key] = value
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = (json.dumps({"key": key, "value": value}, default=str) + "\n").encode()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 @dataclass
 class SweSearch:
     """Problem + Policy + Evaluator over one instance's sandbox (one thread at a time)."""
@@ -82,10 +128,36 @@ class SweSearch:
     answers: dict[tuple[int, Action], str] = field(default_factory=dict)
     finished: int = 0
     parse_errors: int = 0
+    journal: Journal = field(default_factory=Journal)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
+    _calls: dict[str, int] = field(default_factory=dict)
+    _snaps: dict[int, str] = field(default_factory=dict)
+    _served: list[str] = field(default_factory=list)
 
     def root(self) -> SweState:
-        return SweState(0, None, (), self.env.sandbox.snapshot())
+        state = SweState(0, None, (), self.env.sandbox.snapshot())
+        self._snaps[0] = state.snapshot
+        return state
+
+    @property
+    def replayed_llm_calls(self) -> int:
+        """Model answers taken from the journal instead of the model."""
+        return sum(1 for k in self._served if not k.startswith("step:"))
+
+    def _key(self, kind: str, sid: int) -> str:
+        n = self._calls.get(f"{kind}:{sid}", 0)
+        self._calls[f"{kind}:{sid}"] = n + 1
+        return f"{kind}:{sid}:{n}"
+
+    def _snapshot(self, state: SweState) -> str:
+        """The state's sandbox snapshot; a replayed state gets one on first use: the
+        root's snapshot plus the state's diff."""
+        snap = state.snapshot or self._snaps.get(state.sid)
+        if not snap:
+            self.env.sandbox.restore(self._snaps[0])
+            self.env.apply_diff(state.diff)
+            snap = self._snaps[state.sid] = self.env.sandbox.snapshot()
+        return snap
 
     # Problem ---------------------------------------------------------------
     def num_players(self) -> int:
@@ -105,16 +177,31 @@ class SweSearch:
 
     def step(self, state: SweState, action: Action) -> SweState:
         env = self.env
-        env.sandbox.restore(state.snapshot)
-        answer = self.answers.get((state.sid, action), "")
-        step = env.execute({"answer": answer, "action": action.to_dict()})
+        sid = next(self._ids)
+        key = f"step:{sid}"
+        done = self._replay(key)
+        if (
+            done is not None
+            and done["parent"] == state.sid
+            and Action.from_dict(done["step"]["action"]) == action
+        ):
+            step, diff, snapshot = done["step"], done["diff"], ""
+        else:
+            env.sandbox.restore(self._snapshot(state))
+            answer = self.answers.get((state.sid, action), "")
+            step = env.execute({"answer": answer, "action": action.to_dict()})
+            diff = env.diff()
+            snapshot = env.sandbox.snapshot()
+            self.journal.put(key, {"parent": state.sid, "step": step, "diff": diff})
         status = {"finish": "finished", "reject": "rejected"}.get(action.tool)
         patch = step["observation"]["patch"] if status else None
-        diff = env.diff()
-        return SweState(
-            next(self._ids), state.sid, (*state.steps, step), env.sandbox.snapshot(), diff,
-            status, patch,
-        )  # fmt: skip
+        return SweState(sid, state.sid, (*state.steps, step), snapshot, diff, status, patch)
+
+    def _replay(self, key: str) -> Any:
+        value = self.journal.get(key)
+        if value is not None:
+            self._served.append(key)
+        return value
 
     def returns(self, state: SweState) -> list[float]:
         if state.status == "finished" and state.patch:
@@ -133,7 +220,11 @@ class SweSearch:
         return [[0.0 if s.parent is None else self._value(s)] for s in states]
 
     def _value(self, state: SweState) -> float:
-        j = self.env.judge(list(state.steps), state.diff)
+        key = self._key("judge", state.sid)
+        j = self._replay(key)
+        if j is None:
+            j = self.env.judge(list(state.steps), state.diff)
+            self.journal.put(key, j)
         judge = j["value"] / 100 if j["value"] is not None else 0.0
         tests = test_evidence(state.steps)
         value = JUDGE_WEIGHT * judge + TEST_WEIGHT * tests - DEPTH_PENALTY * state.depth
@@ -159,7 +250,11 @@ class SweSearch:
         errors: list[dict] = []  # this expansion's unparsable answers, fed back as in linear
         while len(have) < k and tries < self.env.config.max_parse_errors:
             tries += 1
-            step = self.env.ask([*state.steps, *errors], self.feedback.get(state.sid))
+            key = self._key("ask", state.sid)
+            step = self._replay(key)
+            if step is None:
+                step = self.env.ask([*state.steps, *errors], self.feedback.get(state.sid))
+                self.journal.put(key, step)
             if "error" in step:
                 self.parse_errors += 1
                 errors.append(step)

@@ -2,8 +2,9 @@
 
 Budget reached -> the finished instances are kept (solve.jsonl, predictions.jsonl), graded,
 and the run ends with exit code 3; rerunning the same command continues where it stopped.
-Ctrl-C -> everything finished so far is saved; the interrupted instance resumes from its
-LangGraph checkpoint on the rerun.
+Ctrl-C or a kill -> everything finished so far is saved; the interrupted instance resumes
+on the rerun from its LangGraph checkpoint (linear) or by replaying its search journal
+(mcts: answers, judgements and tool results are not asked for or run again).
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from benchmarks.tasks import SolveOptions
 
 DEFAULT_LIMIT = 1  # the embedded model needs minutes per instance on 2 cores
 DEFAULT_MAX_ITERATIONS = 8
+LOCAL_MAX_TOKENS = 64
+"""Answer cap of the embedded model: an action fits, and on 2 busy cores each token costs
+about a second, so the rambling after a 135M model's action is cut short."""
 BUDGET_EXIT = 3
 
 
@@ -69,7 +73,10 @@ def run_swe_bench(options: SolveOptions, llm: Any = None, judge_llm: Any = None)
     iters = options.max_iterations or DEFAULT_MAX_ITERATIONS
     config = SolveConfig(
         search=options.search,
-        agent=AgentConfig(max_iterations=iters if options.search == "linear" else 2 * iters),
+        agent=AgentConfig(
+            max_iterations=iters if options.search == "linear" else 2 * iters,
+            **({"max_tokens": LOCAL_MAX_TOKENS} if options.model.startswith("local:") else {}),
+        ),
         sandbox=kind,
         workers=options.workers,
         model_name=name,
