@@ -16,8 +16,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents.graphs.story import StoryAgent, StoryConfig, StoryResult, write_story
+from agents.graphs.story import (
+    Expansion,
+    StoryAgent,
+    StoryConfig,
+    StoryResult,
+    StoryState,
+    write_story,
+)
 from agents.llm import BaseLLM
+from search.curiosity import step_value
 
 PREMISES = (
     "a lighthouse keeper finds a door that was not there yesterday",
@@ -43,10 +51,18 @@ def run_story(
 
 def plain_story(llm: BaseLLM, prompt: str, config: StoryConfig | None = None) -> StoryResult:
     """The no-search baseline: one sampled plot step at a time, kept whatever it is."""
-    c = config or StoryConfig()
-    return StoryAgent(
-        llm, StoryConfig(**{**asdict_shallow(c), "simulations": 1, "samples": 1})
-    ).run(prompt)
+    c = StoryConfig(**{**asdict_shallow(config or StoryConfig()), "samples": 1})
+    agent = StoryAgent(llm, c)  # its policy samples and scores steps as the search would
+    if not prompt.strip():
+        raise ValueError("the story prompt is empty: give a premise")
+    state = StoryState(prompt.strip())
+    for i in range(c.steps):
+        found: list[Expansion] = []
+        agent.policy._sample(state, found, seed=c.seed + 1000 + i)
+        state = agent.problem.step(state, found[0])
+    w = c.weights
+    steps = [{**asdict(e), "value": round(step_value(e.score, w), 4)} for e in state.steps]
+    return StoryResult(state.premise, steps, agent.evaluator.value(state), agent.policy.calls)
 
 
 def asdict_shallow(c: StoryConfig) -> dict[str, Any]:
@@ -66,6 +82,14 @@ def _pick(text: str) -> int | None:
 
 def judge_pair(judge: BaseLLM, premise: str, a: str, b: str) -> float:
     """1 if the judge prefers `a` in both orders, 0 if `b` in both, 0.5 otherwise."""
+    return judge_pair_detail(judge, premise, a, b)[0]
+
+
+def judge_pair_detail(
+    judge: BaseLLM, premise: str, a: str, b: str
+) -> tuple[float, int | None, int | None]:
+    """(score of `a`, the position picked with `a` first, the position picked with `b` first);
+    the same position both times is position bias, scored 0.5."""
     first = _pick(
         judge.complete_sync(
             [{"role": "user", "content": JUDGE.format(premise=premise, a=a, b=b)}], max_tokens=4
@@ -77,10 +101,10 @@ def judge_pair(judge: BaseLLM, premise: str, a: str, b: str) -> float:
         )[0].text
     )
     if first == 1 and second == 2:
-        return 1.0
+        return 1.0, first, second
     if first == 2 and second == 1:
-        return 0.0
-    return 0.5
+        return 0.0, first, second
+    return 0.5, first, second
 
 
 @dataclass
@@ -91,18 +115,26 @@ class Comparison:
     win_rate_a: float
     """Wins of a plus half the undecided pairs, over all pairs."""
     decided: int
+    same_position: int = 0
+    """Pairs where the judge picked the same position in both orders (position bias)."""
+    unparsed: int = 0
+    """Judge answers with no 1 or 2 in them."""
+    judge: str = ""
     surprisal_a: dict[str, float] = field(default_factory=dict)
     surprisal_b: dict[str, float] = field(default_factory=dict)
     stories: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
 
 def surprisal_stats(results: Sequence[StoryResult]) -> dict[str, float]:
+    """Per-step surprisal (nats/token) mean and spread, the mean story value, and the share
+    of steps judged incoherent."""
     values = [s["surprisal"] for r in results for s in r.steps]
     if not values:
         return {}
     return {
         "mean": statistics.fmean(values),
         "stdev": statistics.pstdev(values),
+        "story_value": statistics.fmean(r.value for r in results),
         "incoherent_share": sum(s["incoherence"] >= 0.5 for r in results for s in r.steps)
         / len(values),
     }
@@ -115,22 +147,49 @@ def compare(
     judge: BaseLLM,
 ) -> Comparison:
     """Pairwise judge comparison of two story writers over `premises` (positions swapped)."""
-    scores, stories, ra, rb = [], [], [], []
-    for p in premises:
-        a, b = system_a[1](p), system_b[1](p)
-        ra.append(a)
-        rb.append(b)
-        s = judge_pair(judge, p, a.text, b.text)
+    ra = [system_a[1](p) for p in premises]
+    rb = [system_b[1](p) for p in premises]
+    return compare_results(system_a[0], ra, system_b[0], rb, judge)
+
+
+def compare_results(
+    name_a: str,
+    results_a: Sequence[StoryResult],
+    name_b: str,
+    results_b: Sequence[StoryResult],
+    judge: BaseLLM,
+) -> Comparison:
+    """Judge stories already written, premise by premise (positions swapped)."""
+    if len(results_a) != len(results_b) or not results_a:
+        raise ValueError("compare needs the same (non-zero) number of stories from both systems")
+    scores, stories, same, unparsed = [], [], 0, 0
+    for a, b in zip(results_a, results_b, strict=True):
+        s, first, second = judge_pair_detail(judge, a.premise, a.text, b.text)
         scores.append(s)
-        stories.append({"premise": p, "a": a.text, "b": b.text, "score_a": s})
+        same += first is not None and first == second
+        unparsed += (first is None) + (second is None)
+        stories.append(
+            {
+                "premise": a.premise,
+                "a": a.text,
+                "b": b.text,
+                "value_a": round(a.value, 4),
+                "value_b": round(b.value, 4),
+                "score_a": s,
+                "picks": [first, second],
+            }
+        )
     return Comparison(
-        system_a[0],
-        system_b[0],
-        len(premises),
+        name_a,
+        name_b,
+        len(scores),
         sum(scores) / len(scores),
         sum(s != 0.5 for s in scores),
-        surprisal_stats(ra),
-        surprisal_stats(rb),
+        same,
+        unparsed,
+        getattr(judge, "name", type(judge).__name__),
+        surprisal_stats(results_a),
+        surprisal_stats(results_b),
         stories,
     )
 
@@ -158,3 +217,204 @@ def solve_story(options: Any) -> dict[str, Any]:
         f"story value {result.value:+.3f}; {result.llm_calls} LLM calls; wrote {out}/story.md, tree.html, pairs.jsonl"
     )
     return {"output": "\n".join(lines), "value": result.value, "steps": result.steps}
+
+
+TRAIN_PREMISES = (
+    "a cartographer realises the island she is mapping moves at night",
+    "an old clockmaker receives a letter dated fifty years in the future",
+    "a beekeeper's bees start spelling words in the air",
+    "a night guard at a museum hears one painting humming",
+    "a boy finds a key that opens any door exactly once",
+    "a translator is hired to speak with a language nobody has heard before",
+)
+"""Premises the outer loop mines ORPO pairs from; disjoint from the evaluation `PREMISES`."""
+
+BENCH_STORY = StoryConfig(steps=5, simulations=4, samples=3, max_tokens=32, judge=False)
+"""The story search the embedded-model benchmark runs: SmolLM2-135M answered "no" to the
+coherence judge prompt for every step it was shown (benchmarks/results/story_smollm2), so the
+judge only cost calls; the incoherence penalty is the empty/repeat test here."""
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60]
+
+
+def _cached(path: Path, make: Callable[[], StoryResult]) -> StoryResult:
+    """A story from `path` if written before, else `make()` it and write it (no trees)."""
+    if path.is_file():
+        d = json.loads(path.read_text())
+        return StoryResult(d["premise"], d["steps"], d["value"], d["llm_calls"], [], d["pairs"])
+    result = make()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    d = {**asdict(result), "trees": []}
+    path.write_text(json.dumps(d) + "\n")
+    return result
+
+
+@dataclass
+class StoryBench:
+    """Everything `agents bench stories` measured; `lines()` is its summary."""
+
+    model: str
+    judge: str
+    config: dict[str, Any]
+    seconds: dict[str, float]
+    orpo: dict[str, Any]
+    comparisons: list[Comparison]
+    pairs: int
+
+    def lines(self) -> list[str]:
+        out = [f"stories by {self.model}, judged by {self.judge} (both orders asked)"]
+        for c in self.comparisons:
+            out.append(
+                f"{c.system_a} vs {c.system_b}: win rate {c.win_rate_a:.2f} over {c.premises} "
+                f"premises ({c.decided} decided; judge picked the same position in both "
+                f"orders {c.same_position}/{c.premises}); mean surprisal "
+                f"{c.surprisal_a.get('mean', 0):.2f} vs {c.surprisal_b.get('mean', 0):.2f}, "
+                f"story value {c.surprisal_a.get('story_value', 0):+.3f} vs "
+                f"{c.surprisal_b.get('story_value', 0):+.3f}"
+            )
+        if self.orpo:
+            o = self.orpo
+            out.append(
+                f"ORPO on {o['train_pairs']} pairs ({o['steps']} steps, {o['seconds']:.0f}s): "
+                f"held-out margin {o['heldout_margin_before']:+.3f} -> "
+                f"{o['heldout_margin_after']:+.3f}, rose on {o['heldout_rose']}/{o['heldout_pairs']}"
+            )
+        out.append(
+            "seconds in this run (cached stories cost 0): "
+            + ", ".join(f"{k} {v:.0f}" for k, v in self.seconds.items())
+        )
+        return out
+
+
+def outer_loop(
+    model: str,
+    train_premises: Sequence[str],
+    work: Path,
+    story: StoryConfig,
+    orpo: Any,
+    progress: Callable[[str], None] = lambda s: None,
+) -> tuple[str, dict[str, Any], int, dict[str, float]]:
+    """One round of COS(M+O)S's outer loop, search -> pairs -> ORPO: search a story for each
+    premise with `model`, pool the sibling pairs (tagged with their premise, so held-out pairs
+    come from premises not trained on), train with ORPO (`orpo`: an ORPOConfig). Returns the
+    trained model's spec (`local:PATH`; the next round's search runs it), the training report,
+    the number of pairs and the seconds spent. Stories are cached under `work`."""
+    import time
+
+    from agents.llm import load_llm
+    from agents.training.orpo import load_pairs, load_trainable, train_orpo
+
+    seconds: dict[str, float] = {}
+    llm = load_llm(model, cache=False)
+    start = time.perf_counter()
+    rows = []
+    for p in train_premises:
+        r = _cached(
+            work / "mine" / f"{_slug(p)}.json",
+            lambda p=p: StoryAgent(llm, story).run(p),  # type: ignore[misc]
+        )
+        # The kept subtree is searched again at the next step, so a pair can come twice (or
+        # flipped, with more visits): keep each sibling pair's latest ranking once.
+        latest = {(x["prompt"], frozenset((x["chosen"], x["rejected"]))): x for x in r.pairs}
+        rows += [{**pair, "premise": p} for pair in latest.values()]
+        progress(f"mined {len(latest)} pairs ({len(r.pairs)} before dedup): {p}")
+    seconds["mine"] = time.perf_counter() - start
+    path = work / "pairs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    trained = work / "orpo-model"
+    report_path = trained / "orpo_report.json"
+    if not report_path.is_file():
+        m, tok = load_trainable(model)
+        start = time.perf_counter()
+        report = train_orpo(m, tok, load_pairs(path), trained, orpo)
+        seconds["orpo"] = time.perf_counter() - start
+        for line in report.lines():
+            progress(line)
+        del m
+    return f"local:{trained}", json.loads(report_path.read_text()), len(rows), seconds
+
+
+def bench_stories(
+    model: str,
+    judge: str,
+    premises: Sequence[str],
+    work: Path,
+    story: StoryConfig = BENCH_STORY,
+    orpo: Any = None,
+    train_premises: Sequence[str] = (),
+    progress: Callable[[str], None] = lambda s: None,
+) -> StoryBench:
+    """Search vs no search (plain_story) on `premises`; with `orpo` (an ORPOConfig) also one
+    outer-loop round on `train_premises` and ORPO-trained vs untrained search on `premises`.
+    Every story is cached under `work` (resumable); the judge sees each pair in both orders."""
+    import time
+
+    from agents.llm import load_llm
+
+    seconds: dict[str, float] = {}
+    base = load_llm(model, cache=False)
+    judge_llm = base if judge == model else load_llm(judge, cache=False)
+
+    def stories(name: str, make: Callable[[str], StoryResult]) -> list[StoryResult]:
+        start = time.perf_counter()
+        out = []
+        for p in premises:
+            out.append(_cached(work / name / f"{_slug(p)}.json", lambda p=p: make(p)))  # type: ignore[misc]
+            progress(f"{name}: {p} (value {out[-1].value:+.3f})")
+        seconds[name] = time.perf_counter() - start
+        return out
+
+    searched = stories("search", lambda p: StoryAgent(base, story).run(p))
+    plain = stories("plain", lambda p: plain_story(base, p, story))
+    start = time.perf_counter()
+    comparisons = [compare_results("search", searched, "no search", plain, judge_llm)]
+    seconds["judge"] = time.perf_counter() - start
+    report: dict[str, Any] = {}
+    pairs = 0
+    if orpo is not None:
+        spec, report, pairs, spent = outer_loop(model, train_premises, work, story, orpo, progress)
+        seconds.update(spent)
+        trained = load_llm(spec, cache=False)
+        after = stories("search-orpo", lambda p: StoryAgent(trained, story).run(p))
+        start = time.perf_counter()
+        comparisons.append(
+            compare_results("ORPO-trained search", after, "untrained search", searched, judge_llm)
+        )
+        seconds["judge"] += time.perf_counter() - start
+    return StoryBench(model, judge, _config_dict(story), seconds, report, comparisons, pairs)
+
+
+def _config_dict(c: StoryConfig) -> dict[str, Any]:
+    return json.loads(json.dumps(asdict(c), default=str))
+
+
+def write_bench(bench: StoryBench, out: str | Path) -> list[Path]:
+    """OUT.json (everything, stories included) and OUT.md (the summary and the stories)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    md = ["# Story search benchmark (COS(M+O)S)", "", *[f"- {line}" for line in bench.lines()]]
+    md += [
+        "",
+        "Win rate: wins of the first system plus half of the undecided pairs. A pair counts",
+        "as decided only when the judge prefers the same story in both orders; picking the",
+        "same position both times is position bias and scores 0.5.",
+    ]
+    for c in bench.comparisons:
+        md += ["", f"## {c.system_a} vs {c.system_b}", ""]
+        for s in c.stories:
+            md += [
+                f"### {s['premise']}",
+                "",
+                f"**{c.system_a}** (value {s['value_a']:+.3f}): {s['a']}",
+                "",
+                f"**{c.system_b}** (value {s['value_b']:+.3f}): {s['b']}",
+                "",
+                f"judge picks (a first, b first): {s['picks']} -> score {s['score_a']}",
+                "",
+            ]
+    paths = [out.with_suffix(".json"), out.with_suffix(".md")]
+    paths[0].write_text(json.dumps(asdict(bench), indent=1, default=str) + "\n")
+    paths[1].write_text("\n".join(md) + "\n")
+    return paths

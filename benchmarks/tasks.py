@@ -81,3 +81,35 @@ register_task(
         _swe_bench,
     )
 )
+
+
+def _planning(name: str) -> Callable[[SolveOptions], dict[str, Any]]:
+    return lambda o: _lazy("benchmarks.planning_tasks", f"solve_{name}", o)
+
+
+register_task(
+    Task(
+        "game24", "Game of 24 (held-out set) with RAFA, ToT, ReAct or noplan.", _planning("game24")
+    )
+)
+register_task(
+    Task(
+        "blocksworld",
+        "BlocksWorld (seeded instances) with RAFA, ToT, ReAct or noplan.",
+        _planning("blocksworld"),
+    )
+)
+register_task(
+    Task(
+        "tictactoe",
+        "Tic-tac-toe against an OpenSpiel bot with RAFA, ToT, ReAct or noplan.",
+        _planning("tictactoe"),
+    )
+)
+register_task(
+    Task(
+        "story",
+        "COS(M+O)S story search from --prompt: story, tree HTML, step values.",
+        lambda o: _lazy("benchmarks.stories", "solve_story", o),
+    )
+)

@@ -56,8 +56,12 @@ def test_sequence_logps_average_only_the_answer_tokens(tiny_dir: Path) -> None:
             model, tok, ["the cat", "the cat"], ["sat on", "sat on the mat"]
         )
     assert counts.tolist() == [3, 5]  # answer words + end of turn
-    ids = tok.apply_chat_template(
-        [{"role": "user", "content": "the cat"}], add_generation_prompt=True, tokenize=True
+    from agents.llm.local import DEFAULT_SYSTEM
+
+    ids = tok.apply_chat_template(  # the prompt as `local:` models are asked it
+        [{"role": "system", "content": DEFAULT_SYSTEM}, {"role": "user", "content": "the cat"}],
+        add_generation_prompt=True,
+        tokenize=True,
     )
     ids = list(ids["input_ids"] if hasattr(ids, "keys") else ids)
     full = ids + tok("sat on", add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
@@ -154,3 +158,53 @@ def test_trl_backend_with_lora_trains_and_saves_a_merged_model(
     assert report.steps == 2 and (tmp_path / "trl" / "config.json").is_file()
     reloaded, _ = _load(tmp_path / "trl")
     assert not any("lora" in name for name, _ in reloaded.named_parameters())
+
+
+def test_held_out_pairs_come_from_premises_not_trained_on() -> None:
+    from agents.training.orpo import split_pairs
+
+    pairs = [
+        Pair(f"You are writing.\nPremise: premise {g}\nPlot so far:\n{i}", f"c{g}{i}", f"r{g}{i}")
+        for g in range(8)
+        for i in range(g % 3 + 2)  # groups of 2, 3 or 4 pairs
+    ]
+    train, held = split_pairs(pairs, 0.25, seed=1)
+    assert len(train) + len(held) == len(pairs)
+    assert {p.key for p in train}.isdisjoint({p.key for p in held})
+    assert abs(len(held) - 0.25 * len(pairs)) <= 4 and held
+    tagged = [Pair(p.prompt, p.chosen, p.rejected, group=str(i % 2)) for i, p in enumerate(pairs)]
+    train, held = split_pairs(tagged, 0.25, seed=1)
+    assert {p.group for p in held} in ({"0"}, {"1"})  # the explicit group wins
+    one = [Pair(f"Premise: one\n{i}", "c", "r") for i in range(4)]
+    train, held = split_pairs(one, 0.25, seed=0)
+    assert len(held) == 1 and len(train) == 3  # one premise: split by prompt
+
+
+def test_lora_in_our_loop_raises_the_preference_and_saves_a_plain_model(
+    tiny_dir: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("peft")
+    model, tok = _load(tiny_dir)
+    pairs = _pairs(16)
+    cfg = ORPOConfig(steps=30, lr=1e-2, heldout=0.25, lora=True, lora_rank=4, max_prompt=6)
+    report = train_orpo(model, tok, pairs, tmp_path / "lora", cfg)
+    assert report.heldout_margin_after > report.heldout_margin_before
+    assert 0 <= report.heldout_rose <= report.heldout_pairs == 4
+    assert report.heldout_rose >= 3
+    reloaded, _ = _load(tmp_path / "lora")
+    assert not any("lora" in name for name, _ in reloaded.named_parameters())
+
+
+def test_top_layers_trains_only_the_last_blocks(tiny_dir: Path, tmp_path: Path) -> None:
+    model, tok = _load(tiny_dir)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    cfg = ORPOConfig(steps=20, lr=1e-2, heldout=0.25, top_layers=1, max_prompt=6)
+    report = train_orpo(model, tok, _pairs(16), tmp_path / "top", cfg)
+    changed = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+    last = len(model.model.layers) - 1
+    assert changed and all(f"layers.{last}." in n or n == "model.norm.weight" for n in changed)
+    assert report.train_margin_after > report.train_margin_before
+    timed = train_orpo(
+        model, tok, _pairs(16), tmp_path / "t", ORPOConfig(steps=10**6, max_seconds=0.5)
+    )
+    assert 1 <= timed.steps < 10**6  # stopped by the time limit, and says how far it got

@@ -127,3 +127,21 @@ def test_solve_adapter_speaks_the_task_registry_options(tmp_path: Path) -> None:
     summary = solve_game24(options)
     assert summary["success_rate"] == 1.0 and summary["agent"] == "react"
     assert "2/2 solved" in summary["output"] and "LLM calls" in summary["output"]
+
+
+def test_episodes_count_unusable_answer_lines_and_compare_values_with_the_truth() -> None:
+    llm = ScriptedLLM(["4 + 9 = 13\n1 + 1 = 3\nhello"], on_exhausted="repeat_last")
+    episode = run_episode(llm, Game24Env((4, 9, 10, 13)), "noplan", preset("noplan"), 20)
+    assert episode.ended_by == "no_move" and episode.steps == 1
+    # first answer: one move, one invalid, one unparsable; then 3 answers with no move
+    # (4 is gone): two invalid lines and one unparsable line each.
+    stats = episode.stats
+    assert stats["propose_answers"] == 4 and stats["move_lines"] == 1
+    assert stats["invalid_lines"] == 7 and stats["unparsable_lines"] == 4
+    assert stats["answers_without_move"] == 3 and stats["judged"] == []
+    exact = run_episode(Game24Oracle(mislead=True), Game24Env((4, 9, 10, 13)), "rafa", None, 60)
+    judged = exact.stats["judged"]
+    assert judged and all(v == t for v, t in judged)  # the oracle's values are exact
+    assert {t for _, t in judged} == {0.0, 1.0}  # it judged losing and winning states
+    react = run_episode(llm, Game24Env((4, 9, 10, 13)), "react", None, 20)
+    assert react.stats["act_answers"] == 1 + 3 and react.stats["answers_without_move"] == 3

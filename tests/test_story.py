@@ -177,3 +177,59 @@ def test_pairwise_judge_swaps_positions() -> None:
     consistent = ScriptedLLM(["1", "2"])
     assert judge_pair(consistent, "p", "a", "b") == 1.0
     assert "Story 1: b" in consistent.calls[1].messages[0]["content"]
+
+
+def test_plain_story_samples_one_step_per_call() -> None:
+    from benchmarks.stories import plain_story
+
+    llm = FakeStoryLLM()
+    result = plain_story(llm, "the fox", StoryConfig(steps=4, judge=False))
+    assert len(result.steps) == 4 and result.llm_calls == 4
+    assert all(r.n == 1 for r in llm.requests)
+    assert not result.pairs
+
+
+def test_compare_counts_position_bias_and_decided_pairs() -> None:
+    from agents.graphs.story import StoryResult
+    from agents.llm import ScriptedLLM
+    from benchmarks.stories import compare_results
+
+    def story(p: str, text: str) -> StoryResult:
+        return StoryResult(p, [{"text": text, "surprisal": 2.0, "incoherence": 0.0}], 0.5, 1)
+
+    a = [story("p1", "x"), story("p2", "y"), story("p3", "z")]
+    b = [story("p1", "u"), story("p2", "v"), story("p3", "w")]
+    judge = ScriptedLLM(["1", "2", "1", "1", "Story 2", "1"])  # a wins, biased, b wins
+    c = compare_results("A", a, "B", b, judge)
+    assert (c.win_rate_a, c.decided, c.same_position, c.unparsed) == (0.5, 2, 1, 0)
+    assert [s["score_a"] for s in c.stories] == [1.0, 0.5, 0.0]
+    assert c.surprisal_a["mean"] == 2.0
+
+
+def test_bench_stories_runs_search_plain_and_an_orpo_round_on_a_tiny_model(
+    tmp_path: Path,
+) -> None:
+    from tiny_models import build_tiny_llama
+
+    from agents.training.orpo import ORPOConfig
+    from benchmarks.stories import bench_stories, write_bench
+
+    spec = f"local:{build_tiny_llama(tmp_path / 'tiny')}"
+    cfg = StoryConfig(steps=2, simulations=3, max_tokens=6, judge=False)
+    orpo = ORPOConfig(steps=2, batch_size=2, heldout=0.34)
+    bench = bench_stories(
+        spec, spec, ["the fox", "the cat"], tmp_path / "work", cfg, orpo, ["a dog", "a map", "red"]
+    )
+    assert [c.system_a for c in bench.comparisons] == ["search", "ORPO-trained search"]
+    assert all(c.premises == 2 and 0 <= c.win_rate_a <= 1 for c in bench.comparisons)
+    assert bench.orpo["heldout_pairs"] > 0 and bench.pairs == (
+        bench.orpo["train_pairs"] + bench.orpo["heldout_pairs"]
+    )
+    assert (tmp_path / "work" / "orpo-model" / "config.json").is_file()
+    mined = [json.loads(x) for x in (tmp_path / "work" / "pairs.jsonl").read_text().splitlines()]
+    assert len(mined) == bench.pairs and {m["premise"] for m in mined} <= {"a dog", "a map", "red"}
+    assert len({(m["prompt"], m["chosen"], m["rejected"]) for m in mined}) == len(mined)
+    json_path, md_path = write_bench(bench, tmp_path / "out" / "stories")
+    assert "win rate" in md_path.read_text() and json.loads(json_path.read_text())["comparisons"]
+    cached = sorted((tmp_path / "work" / "search").glob("*.json"))
+    assert len(cached) == 2  # a rerun reads these instead of searching again

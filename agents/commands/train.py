@@ -22,24 +22,37 @@ def train_orpo_cmd(
     lr: float = typer.Option(5e-5, help="Learning rate (AdamW)."),
     beta: float = typer.Option(0.1, help="Weight of the odds-ratio term."),
     batch_size: int = typer.Option(4, help="Pairs per step."),
-    heldout: float = typer.Option(0.2, help="Share of pairs held out to measure the preference."),
+    heldout: float = typer.Option(
+        0.25,
+        help="Share of pairs held out to measure the preference; whole premises are held out.",
+    ),
     seed: int = typer.Option(0),
     backend: str = typer.Option(
         "ours", help="ours (built-in loop) or trl (TRL ORPOTrainer, needs .[train])."
     ),
     lora: bool = typer.Option(
-        False, "--lora", help="trl backend: LoRA adapters via peft, merged on save."
+        False, "--lora", help="Train LoRA adapters (peft) instead of all weights; merged on save."
+    ),
+    lora_rank: int = typer.Option(16, help="LoRA rank."),
+    top_layers: int = typer.Option(
+        0, help="Train only the last N transformer blocks (0: all); faster on CPU."
+    ),
+    max_minutes: float = typer.Option(0.0, help="Stop training after this long (0: no limit)."),
+    max_prompt: int = typer.Option(
+        0, help="Train on the last N prompt tokens only (0: all); faster on CPU."
     ),
 ) -> None:
-    """Full fine-tune with ORPO; prints the held-out log-odds preference before and after."""
+    """ORPO fine-tune; prints the time and the held-out log-odds preference before/after."""
     from agents.training.orpo import ORPOConfig, load_pairs, load_trainable, train_orpo
 
     if not pairs.is_file():
         raise UserError(f"no such pairs file: {pairs}")
     if backend not in ("ours", "trl"):
         raise UserError(f"unknown --backend {backend!r}; valid: ours, trl")
-    if lora and backend != "trl":
-        raise UserError("--lora needs --backend trl")
+    if lora_rank < 1 or max_prompt < 0 or top_layers < 0:
+        raise UserError("--lora-rank must be >= 1, --max-prompt and --top-layers >= 0")
+    if lora and top_layers:
+        raise UserError("give --lora or --top-layers, not both")
     if steps < 1 or batch_size < 1 or lr <= 0 or not 0 <= heldout < 1:
         raise UserError("--steps and --batch-size must be >= 1, --lr > 0, 0 <= --heldout < 1")
     try:
@@ -58,6 +71,10 @@ def train_orpo_cmd(
         seed=seed,
         backend=backend,
         lora=lora,
+        lora_rank=lora_rank,
+        top_layers=top_layers,
+        max_prompt=max_prompt,
+        max_seconds=60 * max_minutes,
     )
     try:
         report = train_orpo(m, tok, data, out, cfg)

@@ -10,6 +10,7 @@ reason fed back, up to `retries` times.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,15 @@ class CallBudget(Wrapper):
             raise OutOfCalls(f"the budget of {self.max_calls} LLM calls is spent")
         self.calls += 1
         return await self.inner._complete(request)
+
+
+UNPARSABLE = ("no step of the form", "no move of the form")
+"""How the tasks' `BadAction` messages begin when a line names no move at all."""
+
+
+def tally_rejection(stats: Counter[str], reason: str) -> None:
+    """Count a rejected answer line: unparsable (no move in it) or an invalid move."""
+    stats["unparsable_lines" if reason.startswith(UNPARSABLE) else "invalid_lines"] += 1
 
 
 def user(text: str) -> list[dict[str, str]]:
@@ -83,6 +93,9 @@ class LLMPolicy:
         self.llm, self.env, self.belief = llm, env, belief
         self.prompts = prompts or SearchPrompts()
         self.rejected: list[str] = []
+        self.stats: Counter[str] = Counter()
+        """Diagnostics: answers, answer lines that were moves / unparsable / invalid,
+        answers with no usable move at all."""
         self._memo: dict[Any, list[tuple[Any, float]]] = {}
 
     def propose(self, state: Any, k: int) -> list[tuple[Any, float]]:
@@ -104,6 +117,7 @@ class LLMPolicy:
                 seed=p.seed + attempt,
             )[0].text
             moves, reasons = [], []
+            self.stats["propose_answers"] += 1
             for line in text.splitlines():
                 if not line.strip():
                     continue
@@ -111,10 +125,14 @@ class LLMPolicy:
                     move = self.env.parse_action(state, line)
                 except BadAction as exc:
                     reasons.append(str(exc))
+                    tally_rejection(self.stats, str(exc))
                     continue
+                self.stats["move_lines"] += 1
                 if move not in moves:
                     moves.append(move)
             self.rejected.extend(reasons)
+            if not moves:
+                self.stats["answers_without_move"] += 1
             if moves:
                 moves = moves[:k]
                 total = sum(1.0 / (r + 1) for r in range(len(moves)))
@@ -139,6 +157,10 @@ class LLMEvaluator:
         self.llm, self.env, self.belief = llm, env, belief
         self.prompts = prompts or SearchPrompts()
         self._memo: dict[str, float] = {}
+        self.stats: Counter[str] = Counter()
+        self.judged: list[tuple[float, float]] = []
+        """Diagnostics: (the model's value, the task's exact value) for each judged state,
+        when the environment offers `true_value` (it never reaches the planner)."""
 
     def value(self, state: Any) -> float:
         prompt = value_prompt(self.env, state, self.belief)
@@ -153,6 +175,12 @@ class LLMEvaluator:
             )
             vals = [self.env.parse_value(c.text) for c in outs]
             self._memo[prompt] = sum(0.5 if v is None else v for v in vals) / len(vals)
+            self.stats["value_samples"] += len(vals)
+            self.stats["unparsable_values"] += sum(v is None for v in vals)
+            truth = getattr(self.env, "true_value", None)
+            exact = truth(state) if truth is not None else None
+            if exact is not None:
+                self.judged.append((round(self._memo[prompt], 4), round(exact, 4)))
         return self._memo[prompt]
 
     def evaluate(self, states: Sequence[Any]) -> list[list[float]]:

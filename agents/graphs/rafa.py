@@ -16,6 +16,7 @@ Tree of Thoughts and the no-planning ablation are presets of the same graph (`PR
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal, TypedDict
 
@@ -96,6 +97,9 @@ class Episode:
     calls: int = 0
     tokens: int = 0
     cost: float = 0.0
+    stats: dict[str, Any] = field(default_factory=dict)
+    """Diagnostics: answer lines that were moves / unparsable / invalid, unusable value
+    answers, and `judged` (model value, exact value) pairs where the task knows them."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -123,6 +127,8 @@ class RAFAAgent:
         self.llm, self.env = llm, env
         self.config = config or RAFAConfig()
         self.rng = random.Random(self.config.seed)
+        self.stats: Counter[str] = Counter()
+        self.judged: list[tuple[float, float]] = []
         self.graph = self._build()
 
     def _build(self) -> Any:
@@ -174,6 +180,10 @@ class RAFAAgent:
                 plan = _principal_variation(search.search(state).root)
         except NoActionsError:
             plan = []
+        finally:
+            self.stats.update(policy.stats)
+            self.stats.update(evaluator.stats)
+            self.judged.extend(evaluator.judged)
         if not plan and c.fallback == "random":
             move = first_legal(self.env, state, self.rng)
             plan = [] if move is None else [move]
@@ -196,8 +206,10 @@ class RAFAAgent:
         shown = env.render(before)
         action_text = env.action_text(before, plan[0])
         happened = list(env.act(plan[0]))
-        predicted = list(plan[: len(happened)])
-        surprise = happened != predicted
+        # Only what the plan predicted can surprise: a one-move plan says nothing about
+        # the opponent's reply.
+        overlap = min(len(happened), len(plan))
+        surprise = happened[:overlap] != list(plan[:overlap])
         state, seen = before, []
         for a in happened:
             seen.append(env.action_text(state, a))
@@ -244,6 +256,7 @@ class RAFAAgent:
             trajectory=final.get("memory", []),
             outcome=self.env.summary(),
             belief=final.get("belief", ""),
+            stats={**self.stats, "judged": self.judged},
         )
 
 

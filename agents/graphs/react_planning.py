@@ -3,13 +3,14 @@ lookahead. One call per move; an unusable answer is fed back and retried (bounde
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 
 from agents.graphs.env import BadAction, Env, OutOfCalls
-from agents.graphs.llm_search import header, user
+from agents.graphs.llm_search import header, tally_rejection, user
 from agents.graphs.rafa import Episode
 from agents.llm import BaseLLM
 
@@ -38,6 +39,7 @@ class ReActAgent:
     def __init__(self, llm: BaseLLM, env: Env, config: ReActConfig | None = None) -> None:
         self.llm, self.env = llm, env
         self.config = config or ReActConfig()
+        self.stats: Counter[str] = Counter()
         g = StateGraph(ReActState)
         g.add_node("act", self.act)
         g.add_edge(START, "act")
@@ -62,12 +64,17 @@ class ReActAgent:
             )[0].text
             lines = [ln for ln in text.splitlines() if ln.strip()]
             move = None
+            self.stats["act_answers"] += 1
             for line in reversed(lines):  # the last line that parses
                 try:
                     move = env.parse_action(env.state, line.split("Move:")[-1])
+                    self.stats["move_lines"] += 1
                     break
                 except BadAction as exc:
                     errors.append(str(exc))
+                    tally_rejection(self.stats, str(exc))
+            if move is None:
+                self.stats["answers_without_move"] += 1
             if move is not None:
                 before = env.state
                 shown, action = env.render(before), env.action_text(before, move)
@@ -118,4 +125,5 @@ class ReActAgent:
             ended_by=ended_by,
             trajectory=final.get("memory", []),
             outcome=self.env.summary(),
+            stats=dict(self.stats),
         )

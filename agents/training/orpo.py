@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -25,6 +26,16 @@ class Pair:
     prompt: str
     chosen: str
     rejected: str
+    group: str = ""
+    """What the pair came from (a story premise); held-out pairs are split by group, so no
+    premise is in both sets. Empty: taken from the prompt's `Premise:` line, else the prompt."""
+
+    @property
+    def key(self) -> str:
+        if self.group:
+            return self.group
+        m = re.search(r"^Premise: (.*)$", self.prompt, flags=re.M)
+        return m[1].strip() if m else self.prompt
 
 
 def load_pairs(path: str | Path) -> list[Pair]:
@@ -35,7 +46,14 @@ def load_pairs(path: str | Path) -> list[Pair]:
             continue
         try:
             d = json.loads(line)
-            pairs.append(Pair(str(d["prompt"]), str(d["chosen"]), str(d["rejected"])))
+            pairs.append(
+                Pair(
+                    str(d["prompt"]),
+                    str(d["chosen"]),
+                    str(d["rejected"]),
+                    str(d.get("premise") or ""),
+                )
+            )
         except (ValueError, KeyError, TypeError):
             raise ValueError(
                 f"{path}:{n}: each line must be JSON with prompt, chosen, rejected"
@@ -58,26 +76,37 @@ def orpo_loss(
     return loss.mean(), log_odds
 
 
-def _encode(tokenizer: Any, prompt: str, answer: str) -> tuple[list[int], int]:
-    """Token ids of chat-templated prompt + answer + end of turn; and where the answer starts."""
-    messages = [{"role": "user", "content": prompt}]
+def _encode(tokenizer: Any, prompt: str, answer: str, max_prompt: int = 0) -> tuple[list[int], int]:
+    """Token ids of chat-templated prompt + answer + end of turn; and where the answer starts.
+    The prompt gets the system message `local:` models are asked with, so training sees
+    what generation sees. `max_prompt` > 0 keeps only the prompt's last tokens (faster)."""
+    from agents.llm.local import DEFAULT_SYSTEM
+
+    messages = [{"role": "system", "content": DEFAULT_SYSTEM}, {"role": "user", "content": prompt}]
     if getattr(tokenizer, "chat_template", None):
         p = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
         if hasattr(p, "keys"):
             p = p["input_ids"]
         p = [int(t) for t in p]
     else:
-        p = tokenizer(f"user: {prompt}\nassistant: ")["input_ids"]
+        text = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant: "
+        p = tokenizer(text)["input_ids"]
+    if max_prompt > 0:
+        p = p[-max_prompt:]
     a = tokenizer(answer, add_special_tokens=False)["input_ids"]
     eos = tokenizer.eos_token_id
     return [*p, *a, *([eos] if eos is not None else [])], len(p)
 
 
 def sequence_logps(
-    model: Any, tokenizer: Any, prompts: Sequence[str], answers: Sequence[str]
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    answers: Sequence[str],
+    max_prompt: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per answer: (mean token log-prob given the prompt, summed token count)."""
-    rows = [_encode(tokenizer, p, a) for p, a in zip(prompts, answers, strict=True)]
+    rows = [_encode(tokenizer, p, a, max_prompt) for p, a in zip(prompts, answers, strict=True)]
     width = max(len(ids) for ids, _ in rows)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     ids = torch.full((len(rows), width), pad, dtype=torch.long)
@@ -87,8 +116,11 @@ def sequence_logps(
         ids[i, : len(seq)] = torch.tensor(seq)
         mask[i, : len(seq)] = 1
         labels[i, start : len(seq)] = torch.tensor(seq[start:])
-    logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1, :]
-    target = labels[:, 1:]
+    # Logits only from the first answer position on (the vocabulary projection is costly).
+    first = min(start for _, start in rows) - 1
+    logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=width - first).logits
+    logits = logits[:, :-1, :]
+    target = labels[:, first + 1 :]
     keep = target != -100
     logp = (
         torch.log_softmax(logits.float(), -1)
@@ -100,27 +132,39 @@ def sequence_logps(
 
 
 def pair_loss(
-    model: Any, tokenizer: Any, batch: Sequence[Pair], beta: float
+    model: Any, tokenizer: Any, batch: Sequence[Pair], beta: float, max_prompt: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor]:
     prompts = [p.prompt for p in batch]
     logps, _ = sequence_logps(
-        model, tokenizer, prompts + prompts, [p.chosen for p in batch] + [p.rejected for p in batch]
+        model,
+        tokenizer,
+        prompts + prompts,
+        [p.chosen for p in batch] + [p.rejected for p in batch],
+        max_prompt,
     )
     chosen, rejected = logps[: len(batch)], logps[len(batch) :]
     return orpo_loss(chosen, rejected, -chosen, beta)
 
 
 @torch.no_grad()
+def pair_log_odds(
+    model: Any, tokenizer: Any, pairs: Sequence[Pair], batch_size: int = 8
+) -> list[float]:
+    """Per pair, the log odds ratio of chosen over rejected (full prompts)."""
+    model.eval()
+    out: list[float] = []
+    for i in range(0, len(pairs), batch_size):
+        _, log_odds = pair_loss(model, tokenizer, pairs[i : i + batch_size], beta=0.0)
+        out.extend(float(x) for x in log_odds)
+    return out
+
+
 def preference_margin(
     model: Any, tokenizer: Any, pairs: Sequence[Pair], batch_size: int = 8
 ) -> float:
     """Mean log odds ratio of chosen over rejected: > 0 means the model prefers the chosen."""
-    model.eval()
-    total = 0.0
-    for i in range(0, len(pairs), batch_size):
-        _, log_odds = pair_loss(model, tokenizer, pairs[i : i + batch_size], beta=0.0)
-        total += float(log_odds.sum())
-    return total / max(len(pairs), 1)
+    values = pair_log_odds(model, tokenizer, pairs, batch_size)
+    return sum(values) / max(len(values), 1)
 
 
 @dataclass(frozen=True)
@@ -136,7 +180,18 @@ class ORPOConfig:
     backend: str = "ours"
     """"ours" (this file's loop) or "trl" (TRL's ORPOTrainer; `pip install .[train]`)."""
     lora: bool = False
-    """trl backend: train LoRA adapters (peft) and merge them into the saved model."""
+    """Train LoRA adapters (peft) and merge them into the saved model."""
+    lora_rank: int = 16
+    top_layers: int = 0
+    """> 0: train only the last `top_layers` transformer blocks and the final norm (the
+    backward pass stops there: faster on CPU); 0: every weight (or LoRA everywhere)."""
+    train_probe: int = 16
+    """Train pairs the train-set preference is measured on (before and after)."""
+    max_seconds: float = 0.0
+    """> 0: stop after this much training time even if fewer than `steps` were taken."""
+    max_prompt: int = 0
+    """Training only: keep the last `max_prompt` prompt tokens (0: all). Margins are
+    always measured on full prompts."""
 
 
 @dataclass
@@ -152,40 +207,76 @@ class ORPOReport:
     train_margin_before: float
     train_margin_after: float
     out: str
+    heldout_rose: int = 0
+    """Held-out pairs whose log odds ratio went up."""
+    heldout_groups: int = 0
+    train_groups: int = 0
+    heldout_positive_before: int = 0
+    heldout_positive_after: int = 0
 
     def lines(self) -> list[str]:
         return [
             f"ORPO: {self.steps} steps on {self.train_pairs} pairs in {self.seconds:.1f}s; "
             f"loss {self.first_loss:.4f} -> {self.last_loss:.4f}",
-            f"held-out log-odds preference for the chosen ({self.heldout_pairs} pairs): "
-            f"{self.heldout_margin_before:+.4f} -> {self.heldout_margin_after:+.4f}",
-            f"train log-odds preference: {self.train_margin_before:+.4f} -> {self.train_margin_after:+.4f}",
+            f"held-out log-odds preference for the chosen ({self.heldout_pairs} pairs from "
+            f"{self.heldout_groups} premise(s) not trained on): "
+            f"{self.heldout_margin_before:+.4f} -> {self.heldout_margin_after:+.4f}; rose on "
+            f"{self.heldout_rose}/{self.heldout_pairs}; chosen preferred on "
+            f"{self.heldout_positive_before} -> {self.heldout_positive_after}",
+            f"train log-odds preference (a sample of the train pairs): "
+            f"{self.train_margin_before:+.4f} -> {self.train_margin_after:+.4f}",
             f"saved: {self.out} (load it as local:{self.out})",
         ]
 
 
 def split_pairs(pairs: Sequence[Pair], heldout: float, seed: int) -> tuple[list[Pair], list[Pair]]:
-    order = list(pairs)
-    random.Random(seed).shuffle(order)
-    k = min(round(heldout * len(order)), len(order) - 1)
-    return order[k:], order[:k]
+    """(train, held out) by group (`Pair.key`, the premise): whole groups are held out,
+    shuffled, until about `heldout` of the pairs are; pairs of one group (and near-copies
+    of its prompts and answers) never land on both sides. With one group, by prompt."""
+    if heldout <= 0 or len(pairs) < 2:
+        return list(pairs), []
+    groups: dict[str, list[Pair]] = {}
+    for p in pairs:
+        groups.setdefault(p.key, []).append(p)
+    if len(groups) < 2:
+        groups = {}
+        for p in pairs:
+            groups.setdefault(p.prompt, []).append(p)
+    names = sorted(groups)
+    random.Random(seed).shuffle(names)
+    target = heldout * len(pairs)
+    train: list[Pair] = []
+    held: list[Pair] = []
+    held_groups = 0
+    for name in names:
+        group = groups[name]
+        closer = abs(len(held) + len(group) - target) <= abs(len(held) - target)
+        if held_groups < len(names) - 1 and len(held) < target and (closer or not held):
+            held.extend(group)
+            held_groups += 1
+        else:
+            train.extend(group)
+    return train, held
 
 
 def train_orpo(
     model: Any, tokenizer: Any, pairs: Sequence[Pair], out: str | Path, config: ORPOConfig
 ) -> ORPOReport:
-    """Full fine-tune of `model` on `pairs`; saves model and tokenizer to `out`."""
+    """Fine-tune `model` on `pairs` (all weights, or LoRA merged on save); saves model and
+    tokenizer to `out`; measures the log-odds preference on held-out premises before/after."""
     if not pairs:
         raise ValueError("no preference pairs to train on")
     torch.manual_seed(config.seed)
     train, held = split_pairs(pairs, config.heldout, config.seed)
-    before_h = preference_margin(model, tokenizer, held) if held else 0.0
-    before_t = preference_margin(model, tokenizer, train)
+    held_before = pair_log_odds(model, tokenizer, held)
+    # The train-set preference on a fixed sample (forward passes cost on CPU).
+    probe = random.Random(config.seed).sample(train, min(len(train), config.train_probe))
+    before_t = preference_margin(model, tokenizer, probe)
     start = time.perf_counter()
     if config.backend == "trl":
         model, losses = _train_trl(model, tokenizer, train, out, config)
     elif config.backend == "ours":
-        losses = _train_ours(model, tokenizer, train, config)
+        model, losses = _train_ours(model, tokenizer, train, config)
     else:
         raise ValueError(f"unknown ORPO backend {config.backend!r}; valid: ours, trl")
     seconds = time.perf_counter() - start
@@ -194,18 +285,24 @@ def train_orpo(
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
+    held_after = pair_log_odds(model, tokenizer, held)
     report = ORPOReport(
         train_pairs=len(train),
         heldout_pairs=len(held),
-        steps=config.steps,
+        steps=len(losses),
         seconds=seconds,
         first_loss=losses[0],
         last_loss=sum(losses[-10:]) / len(losses[-10:]),
-        heldout_margin_before=before_h,
-        heldout_margin_after=preference_margin(model, tokenizer, held) if held else 0.0,
+        heldout_margin_before=sum(held_before) / max(len(held), 1),
+        heldout_margin_after=sum(held_after) / max(len(held), 1),
         train_margin_before=before_t,
-        train_margin_after=preference_margin(model, tokenizer, train),
+        train_margin_after=preference_margin(model, tokenizer, probe),
         out=str(out),
+        heldout_rose=sum(a > b for a, b in zip(held_after, held_before, strict=True)),
+        heldout_groups=len({p.key for p in held}),
+        train_groups=len({p.key for p in train}),
+        heldout_positive_before=sum(x > 0 for x in held_before),
+        heldout_positive_after=sum(x > 0 for x in held_after),
     )
     (out / "orpo_report.json").write_text(
         json.dumps({**asdict(report), "config": asdict(config)}, indent=2)
@@ -213,20 +310,63 @@ def train_orpo(
     return report
 
 
-def _train_ours(model: Any, tokenizer: Any, train: list[Pair], config: ORPOConfig) -> list[float]:
-    opt = torch.optim.AdamW(model.parameters(), lr=config.lr)
+def _train_ours(
+    model: Any, tokenizer: Any, train: list[Pair], config: ORPOConfig
+) -> tuple[Any, list[float]]:
+    """AdamW on the ORPO loss; with `lora`, on peft LoRA adapters, merged at the end."""
+    if config.lora:
+        try:
+            from peft import LoraConfig, get_peft_model
+        except ImportError:
+            raise ValueError("--lora needs peft: pip install '.[train]'") from None
+        lora = LoraConfig(
+            r=config.lora_rank,
+            lora_alpha=2 * config.lora_rank,
+            target_modules="all-linear",
+            task_type="CAUSAL_LM",
+        )
+        model = get_peft_model(model, lora)
+    elif config.top_layers > 0:
+        _freeze_below(model, config.top_layers)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=config.lr)
     rng = random.Random(config.seed)
     losses = []
     model.train()
+    start = time.perf_counter()
     for _ in range(config.steps):
+        if config.max_seconds and time.perf_counter() - start > config.max_seconds:
+            break
         batch = rng.sample(train, min(config.batch_size, len(train)))
-        loss, _ = pair_loss(model, tokenizer, batch, config.beta)
+        loss, _ = pair_loss(model, tokenizer, batch, config.beta, config.max_prompt)
         opt.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         losses.append(float(loss.detach()))
-    return losses
+    if config.lora:
+        model = model.merge_and_unload()  # a plain model that `local:PATH` loads
+    for p in model.parameters():
+        p.requires_grad_(True)
+    return model, losses
+
+
+def _freeze_below(model: Any, top: int) -> None:
+    """Freeze every weight but the last `top` decoder blocks and the final norm."""
+    blocks = None
+    for module in model.modules():
+        if isinstance(module, torch.nn.ModuleList) and len(module) > 1:
+            blocks = module  # the decoder blocks (Llama: model.model.layers)
+            break
+    if blocks is None:
+        raise ValueError("top_layers: cannot find the model's decoder blocks")
+    for p in model.parameters():
+        p.requires_grad_(False)
+    keep = list(blocks)[-top:]
+    norm = getattr(getattr(model, "model", model), "norm", None)
+    for module in [*keep, *([norm] if norm is not None else [])]:
+        for p in module.parameters():
+            p.requires_grad_(True)
 
 
 def _train_trl(

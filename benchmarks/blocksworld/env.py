@@ -15,6 +15,7 @@ from benchmarks.blocksworld.problem import (
     Stacks,
     apply_move,
     describe,
+    distance_map,
 )
 
 INSTRUCTIONS = (
@@ -37,6 +38,7 @@ class BlocksEnv:
         self.state: Stacks = instance.start
         self.steps = 0
         self.max_steps = max(instance.optimal + 2, int(step_factor * instance.optimal))
+        self._distance: dict[Stacks, int] | None = None
 
     def render(self, state: Stacks) -> str:
         return f"Now: {describe(state)}. Goal: {describe(self.instance.goal)}."
@@ -65,6 +67,12 @@ class BlocksEnv:
     def parse_value(self, text: str) -> float | None:
         m = re.search(r"\d+", text)
         return None if m is None else 1.0 / (1.0 + int(m[0]))
+
+    def true_value(self, state: Stacks) -> float:
+        """Diagnostics only (never shown to the agent): `parse_value` of the exact distance."""
+        if self._distance is None:
+            self._distance = distance_map(self.instance.goal)
+        return 1.0 / (1.0 + self._distance[state])
 
     def act(self, action: Move) -> list[Move]:
         self.state = apply_move(self.state, action)

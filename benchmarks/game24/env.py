@@ -14,7 +14,7 @@ from fractions import Fraction
 from typing import Any
 
 from agents.graphs.env import BadAction
-from benchmarks.game24.puzzles import TARGET, apply, check, fmt
+from benchmarks.game24.puzzles import TARGET, apply, check, fmt, solvable
 
 INSTRUCTIONS = (
     "Game of 24: combine the numbers with + - * / until one number is left; it must be 24. "
@@ -139,6 +139,10 @@ class Game24Env:
                 return v
         return None
 
+    def true_value(self, state: G24State) -> float:
+        """Diagnostics only (never shown to the agent): 1 if 24 is still reachable."""
+        return 1.0 if solvable(state.numbers) else 0.0
+
     def act(self, action: tuple[int, str, int]) -> list[tuple[int, str, int]]:
         self.state = self.problem.step(self.state, action)
         self.steps += 1
@@ -156,7 +160,9 @@ class Game24Env:
 
     def summary(self) -> dict[str, Any]:
         answer = self.answer()
-        verdict = check(self.puzzle, answer) if answer else None
+        # The checker judges the puzzle too: an impossible one is reported as such even
+        # when the agent (rightly) found no answer.
+        verdict = check(self.puzzle, answer) if answer or not solvable(self.puzzle) else None
         return {
             "puzzle": list(self.puzzle),
             "answer": answer,

@@ -23,6 +23,23 @@ INSTRUCTIONS = (
 CELL = re.compile(r"\b([0-8])\b")
 
 
+_SOLVED: dict[str, list[float]] = {}
+
+
+def _solve(state: pyspiel.State) -> list[float]:
+    """Minimax returns of a tic-tac-toe position (memoised on the board and the mover)."""
+    key = f"{state}|{state.current_player()}"
+    if key not in _SOLVED:
+        if state.is_terminal():
+            _SOLVED[key] = list(state.returns())
+        else:
+            p = state.current_player()
+            _SOLVED[key] = max(
+                (_solve(state.child(a)) for a in state.legal_actions()), key=lambda r: r[p]
+            )
+    return _SOLVED[key]
+
+
 class TicTacToeEnv:
     instructions = INSTRUCTIONS
 
@@ -80,6 +97,11 @@ class TicTacToeEnv:
     def parse_value(self, text: str) -> float | None:
         m = re.search(r"\d+", text)
         return None if m is None else min(int(m[0]), 10) / 10.0
+
+    def true_value(self, state: pyspiel.State) -> float:
+        """Diagnostics only (never shown to the agent): the position's value for the agent
+        under perfect play by both sides (win 1, draw 0.5, loss 0), on `parse_value`'s scale."""
+        return (_solve(state)[self.player] + 1.0) / 2.0
 
     def act(self, action: int) -> list[int]:
         self.state = self.problem.step(self.state, action)
