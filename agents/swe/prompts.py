@@ -37,31 +37,18 @@ EXAMPLE = [
 
 def action_messages(
     instance: dict, steps: list[dict], feedback: list[str] | None = None, tail: int = RECENT
-) -> list[dict[str, str]]:
+) -> list[dict[str, Any]]:
     """The chat for the next action: task, then the trajectory as assistant/user turns."""
-    task = instance["problem_statement"].strip()[:2500]
-    msgs = [
+    msgs: list[dict[str, Any]] = [
         {"role": "system", "content": SYSTEM + action_format_help()},
         *EXAMPLE,
-        {"role": "user", "content": f"Issue:\n{task}"},
     ]
-    old = steps[:-tail] if tail else steps
-    if old and tail:
-        lines = [f"- {_short(s)}" for s in old]
-        msgs.append({"role": "user", "content": "Earlier steps:\n" + "\n".join(lines)})
-    first = len(old) if tail else len(steps)
+    first = _task_and_older_steps(msgs, instance, steps, tail)
     for i, s in enumerate(steps[first:], start=first):
         msgs.append({"role": "assistant", "content": s.get("answer", "")})
         msgs.append({"role": "user", "content": _observation(s, steps[:i])})
     if feedback:
-        notes = "\n".join(f"- {f}" for f in feedback)
-        msgs.append(
-            {
-                "role": "user",
-                "content": "Other attempts from this point were judged:\n"
-                f"{notes}\nTry something different.",
-            }
-        )
+        msgs.append(_feedback_turn(feedback))
     msgs[-1] = {**msgs[-1], "content": msgs[-1]["content"] + CUE}
     return msgs
 
@@ -79,16 +66,8 @@ def tool_messages(
     is an assistant turn with its tool call, then the tool's result (neutral form, see
     agents.llm.types). A step without a stored call (a search node) gets one from its
     action; an answer without a call is shown as text, followed by its error."""
-    task = instance["problem_statement"].strip()[:2500]
-    msgs: list[dict[str, Any]] = [
-        {"role": "system", "content": TOOLS_SYSTEM},
-        {"role": "user", "content": f"Issue:\n{task}"},
-    ]
-    old = steps[:-tail] if tail else steps
-    if old and tail:
-        lines = [f"- {_short(s)}" for s in old]
-        msgs.append({"role": "user", "content": "Earlier steps:\n" + "\n".join(lines)})
-    first = len(old) if tail else len(steps)
+    msgs: list[dict[str, Any]] = [{"role": "system", "content": TOOLS_SYSTEM}]
+    first = _task_and_older_steps(msgs, instance, steps, tail)
     for i, s in enumerate(steps[first:], start=first):
         call = s.get("tool_call")
         if call is None and "action" in s:
@@ -108,15 +87,31 @@ def tool_messages(
             result["content"] += f"\n(only your first tool call ran; {s['ignored_calls']} ignored)"
         msgs.append({"role": "tool", "tool_call_id": call["id"], **result})
     if feedback:
-        notes = "\n".join(f"- {f}" for f in feedback)
-        msgs.append(
-            {
-                "role": "user",
-                "content": "Other attempts from this point were judged:\n"
-                f"{notes}\nTry something different.",
-            }
-        )
+        msgs.append(_feedback_turn(feedback))
     return msgs
+
+
+def _task_and_older_steps(
+    msgs: list[dict[str, Any]], instance: dict, steps: list[dict], tail: int
+) -> int:
+    """Append the issue and a one-line summary of the steps before the last `tail`; return
+    the index of the first step to show in full (tail 0: none)."""
+    task = instance["problem_statement"].strip()[:2500]
+    msgs.append({"role": "user", "content": f"Issue:\n{task}"})
+    old = steps[:-tail] if tail else steps
+    if old and tail:
+        lines = [f"- {_short(s)}" for s in old]
+        msgs.append({"role": "user", "content": "Earlier steps:\n" + "\n".join(lines)})
+    return len(old) if tail else len(steps)
+
+
+def _feedback_turn(feedback: list[str]) -> dict[str, str]:
+    """SWE-Search: the judged siblings of this node, so the model tries something else."""
+    notes = "\n".join(f"- {f}" for f in feedback)
+    return {
+        "role": "user",
+        "content": f"Other attempts from this point were judged:\n{notes}\nTry something different.",
+    }
 
 
 def _short(step: dict) -> str:

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agents.jsonl import JsonlLog, read_rows
 from agents.swe.env import AgentConfig, AgentEnv
 
 SOLVE_LOG = "solve.jsonl"
@@ -40,38 +40,10 @@ class SolveConfig:
 
 def read_log(path: Path) -> dict[str, dict]:
     """Finished instances by id; a torn last line (killed mid-write) is ignored."""
-    done: dict[str, dict] = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(row, dict) and "instance_id" in row:
-                done[row["instance_id"]] = row
-    return done
+    return {row["instance_id"]: row for row in read_rows(path) if "instance_id" in row}
 
 
-class Appender:
-    """One whole line per write, fsynced: survives a kill."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists() and path.stat().st_size and not path.read_bytes().endswith(b"\n"):
-            with open(path, "ab") as f:
-                f.write(b"\n")
-
-    def append(self, row: dict) -> None:
-        data = (json.dumps(row, sort_keys=True) + "\n").encode()
-        with self.lock:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+Appender = JsonlLog  # the solve log: one fsynced line per finished instance
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -17,13 +17,12 @@ diff) when a new step has to run from it. Work done before the kill is not redon
 from __future__ import annotations
 
 import itertools
-import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agents.jsonl import JsonlLog, read_rows
 from agents.swe.actions import Action
 from agents.swe.env import AgentEnv
 
@@ -86,34 +85,17 @@ class Journal:
 
     def __init__(self, path: Path | None = None):
         self.path = path
-        self.events: dict[str, Any] = {}
-        if path is not None and path.exists():
-            for line in path.read_text().splitlines():
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if isinstance(row, dict) and "key" in row:
-                    self.events[row["key"]] = row["value"]
-            if not path.read_bytes().endswith(b"\n"):
-                with open(path, "ab") as f:
-                    f.write(b"\n")  # end the torn line: new events start on their own
+        rows = read_rows(path) if path is not None else []
+        self.events: dict[str, Any] = {r["key"]: r["value"] for r in rows if "key" in r}
+        self._log = JsonlLog(path) if path is not None else None
 
     def get(self, key: str) -> Any:
         return self.events.get(key)
 
     def put(self, key: str, value: Any) -> None:
         self.events[key] = value
-        if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = (json.dumps({"key": key, "value": value}, default=str) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        if self._log is not None:
+            self._log.append({"key": key, "value": value})
 
 
 @dataclass

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+from agents.jsonl import JsonlLog, read_rows
 from benchmarks.swe_bench.harness import (
     ERROR,
     RESOLVED,
@@ -57,47 +57,15 @@ def is_empty(prediction: dict | None) -> bool:
 
 def read_results(path: Path) -> dict[str, dict]:
     """Graded results by instance id; a torn last line (a crash mid-write) is ignored."""
-    done: dict[str, dict] = {}
-    if not path.exists():
-        return done
-    for line in path.read_text().splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(row, dict) and "instance_id" in row and "status" in row:
-            done[row["instance_id"]] = row
-    return done
+    rows = read_rows(path)
+    return {r["instance_id"]: r for r in rows if "instance_id" in r and "status" in r}
 
 
-class _Appender:
-    """Appends one JSON line per result, atomically enough to survive a kill: a single
-    write of a complete line, then fsync."""
+class _Appender(JsonlLog):
+    """One JSON line per graded result, whole and fsynced: survives a kill."""
 
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._repair(path)
-        self.path = path
-        self.lock = threading.Lock()
-
-    @staticmethod
-    def _repair(path: Path) -> None:
-        # A kill during a write can leave a partial last line; end it so appends stay whole.
-        if path.exists() and path.stat().st_size:
-            with open(path, "rb+") as f:
-                f.seek(-1, os.SEEK_END)
-                if f.read(1) != b"\n":
-                    f.write(b"\n")
-
-    def append(self, result: InstanceResult) -> None:
-        data = (result.to_json() + "\n").encode()
-        with self.lock:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+    def append_result(self, result: InstanceResult) -> None:
+        self.append_line(result.to_json())
 
 
 def evaluate(
@@ -136,7 +104,7 @@ def evaluate(
         try:
             for fut in as_completed(futures):
                 result = fut.result()
-                appender.append(result)
+                appender.append_result(result)
                 if on_result:
                     on_result(result, futures[fut])
         except BaseException:

@@ -1,0 +1,53 @@
+"""Crash-safe JSON-lines logs: every resumable run (solve logs, graded results, search
+journals) appends one whole, fsynced line per event and reads back what survived a kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """The log's JSON objects in order; a torn last line (killed mid-write) is skipped."""
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
+class JsonlLog:
+    """Appends one line per write (a single write of a whole line, then fsync), thread-safe.
+    Opening ends a torn last line, so later lines stay whole."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists() and path.stat().st_size:
+            with open(path, "rb+") as f:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    f.write(b"\n")
+
+    def append_line(self, line: str) -> None:
+        data = (line + "\n").encode()
+        with self.lock:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def append(self, row: dict[str, Any]) -> None:
+        self.append_line(json.dumps(row, sort_keys=True, default=str))
