@@ -15,23 +15,10 @@ import torch
 
 from agents.llm.local import LocalLLM
 from agents.llm.types import Request, make_request
-from tests.tiny_models import build_tiny_llama
+from tests.tiny_models import BASIC_WORDS, build_tiny_llama
 
 WORDS = [
-    "the",
-    "a",
-    "cat",
-    "dog",
-    "sat",
-    "on",
-    "mat",
-    "red",
-    "blue",
-    "green",
-    "is",
-    "what",
-    "why",
-    "how",
+    *BASIC_WORDS,
     "paris",
     "france",
     "capital",

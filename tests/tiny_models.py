@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-WORDS = [
+BASIC_WORDS = [
     "the",
     "a",
     "cat",
@@ -22,6 +22,10 @@ WORDS = [
     "what",
     "why",
     "how",
+]
+"""Words every tiny model knows; tests add their own (see WORDS, and test_llm_local)."""
+WORDS = [
+    *BASIC_WORDS,
     "fox",
     "found",
     "lantern",

@@ -235,20 +235,9 @@ class RAFAAgent:
 
     def run(self) -> Episode:
         """Play the episode to the end (or until a budget ends it); never raises OutOfCalls."""
-        final: RAFAState = {"memory": []}
-        ended_by = "done"
-        try:
-            for update in self.graph.stream(
-                {"memory": [], "belief": ""},
-                {"recursion_limit": 4 * self.config.max_steps + 10},
-                stream_mode="values",
-            ):
-                final = update
-        except OutOfCalls:
-            ended_by = "out_of_calls"
-        ended_by = final.get("ended_by") or ended_by
-        if ended_by == "done" and not self.env.done():
-            ended_by = "max_steps"
+        final, ended_by = play_to_end(
+            self.graph, {"memory": [], "belief": ""}, 4 * self.config.max_steps + 10, self.env
+        )
         return Episode(
             success=self.env.success(),
             steps=self.env.steps,
@@ -258,6 +247,26 @@ class RAFAAgent:
             belief=final.get("belief", ""),
             stats={**self.stats, "judged": self.judged},
         )
+
+
+def play_to_end(
+    graph: Any, start: dict[str, Any], recursion_limit: int, env: Env
+) -> tuple[dict[str, Any], str]:
+    """Stream a planning graph to its end: its last state and why the episode ended (the
+    state's `ended_by`, else out_of_calls, else max_steps if the task is not done, else done)."""
+    final: dict[str, Any] = {"memory": []}
+    ended_by = "done"
+    try:
+        for update in graph.stream(
+            start, {"recursion_limit": recursion_limit}, stream_mode="values"
+        ):
+            final = update
+    except OutOfCalls:
+        ended_by = "out_of_calls"
+    ended_by = final.get("ended_by") or ended_by
+    if ended_by == "done" and not env.done():
+        ended_by = "max_steps"
+    return final, ended_by
 
 
 def _principal_variation(root: Any) -> list[Any]:

@@ -9,9 +9,9 @@ from typing import Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 
-from agents.graphs.env import BadAction, Env, OutOfCalls
+from agents.graphs.env import BadAction, Env
 from agents.graphs.llm_search import header, tally_rejection, user
-from agents.graphs.rafa import Episode
+from agents.graphs.rafa import Episode, play_to_end
 from agents.llm import BaseLLM
 
 
@@ -105,20 +105,9 @@ class ReActAgent:
         return "act"
 
     def run(self) -> Episode:
-        final: ReActState = {"memory": []}
-        ended_by = "done"
-        try:
-            for update in self.graph.stream(
-                {"memory": []},
-                {"recursion_limit": 2 * self.config.max_steps + 10},
-                stream_mode="values",
-            ):
-                final = update
-        except OutOfCalls:
-            ended_by = "out_of_calls"
-        ended_by = final.get("ended_by") or ended_by
-        if ended_by == "done" and not self.env.done():
-            ended_by = "max_steps"
+        final, ended_by = play_to_end(
+            self.graph, {"memory": []}, 2 * self.config.max_steps + 10, self.env
+        )
         return Episode(
             success=self.env.success(),
             steps=self.env.steps,

@@ -10,7 +10,7 @@ import re
 from fractions import Fraction
 
 from agents.llm import BaseLLM, Completion, Request, Usage
-from benchmarks.game24.puzzles import OPS, apply, fmt, next_steps, solvable
+from benchmarks.game24.puzzles import all_steps, fmt, next_steps, solvable
 
 NUMBERS = re.compile(r"Numbers left: ([-\d/ ]+)")
 
@@ -21,17 +21,11 @@ def _numbers(prompt: str) -> list[Fraction]:
 
 
 def _losing_steps(nums: list[Fraction]) -> list[str]:
-    out = []
-    for i, a in enumerate(nums):
-        for j, b in enumerate(nums):
-            if i == j:
-                continue
-            rest = [n for k, n in enumerate(nums) if k not in (i, j)]
-            for op in OPS:
-                v = apply(a, op, b)
-                if v is not None and not solvable([*rest, v]):
-                    out.append(f"{fmt(a)} {op} {fmt(b)} = {fmt(v)}")
-    return out
+    return [
+        f"{fmt(a)} {op} {fmt(b)} = {fmt(v)}"
+        for a, op, b, v, rest in all_steps(nums)
+        if not solvable([*rest, v])
+    ]
 
 
 class Game24Oracle(BaseLLM):

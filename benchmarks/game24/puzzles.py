@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cache
@@ -71,9 +71,11 @@ def solvable(numbers: Sequence[Fraction | int]) -> bool:
     return solve(numbers) is not None
 
 
-def next_steps(numbers: Sequence[Fraction]) -> list[tuple[Fraction, str, Fraction, Fraction]]:
-    """Every (a, op, b, result) step from `numbers` that keeps the puzzle solvable."""
-    out = []
+def all_steps(
+    numbers: Sequence[Fraction],
+) -> Iterator[tuple[Fraction, str, Fraction, Fraction, list[Fraction]]]:
+    """Every defined step (a, op, b, result) from `numbers`, with the numbers it leaves
+    besides the result."""
     nums = list(numbers)
     for i, a in enumerate(nums):
         for j, b in enumerate(nums):
@@ -82,9 +84,13 @@ def next_steps(numbers: Sequence[Fraction]) -> list[tuple[Fraction, str, Fractio
             rest = [n for k, n in enumerate(nums) if k not in (i, j)]
             for op in OPS:
                 v = apply(a, op, b)
-                if v is not None and solvable([*rest, v]):
-                    out.append((a, op, b, v))
-    return out
+                if v is not None:
+                    yield a, op, b, v, rest
+
+
+def next_steps(numbers: Sequence[Fraction]) -> list[tuple[Fraction, str, Fraction, Fraction]]:
+    """Every (a, op, b, result) step from `numbers` that keeps the puzzle solvable."""
+    return [(a, op, b, v) for a, op, b, v, rest in all_steps(numbers) if solvable([*rest, v])]
 
 
 @dataclass(frozen=True)
