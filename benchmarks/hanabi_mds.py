@@ -1,10 +1,15 @@
-"""MDS/MMDS against its blueprint in Hanabi, single-agent search: seat 0 plays the search
-bot, the partner the blueprint; every seed is also played by the blueprint in both seats,
-on the same deck (paired). Resumable: one JSON line per game in
-benchmarks/results/hanabi_mds_games.jsonl, with the sha256 of games/hanabi/rules.py the
-process imported (the comparison is pinned to it). `--report` writes hanabi_mds.{json,md}.
+"""MDS/MMDS against its blueprint in Hanabi: seat 0 plays the search bot and the partner
+the blueprint (`--seats 0`, single-agent search), or the search bot plays every seat
+(`--seats all`; each searcher assumes the others follow the blueprint); every seed is also
+played by the blueprint in both seats, on the same deck (paired). Resumable: one JSON
+line per game in benchmarks/results/hanabi_mds_games.jsonl, with the sha256 of
+games/hanabi/rules.py the process imported (the comparison is pinned to it). `--report`
+writes hanabi_mds.{json,md}. Shards (`--shard i/n`) may run at once: each appends whole
+lines.
 
-    nice -n 15 python -m benchmarks.hanabi_mds --spec mds:eta=5,threshold=1 --games 500
+    S=mds:eta=10,rollouts=160,keep=1,screen=2,floor=0.1,threshold=0.5,z=2
+    python -m benchmarks.hanabi_mds --spec $S --seats all --games 500 --shard 0/2 &
+    python -m benchmarks.hanabi_mds --spec $S --seats all --games 500 --shard 1/2
     python -m benchmarks.hanabi_mds --report
     python -m benchmarks.hanabi_mds --selfplay hanabi_learned --games 200
 """
@@ -15,6 +20,7 @@ import argparse
 import hashlib
 import json
 import math
+import os
 import statistics
 from dataclasses import asdict
 from pathlib import Path
@@ -24,9 +30,10 @@ from benchmarks.hanabi import play_game
 LOG = Path("benchmarks/results/hanabi_mds_games.jsonl")
 
 NOTES = """Notes. Paired: the same seed deals the same deck to the blueprint pair and to the
-search pair; only seat 0 searches, so games without a deviation score the same. s/move is
-the search bot's thinking time per searched move (half of the moves), measured on the
-shared 2-core machine under the load of other jobs (niced), so it overstates the cost.
+search pair, so games without a deviation score the same. Seats: 0 = only seat 0 searches
+(the partner is the blueprint), all = every seat searches. s/move is the search bot's
+thinking time per searched move, measured on the shared 2-core machine while other jobs
+ran (two to five processes at once), so it overstates the cost of one search alone.
 A group is one version of games/hanabi/rules.py (its sha256 prefix): the blueprint changed
 between runs, and each process plays with the version it imported."""
 
@@ -43,22 +50,33 @@ def load(path: Path = LOG) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def play(spec: str, partner: str, seeds: range, shard: int, shards: int) -> None:
+def _seats(row: dict[str, object]) -> str:
+    return str(row.get("seats", "0"))  # rows from before --seats searched in seat 0
+
+
+def play(spec: str, partner: str, seeds: range, shard: int, shards: int, seats: str = "0") -> None:
+    """Play `spec` (in seat 0, or in every seat) and the blueprint pair on each seed of the
+    shard, skipping games already in the log; one fsynced line per game."""
     sha = rules_sha()
-    done = {(r["bot"], r["partner"], r["seed"], r["rules"]) for r in load()}
+    done = {(r["bot"], r["partner"], r["seed"], r["rules"], _seats(r)) for r in load()}
     LOG.parent.mkdir(parents=True, exist_ok=True)
     for seed in seeds:
         if seed % shards != shard:
             continue
-        for bot in (partner, spec):
-            if (bot, partner, seed, sha) in done:
+        for bot, where in ((partner, "0"), (spec, seats)):
+            key = (bot, partner, seed, sha, where)
+            if key in done:
                 continue
-            rec = play_game(bot, 2, seed, partner)
-            row = {**asdict(rec), "rules": sha}
+            rec = play_game(bot, 2, seed, None if where == "all" else partner)
+            row = {**asdict(rec), "partner": partner, "rules": sha, "seats": where}
             with LOG.open("a") as f:
                 f.write(json.dumps(row) + "\n")
-            done.add((bot, partner, seed, sha))
-            print(f"{bot} seed {seed}: {rec.score:g} ({rec.seconds:.1f} s)", flush=True)
+                f.flush()
+                os.fsync(f.fileno())
+            done.add(key)
+            print(
+                f"{bot} seats {where} seed {seed}: {rec.score:g} ({rec.seconds:.1f} s)", flush=True
+            )
 
 
 def _mean_se(xs: list[float]) -> tuple[float, float]:
@@ -68,21 +86,22 @@ def _mean_se(xs: list[float]) -> tuple[float, float]:
 
 def report(out: Path = Path("benchmarks/results")) -> str:
     rows = load()
-    groups: dict[tuple[str, str], dict[str, dict[int, dict[str, object]]]] = {}
+    groups: dict[tuple[str, str], dict[tuple[str, str], dict[int, dict[str, object]]]] = {}
     for r in rows:
         key = (str(r["partner"]), str(r["rules"]))
-        groups.setdefault(key, {}).setdefault(str(r["bot"]), {})[int(r["seed"])] = r  # type: ignore[call-overload]
+        who = (str(r["bot"]), _seats(r))
+        groups.setdefault(key, {}).setdefault(who, {})[int(r["seed"])] = r  # type: ignore[call-overload]
     summary = []
-    lines = ["# Hanabi MDS/MMDS vs blueprint (2 players, seat 0 searches, partner = blueprint)"]
+    lines = ["# Hanabi MDS/MMDS vs blueprint (2 players, paired decks)"]
     for (partner, sha), bots in groups.items():
-        base = bots.get(partner, {})
+        base = bots.get((partner, "0"), {})
         lines += ["", f"Blueprint `{partner}`, games/hanabi/rules.py sha256 {sha}…", ""]
         lines += [
-            "| bot | paired games | bot mean | blueprint mean | diff ± SE | s/move | "
+            "| bot | seats | paired games | bot mean | blueprint mean | diff ± SE | s/move | "
             "deviations/game | illegal |",
-            "|---|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
-        for bot, recs in bots.items():
+        for (bot, seats), recs in bots.items():
             if bot == partner:
                 continue
             seeds = sorted(s for s in recs if s in base)
@@ -93,14 +112,15 @@ def report(out: Path = Path("benchmarks/results")) -> str:
             ours = statistics.fmean(float(recs[s]["score"]) for s in seeds)  # type: ignore[arg-type]
             theirs = statistics.fmean(float(base[s]["score"]) for s in seeds)  # type: ignore[arg-type]
             secs = sum(float(recs[s]["seconds"]) for s in seeds)  # type: ignore[arg-type]
-            # Only seat 0 searches: about half of the moves.
-            moves = sum(int(recs[s]["moves"]) for s in seeds) / 2  # type: ignore[call-overload]
+            # Seat 0 alone makes about half of the moves (two players).
+            moves = sum(int(recs[s]["moves"]) for s in seeds) / (1 if seats == "all" else 2)  # type: ignore[call-overload]
             devs = sum(int(recs[s]["deviations"]) for s in seeds) / len(seeds)  # type: ignore[call-overload]
             bad = sum(int(recs[s]["illegal"]) for s in seeds)  # type: ignore[call-overload]
             summary.append(
                 {
                     "bot": bot,
                     "partner": partner,
+                    "seats": seats,
                     "rules_sha": sha,
                     "games": len(seeds),
                     "mean": ours,
@@ -113,7 +133,7 @@ def report(out: Path = Path("benchmarks/results")) -> str:
                 }
             )
             lines.append(
-                f"| `{bot}` | {len(seeds)} | {ours:.2f} | {theirs:.2f} | {mean:+.2f} ± {se:.2f} | "
+                f"| `{bot}` | {seats} | {len(seeds)} | {ours:.2f} | {theirs:.2f} | {mean:+.2f} ± {se:.2f} | "
                 f"{secs / max(moves, 1):.2f} | {devs:.2f} | {bad} |"
             )
     lines += ["", NOTES]
@@ -138,7 +158,10 @@ def selfplay(spec: str, games: int, seed: int = 0) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--spec", action="append", default=[], help="search bot spec (repeatable)")
-    ap.add_argument("--partner", default="hanabi_rules")
+    ap.add_argument("--partner", default="hanabi_rules", help="the blueprint (baseline pair)")
+    ap.add_argument(
+        "--seats", choices=("0", "all"), default="0", help="0: seat 0 searches; all: every seat"
+    )
     ap.add_argument("--games", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--shard", default="0/1", help="i/n: play the seeds with seed %% n == i")
@@ -153,7 +176,9 @@ def main() -> None:
         return
     shard, shards = (int(x) for x in args.shard.split("/"))
     for spec in args.spec:
-        play(spec, args.partner, range(args.seed, args.seed + args.games), shard, shards)
+        play(
+            spec, args.partner, range(args.seed, args.seed + args.games), shard, shards, args.seats
+        )
 
 
 if __name__ == "__main__":

@@ -173,6 +173,35 @@ def test_mds_worlds_respect_play_clues() -> None:
             assert all(hand[i] % 5 <= t.fireworks[hand[i] // 5] for i in flagged)
 
 
+def test_lean_rollouts_match_plain_ones_and_reuse_the_public_view(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The rollout tracker's caches (public counts, touches, the rule bot's Public view,
+    shared by copies) change no decision: same returns as plain trackers, far fewer
+    Public builds."""
+    from benchmarks.hanabi_rollouts import measure, worlds
+    from games.hanabi import rules
+
+    built = [0]
+    real = rules.Public.__init__
+
+    def counting(self, t):  # type: ignore[no-untyped-def]
+        built[0] += 1
+        real(self, t)
+
+    monkeypatch.setattr(rules.Public, "__init__", counting)
+    jobs = []
+    for seed in range(3):
+        _, state = _midgame(seed, moves=24)
+        jobs += [(w, a) for w in worlds(state, 3, seed) for a in state.legal_actions()[:4]]
+    built[0] = 0
+    _, plain, bad = measure(jobs, mds_bot.rule_policy, lean=False)
+    plain_builds, built[0] = built[0], 0
+    _, lean, bad_lean = measure(jobs, mds_bot.rule_policy, lean=True)
+    assert lean == plain and bad == bad_lean == 0
+    assert built[0] < 0.6 * plain_builds  # apply and decide share one per move
+
+
 # -- conventions in constructed positions (2 players, cards R1=0 .. B5=24) --------------
 
 

@@ -16,6 +16,7 @@ from tiny_models import build_tiny_llama
 from agents.training.orpo import (
     ORPOConfig,
     Pair,
+    PrefixCache,
     load_pairs,
     orpo_loss,
     preference_margin,
@@ -204,7 +205,35 @@ def test_top_layers_trains_only_the_last_blocks(tiny_dir: Path, tmp_path: Path) 
     last = len(model.model.layers) - 1
     assert changed and all(f"layers.{last}." in n or n == "model.norm.weight" for n in changed)
     assert report.train_margin_after > report.train_margin_before
+    assert report.prefix_cache  # the top block trained on cached inputs of the frozen one
     timed = train_orpo(
         model, tok, _pairs(16), tmp_path / "t", ORPOConfig(steps=10**6, max_seconds=0.5)
     )
     assert 1 <= timed.steps < 10**6  # stopped by the time limit, and says how far it got
+
+
+def test_the_prefix_cache_gives_the_full_forward_and_its_gradients(tiny_dir: Path) -> None:
+    model, tok = _load(tiny_dir)
+    model.eval()
+    pairs = _pairs(4)
+    cache = PrefixCache(model, tok, top=1, max_prompt=6)
+    assert cache.check(pairs)
+    prompts = [p.prompt for p in pairs] * 2
+    answers = [p.chosen for p in pairs] + [p.rejected for p in pairs]
+    top = list(model.model.layers)[-1]
+    grads = []
+    for fast in (False, True):
+        model.zero_grad()
+        if fast:
+            logps, _ = cache.logps(prompts, answers)
+        else:
+            logps, _ = sequence_logps(model, tok, prompts, answers, max_prompt=6)
+        logps.sum().backward()
+        grads.append([p.grad.clone() for p in top.parameters()])
+    for slow, quick in zip(*grads, strict=True):
+        assert torch.allclose(slow, quick, atol=1e-5)
+    assert len(model.model.layers) == 2  # the swapped-out blocks are back
+    # A stale cache (a "frozen" block changed after caching) fails the check.
+    with torch.no_grad():
+        model.model.layers[0].mlp.down_proj.weight.add_(0.5)
+    assert not cache.check(pairs)

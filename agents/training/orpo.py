@@ -98,6 +98,10 @@ def _encode(tokenizer: Any, prompt: str, answer: str, max_prompt: int = 0) -> tu
     return [*p, *a, *([eos] if eos is not None else [])], len(p)
 
 
+def _pad_id(tokenizer: Any) -> int:
+    return int(tokenizer.pad_token_id) if tokenizer.pad_token_id is not None else 0
+
+
 def sequence_logps(
     model: Any,
     tokenizer: Any,
@@ -107,8 +111,17 @@ def sequence_logps(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per answer: (mean token log-prob given the prompt, summed token count)."""
     rows = [_encode(tokenizer, p, a, max_prompt) for p, a in zip(prompts, answers, strict=True)]
+    ids, mask, labels = _batch(rows, _pad_id(tokenizer))
+    width = ids.shape[1]
+    # Logits only from the first answer position on (the vocabulary projection is costly).
+    first = min(start for _, start in rows) - 1
+    logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=width - first).logits
+    return _answer_logps(logits, labels, first)
+
+
+def _batch(rows: Sequence[tuple[list[int], int]], pad: int) -> tuple[torch.Tensor, ...]:
+    """Right-padded ids, attention mask, and labels (-100 outside the answers)."""
     width = max(len(ids) for ids, _ in rows)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     ids = torch.full((len(rows), width), pad, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     labels = torch.full((len(rows), width), -100, dtype=torch.long)
@@ -116,9 +129,14 @@ def sequence_logps(
         ids[i, : len(seq)] = torch.tensor(seq)
         mask[i, : len(seq)] = 1
         labels[i, start : len(seq)] = torch.tensor(seq[start:])
-    # Logits only from the first answer position on (the vocabulary projection is costly).
-    first = min(start for _, start in rows) - 1
-    logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=width - first).logits
+    return ids, mask, labels
+
+
+def _answer_logps(
+    logits: torch.Tensor, labels: torch.Tensor, first: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean answer-token log-prob and token count per row, from logits kept from position
+    `first` on."""
     logits = logits[:, :-1, :]
     target = labels[:, first + 1 :]
     keep = target != -100
@@ -131,17 +149,118 @@ def sequence_logps(
     return (logp * keep).sum(-1) / counts, counts
 
 
+class _Stop(Exception):
+    """Ends a forward pass once the input of the first trainable block is captured."""
+
+
+def _blocks(model: Any) -> tuple[torch.nn.Module, str, torch.nn.ModuleList]:
+    """The decoder blocks (Llama: model.model.layers), their parent and attribute name."""
+    for parent in model.modules():
+        for name, child in parent.named_children():
+            if isinstance(child, torch.nn.ModuleList) and len(child) > 1:
+                return parent, name, child
+    raise ValueError("top_layers: cannot find the model's decoder blocks")
+
+
+class PrefixCache:
+    """Training only the top blocks: what enters them never changes (the blocks below and
+    the embeddings, tied to the head, are frozen), so it is computed once per sequence,
+    and every step runs only the top blocks on it, with `inputs_embeds` standing in for
+    the hidden states and the lower blocks swapped out for the call. Transformers has no
+    such option (its gradient checkpointing saves memory, not the frozen forward), hence
+    this; `check` compares it with the full forward before it is used."""
+
+    def __init__(self, model: Any, tokenizer: Any, top: int, max_prompt: int = 0) -> None:
+        self.model, self.tokenizer, self.max_prompt = model, tokenizer, max_prompt
+        self.parent, self.name, self.blocks = _blocks(model)
+        if not 0 < top < len(self.blocks):
+            raise ValueError(f"top_layers must be in 1..{len(self.blocks) - 1}, got {top}")
+        self.top = torch.nn.ModuleList(list(self.blocks)[-top:])
+        self.entry = self.blocks[len(self.blocks) - top]
+        self.memo: dict[tuple[str, str], tuple[torch.Tensor, list[int], int]] = {}
+
+    def _fill(self, keys: list[tuple[str, str]]) -> None:
+        """Hidden states entering the first trainable block, for sequences not yet cached."""
+        todo = [k for k in dict.fromkeys(keys) if k not in self.memo]
+        if not todo:
+            return
+        rows = [_encode(self.tokenizer, p, a, self.max_prompt) for p, a in todo]
+        ids, mask, _ = _batch(rows, _pad_id(self.tokenizer))
+        seen: list[torch.Tensor] = []
+
+        def capture(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+            seen.append(args[0] if args else kwargs["hidden_states"])
+            raise _Stop
+
+        handle = self.entry.register_forward_pre_hook(capture, with_kwargs=True)
+        training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                self.model(input_ids=ids, attention_mask=mask)
+        except _Stop:
+            pass
+        finally:
+            handle.remove()
+            self.model.train(training)
+        for i, (key, (seq, start)) in enumerate(zip(todo, rows, strict=True)):
+            self.memo[key] = (seen[0][i, : len(seq)].detach().clone(), seq, start)
+
+    def logps(
+        self, prompts: Sequence[str], answers: Sequence[str]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`sequence_logps` (with this cache's `max_prompt`) through the top blocks only."""
+        keys = list(zip(prompts, answers, strict=True))
+        self._fill(keys)
+        cached = [self.memo[k] for k in keys]
+        rows = [(seq, start) for _, seq, start in cached]
+        _, mask, labels = _batch(rows, _pad_id(self.tokenizer))
+        width = mask.shape[1]
+        hidden = torch.zeros((len(rows), width, cached[0][0].shape[-1]), dtype=cached[0][0].dtype)
+        for i, (h, seq, _) in enumerate(cached):
+            hidden[i, : len(seq)] = h
+        first = min(start for _, start in rows) - 1
+        setattr(self.parent, self.name, self.top)
+        try:
+            out = self.model(
+                inputs_embeds=hidden, attention_mask=mask, logits_to_keep=width - first
+            )
+        finally:
+            setattr(self.parent, self.name, self.blocks)
+        return _answer_logps(out.logits, labels, first)
+
+    def check(self, pairs: Sequence[Pair]) -> bool:
+        """Does the cached path give the full forward's log-likelihoods on `pairs`?"""
+        prompts = [p.prompt for p in pairs] * 2
+        answers = [p.chosen for p in pairs] + [p.rejected for p in pairs]
+        training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                full, _ = sequence_logps(
+                    self.model, self.tokenizer, prompts, answers, self.max_prompt
+                )
+                fast, _ = self.logps(prompts, answers)
+        finally:
+            self.model.train(training)
+        return bool(torch.allclose(full, fast, atol=1e-4, rtol=1e-4))
+
+
 def pair_loss(
-    model: Any, tokenizer: Any, batch: Sequence[Pair], beta: float, max_prompt: int = 0
+    model: Any,
+    tokenizer: Any,
+    batch: Sequence[Pair],
+    beta: float,
+    max_prompt: int = 0,
+    cache: PrefixCache | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """ORPO loss and per-pair log odds ratio of a batch (through `cache` when given)."""
     prompts = [p.prompt for p in batch]
-    logps, _ = sequence_logps(
-        model,
-        tokenizer,
-        prompts + prompts,
-        [p.chosen for p in batch] + [p.rejected for p in batch],
-        max_prompt,
-    )
+    answers = [p.chosen for p in batch] + [p.rejected for p in batch]
+    if cache is not None:
+        logps, _ = cache.logps(prompts + prompts, answers)
+    else:
+        logps, _ = sequence_logps(model, tokenizer, prompts + prompts, answers, max_prompt)
     chosen, rejected = logps[: len(batch)], logps[len(batch) :]
     return orpo_loss(chosen, rejected, -chosen, beta)
 
@@ -213,11 +332,14 @@ class ORPOReport:
     train_groups: int = 0
     heldout_positive_before: int = 0
     heldout_positive_after: int = 0
+    prefix_cache: bool = False
+    """The top blocks trained on cached inputs of the frozen ones (`PrefixCache`)."""
 
     def lines(self) -> list[str]:
+        how = " (top blocks on cached inputs)" if self.prefix_cache else ""
         return [
-            f"ORPO: {self.steps} steps on {self.train_pairs} pairs in {self.seconds:.1f}s; "
-            f"loss {self.first_loss:.4f} -> {self.last_loss:.4f}",
+            f"ORPO: {self.steps} steps on {self.train_pairs} pairs in {self.seconds:.1f}s"
+            f"{how}; loss {self.first_loss:.4f} -> {self.last_loss:.4f}",
             f"held-out log-odds preference for the chosen ({self.heldout_pairs} pairs from "
             f"{self.heldout_groups} premise(s) not trained on): "
             f"{self.heldout_margin_before:+.4f} -> {self.heldout_margin_after:+.4f}; rose on "
@@ -273,10 +395,11 @@ def train_orpo(
     probe = random.Random(config.seed).sample(train, min(len(train), config.train_probe))
     before_t = preference_margin(model, tokenizer, probe)
     start = time.perf_counter()
+    cached = False
     if config.backend == "trl":
         model, losses = _train_trl(model, tokenizer, train, out, config)
     elif config.backend == "ours":
-        model, losses = _train_ours(model, tokenizer, train, config)
+        model, losses, cached = _train_ours(model, tokenizer, train, config)
     else:
         raise ValueError(f"unknown ORPO backend {config.backend!r}; valid: ours, trl")
     seconds = time.perf_counter() - start
@@ -303,6 +426,7 @@ def train_orpo(
         train_groups=len({p.key for p in train}),
         heldout_positive_before=sum(x > 0 for x in held_before),
         heldout_positive_after=sum(x > 0 for x in held_after),
+        prefix_cache=cached,
     )
     (out / "orpo_report.json").write_text(
         json.dumps({**asdict(report), "config": asdict(config)}, indent=2)
@@ -312,8 +436,10 @@ def train_orpo(
 
 def _train_ours(
     model: Any, tokenizer: Any, train: list[Pair], config: ORPOConfig
-) -> tuple[Any, list[float]]:
-    """AdamW on the ORPO loss; with `lora`, on peft LoRA adapters, merged at the end."""
+) -> tuple[Any, list[float], bool]:
+    """AdamW on the ORPO loss; with `lora`, on peft LoRA adapters, merged at the end; with
+    `top_layers`, on the top blocks over cached inputs (`PrefixCache`) when that checks
+    out. Also says whether the cache was used."""
     if config.lora:
         try:
             from peft import LoraConfig, get_peft_model
@@ -326,8 +452,12 @@ def _train_ours(
             task_type="CAUSAL_LM",
         )
         model = get_peft_model(model, lora)
-    elif config.top_layers > 0:
-        _freeze_below(model, config.top_layers)
+    cache = None
+    if not config.lora and config.top_layers > 0:
+        freeze_below(model, config.top_layers)
+        cache = PrefixCache(model, tokenizer, config.top_layers, config.max_prompt)
+        if not cache.check(train[:2]):  # a model whose forward the swap does not fit
+            cache = None
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=config.lr)
     rng = random.Random(config.seed)
@@ -338,7 +468,7 @@ def _train_ours(
         if config.max_seconds and time.perf_counter() - start > config.max_seconds:
             break
         batch = rng.sample(train, min(config.batch_size, len(train)))
-        loss, _ = pair_loss(model, tokenizer, batch, config.beta, config.max_prompt)
+        loss, _ = pair_loss(model, tokenizer, batch, config.beta, config.max_prompt, cache)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -348,18 +478,12 @@ def _train_ours(
         model = model.merge_and_unload()  # a plain model that `local:PATH` loads
     for p in model.parameters():
         p.requires_grad_(True)
-    return model, losses
+    return model, losses, cache is not None
 
 
-def _freeze_below(model: Any, top: int) -> None:
+def freeze_below(model: Any, top: int) -> None:
     """Freeze every weight but the last `top` decoder blocks and the final norm."""
-    blocks = None
-    for module in model.modules():
-        if isinstance(module, torch.nn.ModuleList) and len(module) > 1:
-            blocks = module  # the decoder blocks (Llama: model.model.layers)
-            break
-    if blocks is None:
-        raise ValueError("top_layers: cannot find the model's decoder blocks")
+    _, _, blocks = _blocks(model)
     for p in model.parameters():
         p.requires_grad_(False)
     keep = list(blocks)[-top:]

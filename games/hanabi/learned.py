@@ -33,7 +33,7 @@ from torch import nn
 
 from games.errors import GameError
 from games.hanabi.game import HanabiConfig, Tracker
-from games.hanabi.rules import Public, RuleBot, apply, decide, read_hint
+from games.hanabi.rules import Public, RuleBot, apply, decide, public, read_hint
 
 
 def default_path() -> Path:
@@ -124,8 +124,8 @@ def features(tracker: Tracker, state: pyspiel.State, player: int) -> np.ndarray:
     n, hs, nk = cfg.players, cfg.hands, cfg.colors * cfg.ranks
     width = PER_CARD + nk
     conv = np.zeros(n * hs * width, dtype=np.float32)
-    pub = Public(tracker)
-    public = tracker.public_unseen()
+    pub = public(tracker)
+    counts = tracker.public_unseen()
     mine = tracker.unseen_by(player)
     for k in range(n):
         seat = (player + k) % n
@@ -141,7 +141,7 @@ def features(tracker: Tracker, state: pyspiel.State, player: int) -> np.ndarray:
                 pub.is_worthless(m),
                 pub.is_valuable(m),
             )
-            conv[base + 8 : base + 11] = _card_odds(m, mine if k == 0 else public, pub)
+            conv[base + 8 : base + 11] = _card_odds(m, mine if k == 0 else counts, pub)
             conv[base + PER_CARD : base + width] = [(m >> c) & 1 for c in range(nk)]
     obs = np.asarray(state.observation_tensor(player), dtype=np.float32)
     return np.concatenate([obs, conv, _hint_features(tracker, pub, player)])

@@ -26,7 +26,7 @@ import pyspiel
 
 from games.hanabi.belief import HandBelief, with_hand
 from games.hanabi.game import HanabiConfig, Tracker
-from games.hanabi.rules import PLAY, RuleBot, apply, decide
+from games.hanabi.rules import PLAY, Public, RuleBot, apply, decide
 from search.mirror_descent import MDSConfig, MDSResult, mirror_descent_search
 
 MAX_TRIES = 200
@@ -41,14 +41,16 @@ def rule_policy(tracker: Tracker, state: pyspiel.State, player: int) -> int:
 
 
 class RolloutTracker(Tracker):
-    """A `Tracker` that caches `public_unseen` (until a card is played or discarded) and
-    `touched` (until a hand changes): the rule bot asks for both many times a move."""
+    """A `Tracker` that caches `public_unseen` (until a card is played or discarded),
+    `touched` (until a hand changes) and the rule bot's `Public` view (until any move or
+    deal; `rules.apply` and `rules.decide` both need it, at every move of a rollout)."""
 
-    __slots__ = ("_public", "_touched")
+    __slots__ = ("_pub", "_public", "_touched")
 
     def __init__(self, cfg: HanabiConfig) -> None:
         super().__init__(cfg)
         self._public: list[int] | None = None
+        self._pub: Public | None = None
         self._touched: dict[tuple[int, str, int], list[int]] = {}
 
     @classmethod
@@ -58,20 +60,33 @@ class RolloutTracker(Tracker):
         for name in Tracker.__slots__:
             setattr(new, name, getattr(base, name))
         new._public = None
+        new._pub = None
         new._touched = {}
         return new
 
     def copy(self) -> RolloutTracker:
-        return RolloutTracker.of(self)
+        """A copy that shares the `Public` view (it reads no hand, so the copy may have
+        a hand swapped and still use it)."""
+        new = RolloutTracker.of(self)
+        new._pub = self._pub
+        return new
+
+    def cached_public(self) -> Public:
+        pub = self._pub
+        if pub is None:
+            pub = self._pub = Public(self)
+        return pub
 
     def deal(self, card: int) -> None:
         self._touched = {}
+        self._pub = None
         Tracker.deal(self, card)
 
     def apply_move(self, player: int, action: int, flagger: object = None) -> None:
         if action < 2 * self.cfg.hands:  # a play or a discard
             self._touched = {}
             self._public = None
+        self._pub = None
         Tracker.apply_move(self, player, action, flagger)
 
     def public_unseen(self) -> list[int]:
@@ -167,6 +182,7 @@ class MDSBot(pyspiel.Bot):
         if len(legal) == 1:
             return int(legal[0])
         root = RolloutTracker.of(tracker)
+        root.cached_public()  # computed once, shared by every world's copy
         sample_hand = self._hand_sampler(tracker, player, self._last_move(state))
 
         def sample_world(rng: random.Random) -> World:
@@ -225,6 +241,7 @@ class MDSBot(pyspiel.Bot):
         before = RolloutTracker(self._cfg)
         for action in history[:idx]:
             apply(before, action)
+        before.cached_public()  # shared by the copies that test sampled hands
         return before, seat, history[idx]
 
     def _hand_sampler(

@@ -209,6 +209,14 @@ class Public:
         return best
 
 
+def public(t: Tracker) -> Public:
+    """`Public(t)`, reused while `t` is unchanged when `t` caches it (a tracker with a
+    `cached_public` method, as rollouts use; Public reads no hand, so a copy that only
+    swaps a hand may share it)."""
+    cached = getattr(t, "cached_public", None)
+    return Public(t) if cached is None else cached()
+
+
 def chop(t: Tracker, p: int) -> int | None:
     """The card seat p would discard next by public knowledge (its discard slot)."""
     slot = Public(t).discard_slot(p)
@@ -292,7 +300,7 @@ def apply(t: Tracker, action: int) -> None:
     frm, n = t.turn, t.cfg.players
     nxt = (frm + 1) % n
     kind, x, value = t.decode(action)
-    pub = Public(t)
+    pub = public(t)
     to = (frm + x) % n if kind in ("color", "rank") else -1
     if to != nxt and t.deck > 0 and t.info > 0:
         slot = pub.discard_slot(nxt)
@@ -482,7 +490,7 @@ def _stall(t: Tracker, pub: Public, p: int, fallback: bool = True) -> int | None
 def decide(t: Tracker, p: int) -> int:
     """The rule bot's action for seat p, from p's information only."""
     n, hs = t.cfg.players, t.cfg.hands
-    pub = Public(t)
+    pub = public(t)
     eyes = _Eyes(t, pub, p)
     nxt = (p + 1) % n
     others = [(p + k) % n for k in range(1, n)]
