@@ -20,24 +20,11 @@ import pyspiel
 from games.hanabi.belief import HandBelief, with_hand
 from games.hanabi.game import HanabiConfig, Tracker
 from games.hanabi.mds_bot import Policy, RolloutTracker, World, rollout, rule_policy
-from games.hanabi.rules import RuleBot, apply
+from games.hanabi.rules import apply, rule_position
 
 
 def positions(count: int, moves: int = 20) -> list[tuple[pyspiel.Game, pyspiel.State]]:
-    game = HanabiConfig().load()
-    out = []
-    for seed in range(count):
-        rng = random.Random(seed)
-        bot = RuleBot(game, seed)
-        state = game.new_initial_state()
-        while state.is_chance_node() or len(state.history()) < 20 + moves:
-            if state.is_chance_node():
-                outcomes, probs = zip(*state.chance_outcomes(), strict=True)
-                state.apply_action(rng.choices(outcomes, probs)[0])
-            else:
-                state.apply_action(bot.step(state))
-        out.append((game, state))
-    return out
+    return [rule_position(seed, 20 + moves) for seed in range(count)]
 
 
 def worlds(state: pyspiel.State, count: int, seed: int) -> list[World]:

@@ -9,6 +9,7 @@ swapped; a win needs both orders to agree), and report surprisal statistics.
 from __future__ import annotations
 
 import json
+import os
 import re
 import statistics
 from collections.abc import Callable, Sequence
@@ -219,14 +220,15 @@ def solve_story(options: Any) -> dict[str, Any]:
     return {"output": "\n".join(lines), "value": result.value, "steps": result.steps}
 
 
-TRAIN_PREMISES = (
-    "a cartographer realises the island she is mapping moves at night",
-    "an old clockmaker receives a letter dated fifty years in the future",
-    "a beekeeper's bees start spelling words in the air",
-    "a night guard at a museum hears one painting humming",
-    "a boy finds a key that opens any door exactly once",
-    "a translator is hired to speak with a language nobody has heard before",
-)
+def load_premises(
+    path: str | Path = Path(__file__).with_name("story_premises.txt"),
+) -> tuple[str, ...]:
+    """Premises from a text file: one per line; blank lines and `#` comments skipped."""
+    lines = (line.strip() for line in Path(path).read_text().splitlines())
+    return tuple(line for line in lines if line and not line.startswith("#"))
+
+
+TRAIN_PREMISES = load_premises()
 """Premises the outer loop mines ORPO pairs from; disjoint from the evaluation `PREMISES`."""
 
 BENCH_STORY = StoryConfig(steps=5, simulations=4, samples=3, max_tokens=32, judge=False)
@@ -247,8 +249,25 @@ def _cached(path: Path, make: Callable[[], StoryResult]) -> StoryResult:
     result = make()
     path.parent.mkdir(parents=True, exist_ok=True)
     d = {**asdict(result), "trees": []}
-    path.write_text(json.dumps(d) + "\n")
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(d) + "\n")
+    tmp.replace(path)  # atomic: a crash never leaves half a story in the cache
     return result
+
+
+def mined_pairs(result: StoryResult) -> list[dict[str, Any]]:
+    """A story search's sibling pairs, tagged with the premise (held-out pairs are split by
+    it). The kept subtree is searched again at the next step, so a pair can come twice (or
+    flipped, with more visits): each sibling pair's latest ranking is kept once."""
+    latest = {(x["prompt"], frozenset((x["chosen"], x["rejected"]))): x for x in result.pairs}
+    return [{**pair, "premise": result.premise} for pair in latest.values()]
+
+
+def mine_premise(llm: BaseLLM, premise: str, work: Path, story: StoryConfig) -> StoryResult:
+    """The story search on `premise`, cached as `work/mine/<slug>.json` (resumable)."""
+    return _cached(
+        work / "mine" / f"{_slug(premise)}.json", lambda: StoryAgent(llm, story).run(premise)
+    )
 
 
 @dataclass
@@ -311,15 +330,10 @@ def outer_loop(
     start = time.perf_counter()
     rows = []
     for p in train_premises:
-        r = _cached(
-            work / "mine" / f"{_slug(p)}.json",
-            lambda p=p: StoryAgent(llm, story).run(p),  # type: ignore[misc]
-        )
-        # The kept subtree is searched again at the next step, so a pair can come twice (or
-        # flipped, with more visits): keep each sibling pair's latest ranking once.
-        latest = {(x["prompt"], frozenset((x["chosen"], x["rejected"]))): x for x in r.pairs}
-        rows += [{**pair, "premise": p} for pair in latest.values()]
-        progress(f"mined {len(latest)} pairs ({len(r.pairs)} before dedup): {p}")
+        r = mine_premise(llm, p, work, story)
+        mined = mined_pairs(r)
+        rows += mined
+        progress(f"mined {len(mined)} pairs ({len(r.pairs)} before dedup): {p}")
     seconds["mine"] = time.perf_counter() - start
     path = work / "pairs.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))

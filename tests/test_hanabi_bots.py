@@ -15,25 +15,12 @@ from games.errors import BotSpecError
 from games.hanabi import mds_bot
 from games.hanabi.game import HanabiConfig
 from games.hanabi.mds_bot import MDSBot
-from games.hanabi.rules import RuleBot, decide, tracker_for
+from games.hanabi.rules import RuleBot, decide, rule_position, tracker_for
 from search.mirror_descent import MDSConfig
 
 
 def _midgame(seed: int, moves: int = 20):  # type: ignore[no-untyped-def]
-    game = HanabiConfig().load()
-    bots = [RuleBot(game, 0), RuleBot(game, 1)]
-    rng = random.Random(seed)
-    state = game.new_initial_state()
-    for _ in range(moves):
-        if state.is_chance_node():
-            outcomes, probs = zip(*state.chance_outcomes(), strict=False)
-            state.apply_action(rng.choices(outcomes, probs)[0])
-        else:
-            state.apply_action(bots[state.current_player()].step(state))
-    while state.is_chance_node():
-        outcomes, probs = zip(*state.chance_outcomes(), strict=False)
-        state.apply_action(rng.choices(outcomes, probs)[0])
-    return game, state
+    return rule_position(seed, moves)
 
 
 def test_rule_bot_plays_legal_and_scores_well() -> None:

@@ -15,7 +15,7 @@ from games.bots import make_bot
 from games.errors import BotSpecError, GameError
 from games.hanabi.game import HanabiConfig
 from games.hanabi.learned import LearnedModelError, LearnedPolicy, generate, train
-from games.hanabi.rules import RuleBot, tracker_for
+from games.hanabi.rules import rule_position, tracker_for
 
 
 @pytest.fixture(scope="module")
@@ -25,17 +25,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def midgame(seed: int, moves: int = 12):  # type: ignore[no-untyped-def]
-    game = HanabiConfig().load()
-    rng = random.Random(seed)
-    bot = RuleBot(game, seed)
-    state = game.new_initial_state()
-    while state.is_chance_node() or len(state.history()) < 10 + moves:
-        if state.is_chance_node():
-            outcomes, probs = zip(*state.chance_outcomes(), strict=True)
-            state.apply_action(rng.choices(outcomes, probs)[0])
-        else:
-            state.apply_action(bot.step(state))
-    return game, state
+    return rule_position(seed, 10 + moves)
 
 
 def test_dataset_labels_are_legal_rule_actions() -> None:

@@ -146,6 +146,8 @@ def test_cli_trains_from_a_pairs_file_and_rejects_bad_input(tiny_dir: Path, tmp_
         and bad.stderr.startswith("error:")
         and "prompt, chosen, rejected" in bad.stderr
     )
+    fold = subprocess.run([*cmd, "--fold", "3/3"], capture_output=True, text=True, timeout=300)
+    assert fold.returncode != 0 and fold.stderr.startswith("error: --fold I/K needs")
 
 
 def test_trl_backend_with_lora_trains_and_saves_a_merged_model(
@@ -179,6 +181,29 @@ def test_held_out_pairs_come_from_premises_not_trained_on() -> None:
     one = [Pair(f"Premise: one\n{i}", "c", "r") for i in range(4)]
     train, held = split_pairs(one, 0.25, seed=0)
     assert len(held) == 1 and len(train) == 3  # one premise: split by prompt
+
+
+def test_folds_hold_out_every_premise_exactly_once() -> None:
+    from agents.training.orpo import split_pairs
+
+    pairs = [Pair(f"Premise: p{g}\n{i}", f"c{i}", f"r{i}") for g in range(7) for i in range(3)]
+    held_keys: list[str] = []
+    for fold in range(3):
+        train, held = split_pairs(pairs, 0.0, seed=4, folds=3, fold=fold)
+        assert len(train) + len(held) == len(pairs)
+        assert {p.key for p in train}.isdisjoint({p.key for p in held})
+        assert len({p.key for p in held}) in (2, 3)  # 7 premises dealt into 3 folds
+        held_keys += sorted({p.key for p in held})
+    assert sorted(held_keys) == sorted({p.key for p in pairs})
+
+    def first_fold(seed: int) -> set[str]:
+        return {p.key for p in split_pairs(pairs, 0.0, seed=seed, folds=3, fold=0)[1]}
+
+    assert any(first_fold(s) != first_fold(4) for s in range(5, 10))  # the seed reshuffles
+    with pytest.raises(ValueError, match=r"fold must be in 0\.\.2"):
+        split_pairs(pairs, 0.0, seed=0, folds=3, fold=3)
+    with pytest.raises(ValueError, match="at least 9 premises"):
+        split_pairs(pairs, 0.0, seed=0, folds=9, fold=0)
 
 
 def test_lora_in_our_loop_raises_the_preference_and_saves_a_plain_model(

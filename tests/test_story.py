@@ -233,3 +233,49 @@ def test_bench_stories_runs_search_plain_and_an_orpo_round_on_a_tiny_model(
     assert "win rate" in md_path.read_text() and json.loads(json_path.read_text())["comparisons"]
     cached = sorted((tmp_path / "work" / "search").glob("*.json"))
     assert len(cached) == 2  # a rerun reads these instead of searching again
+
+
+def test_story_pairs_mines_by_shard_resumes_and_pools_once_all_are_mined(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tiny_models import build_tiny_llama
+
+    from benchmarks import story_pairs
+
+    spec = f"local:{build_tiny_llama(tmp_path / 'tiny')}"
+    premises = tmp_path / "premises.txt"
+    premises.write_text("# a comment\na dog\n\na map\nred\n")
+    out = tmp_path / "pairs.jsonl"
+    args = ["--model", spec, "--premises-file", str(premises), "--work", str(tmp_path / "w")]
+    args += ["--out", str(out)]
+    small = StoryConfig(steps=2, simulations=3, max_tokens=6, judge=False)
+    monkeypatch.setattr(story_pairs, "BENCH_STORY", small)
+    assert story_pairs.main([*args, "--shard", "1/2"]) == 0
+    assert "2 premise(s) not mined yet" in capsys.readouterr().out and not out.exists()
+    mined = sorted((tmp_path / "w" / "mine").glob("*.json"))
+    assert [m.name for m in mined] == ["a-map.json"]  # premise 1 of 0..2
+    stamp = mined[0].stat().st_mtime_ns
+    assert story_pairs.main([*args, "--shard", "0/2"]) == 0
+    assert "wrote" in capsys.readouterr().out
+
+    def no_model(*a: object, **k: object) -> None:
+        raise AssertionError("a resumed shard with nothing to mine loaded the model")
+
+    monkeypatch.setattr("agents.llm.load_llm", no_model)
+    assert story_pairs.main([*args, "--shard", "1/2"]) == 0  # resumes: nothing to mine
+    assert mined[0].stat().st_mtime_ns == stamp
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert rows and {r["premise"] for r in rows} <= {"a dog", "a map", "red"}
+    assert all({"prompt", "chosen", "rejected", "chosen_value"} <= r.keys() for r in rows)
+    assert all(r["chosen_value"] > r["rejected_value"] for r in rows)
+    with pytest.raises(SystemExit):
+        story_pairs.main([*args, "--premises", "4"])
+    assert "--premises must be in 0..3" in capsys.readouterr().err
+
+
+def test_mining_premises_are_distinct_and_disjoint_from_the_evaluation_ones() -> None:
+    from benchmarks.stories import PREMISES, TRAIN_PREMISES, _slug
+
+    assert len(TRAIN_PREMISES) >= 100 and not any(p.startswith("#") for p in TRAIN_PREMISES)
+    assert len({_slug(p) for p in TRAIN_PREMISES}) == len(TRAIN_PREMISES)  # distinct cache files
+    assert set(PREMISES).isdisjoint(TRAIN_PREMISES)

@@ -26,7 +26,12 @@ def train_orpo_cmd(
         0.25,
         help="Share of pairs held out to measure the preference; whole premises are held out.",
     ),
-    seed: int = typer.Option(0),
+    fold: str = typer.Option(
+        "",
+        help="I/K: cross-validation by premise; hold out fold I of K (premises shuffled by "
+        "--seed), instead of --heldout. Run I = 0..K-1 to hold out every premise once.",
+    ),
+    seed: int = typer.Option(0, help="Shuffles the held-out premises and the batches."),
     backend: str = typer.Option(
         "ours", help="ours (built-in loop) or trl (TRL ORPOTrainer, needs .[train])."
     ),
@@ -55,6 +60,14 @@ def train_orpo_cmd(
         raise UserError("give --lora or --top-layers, not both")
     if steps < 1 or batch_size < 1 or lr <= 0 or not 0 <= heldout < 1:
         raise UserError("--steps and --batch-size must be >= 1, --lr > 0, 0 <= --heldout < 1")
+    folds = index = 0
+    if fold:
+        try:
+            index, folds = (int(x) for x in fold.split("/"))
+        except ValueError:
+            raise UserError(f"--fold must be I/K (e.g. 0/5), not {fold!r}") from None
+        if folds < 2 or not 0 <= index < folds:
+            raise UserError(f"--fold I/K needs K >= 2 and 0 <= I < K, not {fold!r}")
     try:
         data = load_pairs(pairs)
         if len(data) < 2:
@@ -68,6 +81,8 @@ def train_orpo_cmd(
         beta=beta,
         batch_size=batch_size,
         heldout=heldout,
+        folds=folds,
+        fold=index,
         seed=seed,
         backend=backend,
         lora=lora,

@@ -295,6 +295,10 @@ class ORPOConfig:
     batch_size: int = 4
     heldout: float = 0.2
     """Share of pairs kept out of training to measure the preference on."""
+    folds: int = 0
+    """> 1: cross-validation by premise: the premises, shuffled by `seed`, are dealt into
+    `folds` folds and fold `fold` is held out (instead of `heldout`)."""
+    fold: int = 0
     seed: int = 0
     backend: str = "ours"
     """"ours" (this file's loop) or "trl" (TRL's ORPOTrainer; `pip install .[train]`)."""
@@ -351,11 +355,17 @@ class ORPOReport:
         ]
 
 
-def split_pairs(pairs: Sequence[Pair], heldout: float, seed: int) -> tuple[list[Pair], list[Pair]]:
+def split_pairs(
+    pairs: Sequence[Pair], heldout: float, seed: int, folds: int = 0, fold: int = 0
+) -> tuple[list[Pair], list[Pair]]:
     """(train, held out) by group (`Pair.key`, the premise): whole groups are held out,
     shuffled, until about `heldout` of the pairs are; pairs of one group (and near-copies
-    of its prompts and answers) never land on both sides. With one group, by prompt."""
-    if heldout <= 0 or len(pairs) < 2:
+    of its prompts and answers) never land on both sides. With one group, by prompt.
+    With `folds` > 1: the shuffled groups are dealt into `folds` folds, `fold` is held out
+    (so `fold` = 0..folds-1 hold out every group exactly once)."""
+    if folds > 1 and not 0 <= fold < folds:
+        raise ValueError(f"fold must be in 0..{folds - 1}, got {fold}")
+    if (heldout <= 0 and folds <= 1) or len(pairs) < 2:
         return list(pairs), []
     groups: dict[str, list[Pair]] = {}
     for p in pairs:
@@ -366,6 +376,14 @@ def split_pairs(pairs: Sequence[Pair], heldout: float, seed: int) -> tuple[list[
             groups.setdefault(p.prompt, []).append(p)
     names = sorted(groups)
     random.Random(seed).shuffle(names)
+    if folds > 1:
+        if len(names) < folds:
+            raise ValueError(f"{folds} folds need at least {folds} premises, got {len(names)}")
+        held_names = set(names[fold::folds])
+        return (
+            [p for name in names if name not in held_names for p in groups[name]],
+            [p for name in names if name in held_names for p in groups[name]],
+        )
     target = heldout * len(pairs)
     train: list[Pair] = []
     held: list[Pair] = []
@@ -389,7 +407,7 @@ def train_orpo(
     if not pairs:
         raise ValueError("no preference pairs to train on")
     torch.manual_seed(config.seed)
-    train, held = split_pairs(pairs, config.heldout, config.seed)
+    train, held = split_pairs(pairs, config.heldout, config.seed, config.folds, config.fold)
     held_before = pair_log_odds(model, tokenizer, held)
     # The train-set preference on a fixed sample (forward passes cost on CPU).
     probe = random.Random(config.seed).sample(train, min(len(train), config.train_probe))

@@ -609,3 +609,22 @@ class RuleBot(pyspiel.Bot):
 
     def inform_action(self, state: pyspiel.State, player_id: int, action: int) -> None:
         pass
+
+
+def rule_position(
+    seed: int, plies: int, config: HanabiConfig | None = None
+) -> tuple[pyspiel.Game, pyspiel.State]:
+    """A position from rule-bot play: deals drawn with `random.Random(seed)`, the rule bot
+    in every seat, until the history holds at least `plies` actions (deals count) and a
+    player is to move. Tests and benchmarks take their mid-game positions from here."""
+    game = (config or HanabiConfig()).load()
+    rng = random.Random(seed)
+    bot = RuleBot(game, seed)
+    state = game.new_initial_state()
+    while not state.is_terminal() and (state.is_chance_node() or len(state.history()) < plies):
+        if state.is_chance_node():
+            outcomes, probs = zip(*state.chance_outcomes(), strict=True)
+            state.apply_action(rng.choices(outcomes, probs)[0])
+        else:
+            state.apply_action(bot.step(state))
+    return game, state

@@ -1,0 +1,127 @@
+"""Mine ORPO preference pairs from COS(M+O)S story search over many premises.
+
+Each premise's story search is cached in WORK/mine/ (the layout `agents bench stories`
+uses, so its outer loop reuses them); shards (`--shard i/n`) may run at once. When every
+premise asked for is mined, the pooled pairs (tagged with their premise, so `agents train
+orpo` holds whole premises out) are written to OUT.
+
+    OMP_NUM_THREADS=1 python -m benchmarks.story_pairs --premises 60 --shard 0/2 &
+    OMP_NUM_THREADS=1 python -m benchmarks.story_pairs --premises 60 --shard 1/2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from agents.graphs.story import StoryConfig
+from benchmarks.stories import (
+    BENCH_STORY,
+    StoryResult,
+    _slug,
+    load_premises,
+    mine_premise,
+    mined_pairs,
+)
+
+
+def mine(
+    model: str,
+    premises: list[str],
+    work: Path,
+    story: StoryConfig = BENCH_STORY,
+    shard: tuple[int, int] = (0, 1),
+) -> None:
+    """Search a story for each premise of this shard (premise i with i % n == shard),
+    skipping premises already cached."""
+    from rich.progress import Progress
+
+    from agents.llm import load_llm
+
+    mine_dir = work / "mine"
+    todo = [
+        p
+        for i, p in enumerate(premises)
+        if i % shard[1] == shard[0]
+        and not (mine_dir / f"{_slug(p)}.json").is_file()  # resume: skip mined premises
+    ]
+    if not todo:
+        return
+    llm = load_llm(model, cache=False)
+    with Progress(transient=False) as bar:
+        task = bar.add_task(f"mining shard {shard[0]}/{shard[1]}", total=len(todo))
+        for p in todo:
+            start = time.perf_counter()
+            r = mine_premise(llm, p, work, story)
+            bar.console.print(
+                f"{time.perf_counter() - start:.0f}s {len(mined_pairs(r))} pairs: {p}"
+            )
+            bar.advance(task)
+
+
+def collect(premises: list[str], work: Path, out: Path) -> tuple[int, list[str]]:
+    """Pool the cached pairs of `premises` into OUT (atomically); returns (pairs written,
+    premises not mined yet). Nothing is written while any premise is missing."""
+    rows: list[dict[str, object]] = []
+    missing = []
+    for p in premises:
+        path = work / "mine" / f"{_slug(p)}.json"
+        if not path.is_file():
+            missing.append(p)
+            continue
+        d = json.loads(path.read_text())
+        rows += mined_pairs(StoryResult(d["premise"], d["steps"], d["value"], 0, [], d["pairs"]))
+    if missing:
+        return 0, missing
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    tmp.replace(out)
+    return len(rows), []
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="local:smollm2", help="the story writer (a model spec)")
+    ap.add_argument(
+        "--premises", type=int, default=0, help="the first N premises of the file (0: all)"
+    )
+    ap.add_argument(
+        "--premises-file",
+        type=Path,
+        default=Path(__file__).with_name("story_premises.txt"),
+        help="one premise per line (# comments)",
+    )
+    ap.add_argument("--shard", default="0/1", help="i/n: mine the premises with index %% n == i")
+    ap.add_argument("--work", type=Path, default=Path("runs/story-pairs"))
+    ap.add_argument(
+        "--out", type=Path, default=Path("benchmarks/results/story_pairs_smollm2.jsonl")
+    )
+    args = ap.parse_args(argv)
+    try:
+        premises = list(load_premises(args.premises_file))
+        shard, shards = (int(x) for x in args.shard.split("/"))
+        if not 0 <= shard < shards:
+            raise ValueError
+    except OSError as e:
+        ap.error(f"cannot read the premises: {e}")
+    except ValueError:
+        ap.error(f"--shard must be i/n with 0 <= i < n, not {args.shard!r}")
+    if args.premises < 0 or args.premises > len(premises):
+        ap.error(f"--premises must be in 0..{len(premises)} ({args.premises_file})")
+    premises = premises[: args.premises or len(premises)]
+    mine(args.model, premises, args.work, BENCH_STORY, (shard, shards))
+    n, missing = collect(premises, args.work, args.out)
+    if missing:
+        print(f"{len(missing)} premise(s) not mined yet (other shards?); {args.out} not written")
+    else:
+        print(f"wrote {n} pairs from {len(premises)} premises to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
