@@ -9,6 +9,7 @@ swapped; a win needs both orders to agree), and report surprisal statistics.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import statistics
@@ -25,7 +26,7 @@ from agents.graphs.story import (
     StoryState,
     write_story,
 )
-from agents.llm import BaseLLM
+from agents.llm import BaseLLM, Completion
 from search.curiosity import step_value
 
 PREMISES = (
@@ -82,30 +83,60 @@ def _pick(text: str) -> int | None:
 
 
 def judge_pair(judge: BaseLLM, premise: str, a: str, b: str) -> float:
-    """1 if the judge prefers `a` in both orders, 0 if `b` in both, 0.5 otherwise."""
+    """1 if the judge prefers `a`, 0 if `b`, 0.5 if undecided (see `judge_pair_detail`)."""
     return judge_pair_detail(judge, premise, a, b)[0]
+
+
+def _answer_logprobs(c: Completion) -> tuple[float, float] | None:
+    """(log P("1"), log P("2")) at the first answer token whose top alternatives hold either
+    (a digit missing from the list gets the list's lowest log-prob); None without them."""
+    for t in c.logprobs or ():
+        if not t.top_logprobs:
+            return None
+        found: dict[str, float] = {}
+        for alt in t.top_logprobs:
+            d = alt.token.strip()
+            if d in ("1", "2"):  # "1" and " 1" are the same answer
+                found[d] = (
+                    math.log(math.exp(found[d]) + math.exp(alt.logprob))
+                    if d in found
+                    else alt.logprob
+                )
+        if found:
+            floor = min(alt.logprob for alt in t.top_logprobs)
+            return found.get("1", floor), found.get("2", floor)
+    return None
 
 
 def judge_pair_detail(
     judge: BaseLLM, premise: str, a: str, b: str
-) -> tuple[float, int | None, int | None]:
-    """(score of `a`, the position picked with `a` first, the position picked with `b` first);
-    the same position both times is position bias, scored 0.5."""
-    first = _pick(
-        judge.complete_sync(
-            [{"role": "user", "content": JUDGE.format(premise=premise, a=a, b=b)}], max_tokens=4
-        )[0].text
-    )
-    second = _pick(
-        judge.complete_sync(
-            [{"role": "user", "content": JUDGE.format(premise=premise, a=b, b=a)}], max_tokens=4
-        )[0].text
-    )
+) -> tuple[float, int | None, int | None, float | None]:
+    """(score of `a`, the position picked with `a` first, the position picked with `b` first,
+    P(a better)). The judge is asked in both orders. With answer log-probs (a backend that
+    gives `top_logprobs`), P(a better) is the mean over the two orders of the probability of
+    a's position, normalised over the answers "1" and "2"; a constant preference for one
+    position cancels out, and `a` wins when it is over 1/2. Without log-probs, `a` wins only
+    when the answers pick it in both orders; the same position twice is position bias, 0.5."""
+
+    def ask(x: str, y: str) -> Completion:
+        content = JUDGE.format(premise=premise, a=x, b=y)
+        return judge.complete_sync(
+            [{"role": "user", "content": content}], max_tokens=4, logprobs=True, top_logprobs=10
+        )[0]
+
+    one, two = ask(a, b), ask(b, a)
+    first, second = _pick(one.text), _pick(two.text)
+    lp1, lp2 = _answer_logprobs(one), _answer_logprobs(two)
+    if lp1 is not None and lp2 is not None:
+        # P("1" | a first) and P("2" | b first), each over {"1", "2"}
+        p = (1 / (1 + math.exp(lp1[1] - lp1[0])) + 1 / (1 + math.exp(lp2[0] - lp2[1]))) / 2
+        score = 1.0 if p > 0.5 + 1e-6 else 0.0 if p < 0.5 - 1e-6 else 0.5
+        return score, first, second, p
     if first == 1 and second == 2:
-        return 1.0, first, second
+        return 1.0, first, second, None
     if first == 2 and second == 1:
-        return 0.0, first, second
-    return 0.5, first, second
+        return 0.0, first, second, None
+    return 0.5, first, second, None
 
 
 @dataclass
@@ -121,6 +152,10 @@ class Comparison:
     unparsed: int = 0
     """Judge answers with no 1 or 2 in them."""
     judge: str = ""
+    by_logprobs: int = 0
+    """Pairs decided from the judge's answer log-probs (both orders averaged), not its text."""
+    p_a: float | None = None
+    """Mean P(a better) over the pairs judged by log-probs."""
     surprisal_a: dict[str, float] = field(default_factory=dict)
     surprisal_b: dict[str, float] = field(default_factory=dict)
     stories: list[dict[str, Any]] = field(default_factory=list, repr=False)
@@ -163,10 +198,12 @@ def compare_results(
     """Judge stories already written, premise by premise (positions swapped)."""
     if len(results_a) != len(results_b) or not results_a:
         raise ValueError("compare needs the same (non-zero) number of stories from both systems")
-    scores, stories, same, unparsed = [], [], 0, 0
+    scores, stories, same, unparsed, probs = [], [], 0, 0, []
     for a, b in zip(results_a, results_b, strict=True):
-        s, first, second = judge_pair_detail(judge, a.premise, a.text, b.text)
+        s, first, second, p = judge_pair_detail(judge, a.premise, a.text, b.text)
         scores.append(s)
+        if p is not None:
+            probs.append(p)
         same += first is not None and first == second
         unparsed += (first is None) + (second is None)
         stories.append(
@@ -178,6 +215,7 @@ def compare_results(
                 "value_b": round(b.value, 4),
                 "score_a": s,
                 "picks": [first, second],
+                "p_a": None if p is None else round(p, 4),
             }
         )
     return Comparison(
@@ -189,6 +227,8 @@ def compare_results(
         same,
         unparsed,
         getattr(judge, "name", type(judge).__name__),
+        len(probs),
+        statistics.fmean(probs) if probs else None,
         surprisal_stats(results_a),
         surprisal_stats(results_b),
         stories,
@@ -285,9 +325,14 @@ class StoryBench:
     def lines(self) -> list[str]:
         out = [f"stories by {self.model}, judged by {self.judge} (both orders asked)"]
         for c in self.comparisons:
+            how = (
+                f"{c.by_logprobs} by answer log-probs, mean P(first better) {c.p_a:.3f}; "
+                if c.by_logprobs and c.p_a is not None
+                else ""
+            )
             out.append(
                 f"{c.system_a} vs {c.system_b}: win rate {c.win_rate_a:.2f} over {c.premises} "
-                f"premises ({c.decided} decided; judge picked the same position in both "
+                f"premises ({c.decided} decided; {how}judge answered the same position in both "
                 f"orders {c.same_position}/{c.premises}); mean surprisal "
                 f"{c.surprisal_a.get('mean', 0):.2f} vs {c.surprisal_b.get('mean', 0):.2f}, "
                 f"story value {c.surprisal_a.get('story_value', 0):+.3f} vs "
@@ -411,9 +456,12 @@ def write_bench(bench: StoryBench, out: str | Path) -> list[Path]:
     md = ["# Story search benchmark (COS(M+O)S)", "", *[f"- {line}" for line in bench.lines()]]
     md += [
         "",
-        "Win rate: wins of the first system plus half of the undecided pairs. A pair counts",
-        "as decided only when the judge prefers the same story in both orders; picking the",
-        "same position both times is position bias and scores 0.5.",
+        "Win rate: wins of the first system plus half of the undecided pairs. The judge is",
+        "asked in both orders. With its answer log-probs, P(first better) is the probability",
+        "of the first story's position (over the answers 1 and 2) averaged over the two",
+        "orders, so a constant position preference cancels; the first story wins when it is",
+        "over 1/2. Without log-probs a pair is decided only when the judge's answers pick the",
+        "same story in both orders; the same position both times is position bias (0.5).",
     ]
     for c in bench.comparisons:
         md += ["", f"## {c.system_a} vs {c.system_b}", ""]

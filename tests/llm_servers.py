@@ -87,6 +87,26 @@ def openai_message(seq: int, reply: Reply) -> tuple[dict[str, Any], str]:
     return message, "tool_calls"
 
 
+def _logprobs(body: dict[str, Any]) -> dict[str, Any] | None:
+    """OpenAI's `choices[i].logprobs`: one token per answer word, with `top_logprobs`
+    alternatives ("alt0", "alt1", ...) when asked for."""
+    if not body.get("logprobs"):
+        return None
+    top = int(body.get("top_logprobs") or 0)
+    return {
+        "content": [
+            {
+                "token": "answer",
+                "logprob": -0.25,
+                "bytes": None,
+                "top_logprobs": [
+                    {"token": f"alt{k}", "logprob": -0.25 - k, "bytes": None} for k in range(top)
+                ],
+            }
+        ]
+    }
+
+
 def openai_body(seq: int, body: dict[str, Any], reply: Reply | None = None) -> dict[str, Any]:
     n = int(body.get("n") or 1)
     choices = []
@@ -95,7 +115,9 @@ def openai_body(seq: int, body: dict[str, Any], reply: Reply | None = None) -> d
             message, finish = {"role": "assistant", "content": _answer_text(seq, body, i)}, "stop"
         else:
             message, finish = openai_message(seq, reply)
-        choices.append({"index": i, "message": message, "finish_reason": finish, "logprobs": None})
+        choices.append(
+            {"index": i, "message": message, "finish_reason": finish, "logprobs": _logprobs(body)}
+        )
     return {
         "id": f"chatcmpl-{seq}",
         "object": "chat.completion",

@@ -217,3 +217,19 @@ def test_cli_errors_are_one_line_without_traceback() -> None:
             assert proc.returncode == 2 and "--help" in proc.stderr, (args, proc.stderr)
         else:
             assert len(proc.stderr.strip().splitlines()) == 1, (args, proc.stderr)
+
+
+def test_openai_top_logprobs_are_asked_for_and_parsed() -> None:
+    with serve("openai") as (url, state):
+        llm = load_llm("openai:any-model", base_url=url, cache=False)
+        out = llm.complete_sync(MSG, logprobs=True, top_logprobs=3)[0]
+        plain = llm.complete_sync(MSG, logprobs=True)[0]
+    assert state.requests[0]["body"]["top_logprobs"] == 3 and state.requests[0]["body"]["logprobs"]
+    assert "top_logprobs" not in state.requests[1]["body"]
+    assert out.logprobs is not None and out.logprobs[0].logprob == -0.25
+    assert [(t.token, t.logprob) for t in out.logprobs[0].top_logprobs] == [
+        ("alt0", -0.25),
+        ("alt1", -1.25),
+        ("alt2", -2.25),
+    ]
+    assert plain.logprobs is not None and plain.logprobs[0].top_logprobs == ()

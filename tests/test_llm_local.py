@@ -4,6 +4,7 @@ model built here, and (slow) the embedded SmolLM2 end to end."""
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import subprocess
 import sys
@@ -90,6 +91,23 @@ def test_stop_max_tokens_and_logprobs(tiny_model_dir: Path) -> None:
     if len(words) >= 2:
         stopped = asyncio.run(llm.complete(_msgs("cat"), max_tokens=8, stop=[words[1]]))[0]
         assert stopped.finish_reason == "stop" and words[1] not in stopped.text
+
+
+def test_top_logprobs_list_the_most_likely_tokens_first(tiny_model_dir: Path) -> None:
+    from agents.llm.errors import LLMError
+
+    llm = LocalLLM(str(tiny_model_dir))
+    out = asyncio.run(llm.complete(_msgs("cat"), max_tokens=4, logprobs=True, top_logprobs=5))[0]
+    assert out.logprobs
+    for t in out.logprobs:
+        values = [a.logprob for a in t.top_logprobs]
+        assert len(values) == 5 and values == sorted(values, reverse=True)
+        assert math.log(sum(math.exp(v) for v in values)) <= 1e-5  # a part of one distribution
+        # greedy: the answer token is the most likely one
+        assert t.logprob == pytest.approx(values[0], abs=1e-5)
+        assert t.top_logprobs[0].token == t.token
+    with pytest.raises(LLMError, match="needs logprobs=True"):
+        asyncio.run(llm.complete(_msgs("cat"), top_logprobs=3))
 
 
 def test_concurrent_calls_run_as_one_batch(tiny_model_dir: Path) -> None:

@@ -49,6 +49,20 @@ def test_repeated_call_is_served_from_cache_without_reaching_the_server(tmp_path
     assert summary.input_tokens == 200  # the cached calls cost nothing
 
 
+def test_top_logprobs_survive_the_cache_and_are_part_of_its_key(tmp_path: Path) -> None:
+    db = tmp_path / "cache.sqlite"
+    with serve("openai") as (url, state):
+        llm = load_llm("openai:m", base_url=url, cache_path=str(db))
+        first = llm.complete_sync(MSG, logprobs=True, top_logprobs=2)[0]
+        again = load_llm("openai:m", base_url=url, cache_path=str(db))
+        cached = again.complete_sync(MSG, logprobs=True, top_logprobs=2)[0]
+        assert state.count == 1 and cached.from_cache
+        again.complete_sync(MSG, logprobs=True, top_logprobs=3)  # another key
+        assert state.count == 2
+    assert cached.logprobs == first.logprobs and cached.logprobs is not None
+    assert [t.token for t in cached.logprobs[0].top_logprobs] == ["alt0", "alt1"]
+
+
 def test_sampled_calls_are_cached_per_sample_index(tmp_path: Path) -> None:
     """Two identical sampled calls in one run see different samples; a rerun
     replays them in the same order without reaching the server."""

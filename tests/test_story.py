@@ -4,6 +4,7 @@ deterministic fake model (log-probs included) and with a tiny local model."""
 from __future__ import annotations
 
 import json
+import math
 import random
 from pathlib import Path
 
@@ -179,6 +180,43 @@ def test_pairwise_judge_swaps_positions() -> None:
     assert "Story 1: b" in consistent.calls[1].messages[0]["content"]
 
 
+class LogprobJudge(BaseLLM):
+    """Always answers "1" (position bias), but its log-probs favour the story with "good"
+    in it by `edge` nats; `top` answer alternatives as a backend with top_logprobs gives."""
+
+    name = "logprob-judge"
+
+    def __init__(self, edge: float) -> None:
+        self.edge = edge
+        self.requests: list[Request] = []
+
+    async def _complete(self, request: Request) -> list[Completion]:
+        self.requests.append(request)
+        text = request.messages[-1]["content"]
+        good_first = "Story 1: good" in text
+        lp1, lp2 = 2.0 + (self.edge if good_first else 0.0), self.edge * (not good_first)
+        norm = math.log(math.exp(lp1) + math.exp(lp2) + 1.0)
+        top = (TokenLogprob("1", lp1 - norm), TokenLogprob(" 2", lp2 - norm))
+        top = (*sorted(top, key=lambda t: -t.logprob), TokenLogprob("x", -norm))
+        lps = (TokenLogprob("1", lp1 - norm, top),) if request.top_logprobs else None
+        return [Completion("1", "stop", lps, Usage(1, 1), self.name)]
+
+
+def test_logprob_judge_cancels_position_bias_and_needs_no_text_agreement() -> None:
+    from benchmarks.stories import judge_pair_detail
+
+    fair = LogprobJudge(edge=1.0)
+    score, first, second, p = judge_pair_detail(fair, "p", "good", "bad")
+    assert (score, first, second) == (1.0, 1, 1)  # the text alone would be position bias
+    sig = lambda x: 1 / (1 + math.exp(-x))  # noqa: E731
+    assert p == pytest.approx((sig(3.0) + sig(-1.0)) / 2)  # P("1"|a first), P("2"|b first)
+    assert all(r.logprobs and r.top_logprobs == 10 for r in fair.requests)
+    assert judge_pair_detail(fair, "p", "bad", "good")[0] == 0.0
+    biased = LogprobJudge(edge=0.0)  # only the position preference: undecided
+    score, _, _, p = judge_pair_detail(biased, "p", "good", "bad")
+    assert score == 0.5 and p == pytest.approx(0.5)
+
+
 def test_plain_story_samples_one_step_per_call() -> None:
     from benchmarks.stories import plain_story
 
@@ -203,6 +241,12 @@ def test_compare_counts_position_bias_and_decided_pairs() -> None:
     c = compare_results("A", a, "B", b, judge)
     assert (c.win_rate_a, c.decided, c.same_position, c.unparsed) == (0.5, 2, 1, 0)
     assert [s["score_a"] for s in c.stories] == [1.0, 0.5, 0.0]
+    assert c.by_logprobs == 0 and c.p_a is None  # scripted answers carry no log-probs
+    good = [story("p1", "good"), story("p2", "good")]
+    bad = [story("p1", "bad"), story("p2", "bad")]
+    c = compare_results("A", good, "B", bad, LogprobJudge(edge=1.0))
+    assert (c.win_rate_a, c.decided, c.by_logprobs, c.same_position) == (1.0, 2, 2, 2)
+    assert c.p_a is not None and c.p_a > 0.5
     assert c.surprisal_a["mean"] == 2.0
 
 

@@ -16,6 +16,7 @@ import sqlite3
 import threading
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from agents.llm.types import BaseLLM, Completion, Request, TokenLogprob, ToolCall, Usage, Wrapper
 
@@ -39,6 +40,8 @@ def request_key(model: str, request: Request) -> str:
     }
     if request.tools:  # only then, so keys of requests without tools stay as they were
         payload["tools"] = request.tools
+    if request.top_logprobs:  # likewise
+        payload["top_logprobs"] = request.top_logprobs
     blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -92,9 +95,14 @@ def _decode(value: str) -> Completion:
     d = json.loads(value)
     d["usage"] = Usage(**d["usage"])
     if d.get("logprobs") is not None:
-        d["logprobs"] = tuple(TokenLogprob(**t) for t in d["logprobs"])
+        d["logprobs"] = tuple(_token(t) for t in d["logprobs"])
     d["tool_calls"] = tuple(ToolCall(**t) for t in d.get("tool_calls") or ())
     return Completion(**d)
+
+
+def _token(d: dict[str, Any]) -> TokenLogprob:
+    top = tuple(_token(t) for t in d.get("top_logprobs") or ())
+    return TokenLogprob(d["token"], d["logprob"], top)
 
 
 class CachedLLM(Wrapper):

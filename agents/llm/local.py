@@ -73,7 +73,8 @@ class LocalLLM(BaseLLM):
         groups: dict[tuple[Any, ...], list[_Pending]] = {}
         for p in pending:
             r = p.request
-            groups.setdefault((r.temperature, r.max_tokens, r.stop, r.seed), []).append(p)
+            key = (r.temperature, r.max_tokens, r.stop, r.seed, r.top_logprobs)
+            groups.setdefault(key, []).append(p)
         for batch in groups.values():
             for start in range(0, len(batch), self.max_batch):
                 await self._run(batch[start : start + self.max_batch])
@@ -89,6 +90,7 @@ class LocalLLM(BaseLLM):
                 r.max_tokens,
                 r.stop,
                 r.seed,
+                top_logprobs=r.top_logprobs,
             )
         except BaseException as exc:  # hand the failure to every waiting caller
             for p in batch:
@@ -119,6 +121,7 @@ class LocalLLM(BaseLLM):
             r.seed,
             share_prefill=share_prefill,
             ignore_eos=ignore_eos,
+            top_logprobs=r.top_logprobs,
         )
         return [self._completions(p, s) for p, s in zip(pendings, results, strict=True)]
 
@@ -128,9 +131,12 @@ class LocalLLM(BaseLLM):
             lp = None
             if p.request.logprobs:
                 tok = self.engine.tokenizer
+                tops = s.top or [[] for _ in s.tokens]
                 lp = tuple(
-                    TokenLogprob(tok.decode([t]), v)
-                    for t, v in zip(s.tokens, s.logprobs, strict=True)
+                    TokenLogprob(
+                        tok.decode([t]), v, tuple(TokenLogprob(tok.decode([a]), w) for a, w in top)
+                    )
+                    for t, v, top in zip(s.tokens, s.logprobs, tops, strict=True)
                 )
             usage = Usage(len(p.prompt) if i == 0 else 0, len(s.tokens))
             out.append(Completion(s.text or "", s.finish_reason, lp, usage, self.name, i))

@@ -19,6 +19,8 @@ import torch
 class Sample:
     tokens: list[int] = field(default_factory=list)
     logprobs: list[float] = field(default_factory=list)
+    top: list[list[tuple[int, float]]] = field(default_factory=list)
+    """Per token, the `top_logprobs` most likely (token id, log-prob), when asked for."""
     text: str | None = None  # set when a stop string cut it, else decoded at the end
     finish_reason: str = "length"
 
@@ -56,8 +58,10 @@ class Engine:
         seed: int | None = None,
         share_prefill: bool = True,
         ignore_eos: bool = False,
+        top_logprobs: int = 0,
     ) -> list[list[Sample]]:
-        """Samples per prompt: `ns[i]` samples of `prompts[i]`."""
+        """Samples per prompt: `ns[i]` samples of `prompts[i]` (with the `top_logprobs` most
+        likely tokens at each step, from the untempered distribution like `logprobs`)."""
         owners = [i for i, n in enumerate(ns) for _ in range(n)]  # output row -> prompt
         if share_prefill:
             rows = prompts
@@ -94,6 +98,8 @@ class Engine:
             else:
                 chosen = logp.argmax(dim=-1)
             chosen_lp = logp.gather(-1, chosen[:, None]).squeeze(-1)
+            if top_logprobs:
+                top_v, top_i = logp.topk(top_logprobs, dim=-1)
             keep = []
             for b, row in enumerate(active):
                 token = int(chosen[b])
@@ -103,6 +109,8 @@ class Engine:
                     continue
                 sample.tokens.append(token)
                 sample.logprobs.append(float(chosen_lp[b]))
+                if top_logprobs:
+                    sample.top.append(list(zip(top_i[b].tolist(), top_v[b].tolist(), strict=True)))
                 if stop and self._hit_stop(sample, stop):
                     continue
                 keep.append(b)

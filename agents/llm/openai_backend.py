@@ -98,6 +98,8 @@ class OpenAILLM(BaseLLM):
             kwargs["stop"] = list(request.stop)
         if request.logprobs:
             kwargs["logprobs"] = True
+            if request.top_logprobs:
+                kwargs["top_logprobs"] = request.top_logprobs
         if request.seed is not None:
             kwargs["seed"] = request.seed
         if request.tools:
@@ -138,7 +140,17 @@ class OpenAILLM(BaseLLM):
                 raise TypeError("message.content is not a string")
             lp = None
             if choice.logprobs is not None and choice.logprobs.content is not None:
-                lp = tuple(TokenLogprob(t.token, float(t.logprob)) for t in choice.logprobs.content)
+                lp = tuple(
+                    TokenLogprob(
+                        t.token,
+                        float(t.logprob),
+                        tuple(
+                            TokenLogprob(a.token, float(a.logprob))
+                            for a in getattr(t, "top_logprobs", None) or ()
+                        ),
+                    )
+                    for t in choice.logprobs.content
+                )
             calls = _tool_calls(getattr(choice.message, "tool_calls", None))
             out = out_total // len(choices) + (1 if i < out_total % len(choices) else 0)
             share = Usage(

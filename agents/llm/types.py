@@ -25,6 +25,9 @@ Message = dict[str, Any]
 class TokenLogprob:
     token: str
     logprob: float
+    top_logprobs: tuple[TokenLogprob, ...] = ()
+    """The most likely tokens at this position, most likely first (when asked for with
+    `top_logprobs`; OpenAI's `logprobs.content[i].top_logprobs`)."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,7 @@ class Request:
     logprobs: bool = False
     seed: int | None = None
     tools: tuple[dict[str, Any], ...] | None = None  # {name, description, parameters}
+    top_logprobs: int = 0  # with logprobs: this many alternatives per token (0..20)
 
 
 def make_request(
@@ -113,6 +117,7 @@ def make_request(
     logprobs: bool = False,
     seed: int | None = None,
     tools: Sequence[dict[str, Any]] | None = None,
+    top_logprobs: int = 0,
 ) -> Request:
     """Validate the arguments of `complete` once, for every backend."""
     from agents.llm.errors import LLMError
@@ -129,6 +134,8 @@ def make_request(
         raise LLMError(f"max_tokens must be at least 1, got {max_tokens}")
     if temperature < 0:
         raise LLMError(f"temperature must be >= 0, got {temperature}")
+    if not 0 <= top_logprobs <= 20 or (top_logprobs and not logprobs):
+        raise LLMError(f"top_logprobs must be in 0..20 and needs logprobs=True, got {top_logprobs}")
     if isinstance(stop, str):
         stop = [stop]
     return Request(
@@ -140,6 +147,7 @@ def make_request(
         logprobs=logprobs,
         seed=seed,
         tools=_check_tools(tools),
+        top_logprobs=int(top_logprobs),
     )
 
 
@@ -186,6 +194,7 @@ class LLM(Protocol):
         logprobs: bool = False,
         seed: int | None = None,
         tools: Sequence[dict[str, Any]] | None = None,
+        top_logprobs: int = 0,
     ) -> list[Completion]: ...
 
 
@@ -208,8 +217,11 @@ class BaseLLM:
         logprobs: bool = False,
         seed: int | None = None,
         tools: Sequence[dict[str, Any]] | None = None,
+        top_logprobs: int = 0,
     ) -> list[Completion]:
-        request = make_request(messages, n, temperature, max_tokens, stop, logprobs, seed, tools)
+        request = make_request(
+            messages, n, temperature, max_tokens, stop, logprobs, seed, tools, top_logprobs
+        )
         if request.tools and not self.supports_tools:
             from agents.llm.errors import LLMError
 
