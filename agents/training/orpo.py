@@ -524,9 +524,14 @@ def _train_trl(
         from trl.experimental.orpo import ORPOTrainer
     except ImportError:
         raise ValueError("the trl backend needs the train extra: pip install '.[train]'") from None
+    from agents.llm.local import DEFAULT_SYSTEM
+
     rows = [
-        {
-            "prompt": [{"role": "user", "content": p.prompt}],
+        {  # the system message `local:` models are asked with, as in `_encode`
+            "prompt": [
+                {"role": "system", "content": DEFAULT_SYSTEM},
+                {"role": "user", "content": p.prompt},
+            ],
             "chosen": [{"role": "assistant", "content": p.chosen}],
             "rejected": [{"role": "assistant", "content": p.rejected}],
         }
@@ -550,7 +555,10 @@ def _train_trl(
         from peft import LoraConfig
 
         peft_config = LoraConfig(
-            r=8, lora_alpha=16, target_modules="all-linear", task_type="CAUSAL_LM"
+            r=config.lora_rank,
+            lora_alpha=2 * config.lora_rank,
+            target_modules="all-linear",
+            task_type="CAUSAL_LM",
         )
     trainer = ORPOTrainer(
         model=model,
