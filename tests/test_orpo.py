@@ -96,6 +96,14 @@ def test_training_raises_the_heldout_preference_and_saves_a_loadable_model(
     assert report.heldout_pairs == 4 and report.train_pairs == 12
     assert report.heldout_margin_after > report.heldout_margin_before + 0.5
     assert report.last_loss < report.first_loss
+    saved = json.loads((tmp_path / "trained" / "orpo_report.json").read_text())
+    per_pair = saved["heldout"]  # per held-out pair, for paired statistics across runs
+    assert len(per_pair) == 4 and sum(x["after"] > x["before"] for x in per_pair) == (
+        report.heldout_rose
+    )
+    assert sum(x["before"] for x in per_pair) / 4 == pytest.approx(
+        report.heldout_margin_before, abs=1e-4
+    )
     from agents.llm import load_llm
 
     llm = load_llm(f"local:{tmp_path / 'trained'}", cache=False)
@@ -262,3 +270,30 @@ def test_the_prefix_cache_gives_the_full_forward_and_its_gradients(tiny_dir: Pat
     with torch.no_grad():
         model.model.layers[0].mlp.down_proj.weight.add_(0.5)
     assert not cache.check(pairs)
+
+
+def test_orpo_cv_pools_the_folds_paired_changes(tmp_path: Path) -> None:
+    from benchmarks.orpo_cv import lines, load_report, main, pool
+
+    def report(fold: int, pairs: list[tuple[float, float]]) -> Path:
+        d = tmp_path / f"f{fold}"
+        d.mkdir()
+        held = [
+            {"premise": f"p{fold}{i % 2}", "before": b, "after": a}
+            for i, (b, a) in enumerate(pairs)
+        ]
+        body = {"train_pairs": 10, "train_margin_before": 0.1, "train_margin_after": 0.5,
+                "seconds": 3.0, "config": {"fold": fold, "folds": 2}, "heldout": held}  # fmt: skip
+        (d / "orpo_report.json").write_text(json.dumps(body))
+        return d
+
+    runs = [report(0, [(0.0, 0.5), (1.0, 1.0)]), report(1, [(0.2, 0.1), (-1.0, 0.0), (0.5, 1.1)])]
+    p = pool([load_report(r) for r in runs])
+    assert p["pairs"] == 5 and p["rose"] == 3
+    assert p["mean_change"] == pytest.approx((0.5 + 0.0 - 0.1 + 1.0 + 0.6) / 5)
+    assert [r["heldout_premises"] for r in p["folds"]] == [2, 2]
+    assert p["folds"][1]["before"] == pytest.approx(-0.1)
+    assert "rose on 3/5" in lines(p)[-1] and main([str(r) for r in runs]) == 0
+    (tmp_path / "old.json").write_text(json.dumps({"train_pairs": 1}))
+    with pytest.raises(SystemExit):
+        main([str(tmp_path / "old.json")])

@@ -446,8 +446,12 @@ def train_orpo(
         heldout_positive_after=sum(x > 0 for x in held_after),
         prefix_cache=cached,
     )
+    per_pair = [  # for paired statistics across runs (e.g. the folds of a cross-validation)
+        {"premise": p.key, "before": round(b, 5), "after": round(a, 5)}
+        for p, b, a in zip(held, held_before, held_after, strict=True)
+    ]
     (out / "orpo_report.json").write_text(
-        json.dumps({**asdict(report), "config": asdict(config)}, indent=2)
+        json.dumps({**asdict(report), "config": asdict(config), "heldout": per_pair}, indent=2)
     )
     return report
 
