@@ -323,3 +323,23 @@ def test_mining_premises_are_distinct_and_disjoint_from_the_evaluation_ones() ->
     assert len(TRAIN_PREMISES) >= 100 and not any(p.startswith("#") for p in TRAIN_PREMISES)
     assert len({_slug(p) for p in TRAIN_PREMISES}) == len(TRAIN_PREMISES)  # distinct cache files
     assert set(PREMISES).isdisjoint(TRAIN_PREMISES)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--premises", "99"], "--premises must be in 1..6"),
+        (["--orpo-steps", "2", "--train-premises", "1"], "--train-premises must be in 2.."),
+        (["--orpo-steps", "2", "--orpo-beta", "-1"], "--orpo-beta >= 0"),
+        (["--orpo-steps", "2", "--orpo-lr", "0"], "--orpo-lr must be > 0"),
+    ],
+)
+def test_bench_stories_cli_rejects_bad_options_in_one_line(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from agents.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["bench", "stories", *args])
+    err = capsys.readouterr().err
+    assert exit_.value.code != 0 and message in err and "Traceback" not in err

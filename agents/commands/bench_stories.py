@@ -27,6 +27,7 @@ def bench_stories(
     ),
     orpo_steps: int = typer.Option(0, help="ORPO steps for the outer loop (0: no ORPO part)."),
     orpo_lr: float = typer.Option(3e-5, help="ORPO learning rate."),
+    orpo_beta: float = typer.Option(0.1, help="Weight of ORPO's odds-ratio term."),
     orpo_batch: int = typer.Option(2, help="ORPO pairs per step."),
     lora: bool = typer.Option(False, "--lora", help="ORPO on LoRA adapters (peft)."),
     orpo_top_layers: int = typer.Option(
@@ -51,6 +52,8 @@ def bench_stories(
         raise UserError(f"--train-premises must be in 2..{len(TRAIN_PREMISES)}")
     if min(steps, simulations, samples, max_tokens, orpo_batch) < 1 or orpo_steps < 0:
         raise UserError("--steps, --simulations, --samples, --max-tokens must be >= 1")
+    if orpo_lr <= 0 or orpo_beta < 0:
+        raise UserError("--orpo-lr must be > 0 and --orpo-beta >= 0")
     story = StoryConfig(
         steps=steps,
         simulations=simulations,
@@ -65,6 +68,7 @@ def bench_stories(
         orpo = ORPOConfig(
             steps=orpo_steps,
             lr=orpo_lr,
+            beta=orpo_beta,
             batch_size=orpo_batch,
             heldout=0.25,
             lora=lora,
