@@ -23,6 +23,13 @@ def owner_labels() -> dict[str, str]:
     return {PID_LABEL: str(os.getpid()), WHERE_LABEL: _where()}
 
 
+def owner_gone(labels: dict[str, str]) -> bool:
+    """Did the owner named by `owner_labels()` (here: same host and pid namespace) end?
+    Labels from elsewhere, or without a pid, never count as gone."""
+    owner = labels.get(PID_LABEL, "")
+    return labels.get(WHERE_LABEL) == _where() and owner.isdigit() and not _alive(int(owner))
+
+
 def _where() -> str:
     try:
         namespace = os.stat("/proc/self/ns/pid").st_ino
@@ -75,9 +82,7 @@ def remove_orphans(everything: bool = False) -> list[str]:
     """
     removed = []
     for container in client().containers.list(all=True, filters={"label": LABEL}):
-        owner = container.labels.get(PID_LABEL, "")
-        ours = container.labels.get(WHERE_LABEL) == _where()
-        if not everything and (not ours or (owner.isdigit() and _alive(int(owner)))):
+        if not everything and not owner_gone(container.labels):
             continue
         container.remove(force=True)
         removed.append(container.name)

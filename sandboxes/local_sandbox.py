@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
+import json
 import os
 import re
 import shutil
@@ -19,7 +21,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from sandboxes import isolation, lifecycle, venvs
+from sandboxes import engine, isolation, lifecycle, venvs
 from sandboxes.base import (
     KILLED,
     OOM,
@@ -42,6 +44,33 @@ _FORK_RE = re.compile(
 )
 _PASS_ENV = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 _CA_ENV = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO")
+
+
+PREFIX = "agents-search-local-"
+OWNER_FILE = ".owner.json"
+
+
+def remove_orphans(parent: Path | None = None) -> list[Path]:
+    """Remove local sandbox directories (in the temp dir) whose owner process is gone,
+    as `engine.remove_orphans` does for containers. Directories without an owner file
+    (from older versions, or being created) are left alone."""
+    removed = []
+    for root in Path(parent or tempfile.gettempdir()).glob(f"{PREFIX}*"):
+        try:
+            labels = json.loads((root / OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(labels, dict) and engine.owner_gone(labels):
+            shutil.rmtree(root, ignore_errors=True)
+            removed.append(root)
+    return removed
+
+
+@functools.lru_cache(maxsize=1)
+def remove_orphans_once() -> None:
+    """`remove_orphans()` the first time a process opens a local sandbox; best effort."""
+    with contextlib.suppress(Exception):
+        remove_orphans()
 
 
 class LocalSandbox:
@@ -69,9 +98,12 @@ class LocalSandbox:
         cls, env: EnvSpec, repo: Path | None, *, workdir: str, network: bool, limits: Limits
     ) -> LocalSandbox:
         lifecycle.check_running()
+        remove_orphans_once()
         venv = venvs.ensure_venv(env)
-        root = Path(tempfile.mkdtemp(prefix="agents-search-local-"))
+        root = Path(tempfile.mkdtemp(prefix=PREFIX))
         os.chmod(root, 0o755)
+        # Who owns it, so a later run can remove it if this process is SIGKILLed.
+        (root / OWNER_FILE).write_text(json.dumps(engine.owner_labels()))
         sandbox = cls(root, venv, workdir, network, limits)
         lifecycle.track(sandbox)
         try:

@@ -211,3 +211,24 @@ def test_sigterm_closes_sandboxes_opened_in_worker_threads(kind: str) -> None:
         assert labelled_containers(owner.pid) == []
     else:
         assert where and not Path(where).exists()
+
+
+def test_the_next_local_sandbox_removes_what_a_sigkilled_run_left(tmp_path: Path) -> None:
+    from sandboxes import local_sandbox
+
+    script = _OWNER.format(tests=str(Path(__file__).parent), kind="local")
+    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert owner.stdout is not None
+    left = Path(owner.stdout.readline().strip())  # its sandbox is open
+    assert (left / local_sandbox.OWNER_FILE).is_file()
+    owner.send_signal(signal.SIGKILL)  # no chance to clean up
+    owner.wait(timeout=30)
+    assert left.is_dir()
+    old = tmp_path / f"{local_sandbox.PREFIX}old"  # no owner file: not ours to judge
+    old.mkdir()
+    local_sandbox.remove_orphans_once.cache_clear()  # as in a new process
+    with open_backend("local", None) as live:
+        assert not left.exists()  # swept when this process opened its first sandbox
+        assert local_sandbox.remove_orphans(tmp_path) == []
+        assert local_sandbox.remove_orphans() == [] and live.root.is_dir()  # type: ignore[attr-defined]
+    assert old.is_dir()
