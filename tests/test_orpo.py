@@ -90,9 +90,19 @@ def test_training_raises_the_heldout_preference_and_saves_a_loadable_model(
 ) -> None:
     model, tok = _load(tiny_dir)
     pairs = _pairs(16)
+    seen: list[tuple[str, int, int]] = []
     report = train_orpo(
-        model, tok, pairs, tmp_path / "trained", ORPOConfig(steps=40, lr=3e-3, heldout=0.25)
+        model,
+        tok,
+        pairs,
+        tmp_path / "trained",
+        ORPOConfig(steps=40, lr=3e-3, heldout=0.25),
+        progress=lambda *a: seen.append(a),
     )
+    phases = list(dict.fromkeys(name for name, _, _ in seen))
+    assert phases == ["held-out before", "train", "held-out after"]
+    assert [x for x in seen if x[0] == "train"][-1] == ("train", 40, 40)
+    assert [x for x in seen if x[0] == "held-out after"][-1] == ("held-out after", 4, 4)
     assert report.heldout_pairs == 4 and report.train_pairs == 12
     assert report.heldout_margin_after > report.heldout_margin_before + 0.5
     assert report.last_loss < report.first_loss
@@ -142,6 +152,7 @@ def test_cli_trains_from_a_pairs_file_and_rejects_bad_input(tiny_dir: Path, tmp_
     assert (
         "held-out log-odds preference" in run.stdout and (tmp_path / "m" / "config.json").is_file()
     )
+    assert "train" in run.stderr and "3/3" in run.stderr  # the progress bar
     (tmp_path / "bad.jsonl").write_text('{"prompt": "x"}\n')
     bad = subprocess.run(
         [*cmd[:6], str(tmp_path / "bad.jsonl"), *cmd[7:]],

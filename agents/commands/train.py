@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -91,10 +92,27 @@ def train_orpo_cmd(
         max_prompt=max_prompt,
         max_seconds=60 * max_minutes,
     )
-    try:
-        report = train_orpo(m, tok, data, out, cfg)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase, total=total)
+            bar.update(tasks[phase], completed=done)
+
+        try:
+            report = train_orpo(m, tok, data, out, cfg, progress)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
     for line in report.lines():
         typer.echo(line)
 

@@ -12,7 +12,7 @@ import json
 import random
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -267,14 +267,21 @@ def pair_loss(
 
 @torch.no_grad()
 def pair_log_odds(
-    model: Any, tokenizer: Any, pairs: Sequence[Pair], batch_size: int = 8
+    model: Any,
+    tokenizer: Any,
+    pairs: Sequence[Pair],
+    batch_size: int = 8,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[float]:
-    """Per pair, the log odds ratio of chosen over rejected (full prompts)."""
+    """Per pair, the log odds ratio of chosen over rejected (full prompts); `progress(done,
+    total)` after each batch."""
     model.eval()
     out: list[float] = []
     for i in range(0, len(pairs), batch_size):
         _, log_odds = pair_loss(model, tokenizer, pairs[i : i + batch_size], beta=0.0)
         out.extend(float(x) for x in log_odds)
+        if progress is not None:
+            progress(len(out), len(pairs))
     return out
 
 
@@ -400,15 +407,26 @@ def split_pairs(
 
 
 def train_orpo(
-    model: Any, tokenizer: Any, pairs: Sequence[Pair], out: str | Path, config: ORPOConfig
+    model: Any,
+    tokenizer: Any,
+    pairs: Sequence[Pair],
+    out: str | Path,
+    config: ORPOConfig,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> ORPOReport:
     """Fine-tune `model` on `pairs` (all weights, or LoRA merged on save); saves model and
-    tokenizer to `out`; measures the log-odds preference on held-out premises before/after."""
+    tokenizer to `out`; measures the log-odds preference on held-out premises before/after.
+    `progress(phase, done, total)` reports each phase ("held-out before", "train",
+    "held-out after") as it goes."""
+
+    def phase(name: str) -> Callable[[int, int], None] | None:
+        return None if progress is None else lambda done, total: progress(name, done, total)
+
     if not pairs:
         raise ValueError("no preference pairs to train on")
     torch.manual_seed(config.seed)
     train, held = split_pairs(pairs, config.heldout, config.seed, config.folds, config.fold)
-    held_before = pair_log_odds(model, tokenizer, held)
+    held_before = pair_log_odds(model, tokenizer, held, progress=phase("held-out before"))
     # The train-set preference on a fixed sample (forward passes cost on CPU).
     probe = random.Random(config.seed).sample(train, min(len(train), config.train_probe))
     before_t = preference_margin(model, tokenizer, probe)
@@ -417,7 +435,7 @@ def train_orpo(
     if config.backend == "trl":
         model, losses = _train_trl(model, tokenizer, train, out, config)
     elif config.backend == "ours":
-        model, losses, cached = _train_ours(model, tokenizer, train, config)
+        model, losses, cached = _train_ours(model, tokenizer, train, config, phase("train"))
     else:
         raise ValueError(f"unknown ORPO backend {config.backend!r}; valid: ours, trl")
     seconds = time.perf_counter() - start
@@ -426,7 +444,7 @@ def train_orpo(
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    held_after = pair_log_odds(model, tokenizer, held)
+    held_after = pair_log_odds(model, tokenizer, held, progress=phase("held-out after"))
     report = ORPOReport(
         train_pairs=len(train),
         heldout_pairs=len(held),
@@ -457,7 +475,11 @@ def train_orpo(
 
 
 def _train_ours(
-    model: Any, tokenizer: Any, train: list[Pair], config: ORPOConfig
+    model: Any,
+    tokenizer: Any,
+    train: list[Pair],
+    config: ORPOConfig,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[Any, list[float], bool]:
     """AdamW on the ORPO loss; with `lora`, on peft LoRA adapters, merged at the end; with
     `top_layers`, on the top blocks over cached inputs (`PrefixCache`) when that checks
@@ -496,6 +518,8 @@ def _train_ours(
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         losses.append(float(loss.detach()))
+        if progress is not None:
+            progress(len(losses), config.steps)
     if config.lora:
         model = model.merge_and_unload()  # a plain model that `local:PATH` loads
     for p in model.parameters():
