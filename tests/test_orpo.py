@@ -102,7 +102,8 @@ def test_training_raises_the_heldout_preference_and_saves_a_loadable_model(
     phases = list(dict.fromkeys(name for name, _, _ in seen))
     assert phases == ["held-out before", "train", "held-out after"]
     assert [x for x in seen if x[0] == "train"][-1] == ("train", 40, 40)
-    assert [x for x in seen if x[0] == "held-out after"][-1] == ("held-out after", 4, 4)
+    _, done, total = [x for x in seen if x[0] == "held-out after"][-1]
+    assert done == total and 4 < total <= 8  # distinct sequences of the 4 held-out pairs
     assert report.heldout_pairs == 4 and report.train_pairs == 12
     assert report.heldout_margin_after > report.heldout_margin_before + 0.5
     assert report.last_loss < report.first_loss
@@ -308,3 +309,21 @@ def test_orpo_cv_pools_the_folds_paired_changes(tmp_path: Path) -> None:
     (tmp_path / "old.json").write_text(json.dumps({"train_pairs": 1}))
     with pytest.raises(SystemExit):
         main([str(tmp_path / "old.json")])
+
+
+def test_pair_log_odds_scores_shared_sequences_once_and_matches_pair_by_pair(
+    tiny_dir: Path,
+) -> None:
+    from agents.training.orpo import pair_log_odds, pair_loss
+
+    model, tok = _load(tiny_dir)
+    sib = ["the fox ran", "a lantern glowed in the mill", "storm", "the map was gone again"]
+    pairs = [Pair("Premise: p\nnext?", a, b) for i, a in enumerate(sib) for b in sib[i + 1 :]]
+    pairs.append(Pair("Premise: q\nnext?", "the fox ran", "storm"))  # same answers, new prompt
+    seen: list[tuple[int, int]] = []
+    fast = pair_log_odds(model, tok, pairs, batch_size=3, progress=lambda *a: seen.append(a))
+    assert seen[-1] == (6, 6)  # 4 siblings + 2 sequences of the other prompt, not 14
+    with torch.no_grad():
+        slow = [float(pair_loss(model, tok, [p], beta=0.0)[1][0]) for p in pairs]
+    assert fast == pytest.approx(slow, abs=1e-4)
+    assert pair_log_odds(model, tok, []) == []

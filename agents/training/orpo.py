@@ -274,15 +274,27 @@ def pair_log_odds(
     progress: Callable[[int, int], None] | None = None,
 ) -> list[float]:
     """Per pair, the log odds ratio of chosen over rejected (full prompts); `progress(done,
-    total)` after each batch."""
+    total)` after each batch. Sibling pairs share their sequences (k siblings make up to
+    k(k-1)/2 pairs), so each distinct (prompt, answer) is scored once, in batches of
+    similar length (less padding)."""
     model.eval()
-    out: list[float] = []
-    for i in range(0, len(pairs), batch_size):
-        _, log_odds = pair_loss(model, tokenizer, pairs[i : i + batch_size], beta=0.0)
-        out.extend(float(x) for x in log_odds)
+    keys = list(
+        dict.fromkeys(k for p in pairs for k in ((p.prompt, p.chosen), (p.prompt, p.rejected)))
+    )
+    keys.sort(key=lambda k: len(k[0]) + len(k[1]))
+    logp: dict[tuple[str, str], torch.Tensor] = {}
+    for i in range(0, len(keys), batch_size):
+        chunk = keys[i : i + batch_size]
+        values, _ = sequence_logps(model, tokenizer, [k[0] for k in chunk], [k[1] for k in chunk])
+        logp.update(zip(chunk, values, strict=True))
         if progress is not None:
-            progress(len(out), len(pairs))
-    return out
+            progress(len(logp), len(keys))
+    if not pairs:
+        return []
+    chosen = torch.stack([logp[(p.prompt, p.chosen)] for p in pairs])
+    rejected = torch.stack([logp[(p.prompt, p.rejected)] for p in pairs])
+    _, log_odds = orpo_loss(chosen, rejected, -chosen, beta=0.0)
+    return [float(x) for x in log_odds]
 
 
 def preference_margin(
