@@ -49,11 +49,27 @@ def pool(reports: list[dict[str, Any]]) -> dict[str, Any]:
                 "seconds": r["seconds"],
             }
         )
-    n = len(deltas)
-    mean = statistics.fmean(deltas) if deltas else 0.0
-    se = statistics.stdev(deltas) / math.sqrt(n) if n > 1 else float("nan")
-    return {"folds": rows, "pairs": n, "mean_change": mean, "se": se,
-            "rose": sum(x > 0 for x in deltas)}  # fmt: skip
+    # Pairs of one premise are not independent: also pool by premise (its mean change).
+    by_premise: dict[str, list[float]] = {}
+    for r in reports:
+        for x in r["heldout"]:
+            by_premise.setdefault(x["premise"], []).append(x["after"] - x["before"])
+    premise_means = [statistics.fmean(v) for v in by_premise.values()]
+    return {
+        "folds": rows,
+        "pairs": len(deltas),
+        "mean_change": statistics.fmean(deltas) if deltas else 0.0,
+        "se": _se(deltas),
+        "rose": sum(x > 0 for x in deltas),
+        "premises": len(premise_means),
+        "premise_mean_change": statistics.fmean(premise_means) if premise_means else 0.0,
+        "premise_se": _se(premise_means),
+        "premises_rose": sum(x > 0 for x in premise_means),
+    }
+
+
+def _se(xs: list[float]) -> float:
+    return statistics.stdev(xs) / math.sqrt(len(xs)) if len(xs) > 1 else float("nan")
 
 
 def lines(p: dict[str, Any]) -> list[str]:
@@ -71,7 +87,9 @@ def lines(p: dict[str, Any]) -> list[str]:
         )
     out.append(
         f"\nPooled over {p['pairs']} held-out pairs: change {p['mean_change']:+.4f} ± "
-        f"{p['se']:.4f} (SE), rose on {p['rose']}/{p['pairs']}."
+        f"{p['se']:.4f} (SE), rose on {p['rose']}/{p['pairs']}. By premise (each premise's "
+        f"mean change, {p['premises']} premises): {p['premise_mean_change']:+.4f} ± "
+        f"{p['premise_se']:.4f}, rose on {p['premises_rose']}/{p['premises']}."
     )
     return out
 

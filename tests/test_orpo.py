@@ -305,6 +305,8 @@ def test_orpo_cv_pools_the_folds_paired_changes(tmp_path: Path) -> None:
     assert p["mean_change"] == pytest.approx((0.5 + 0.0 - 0.1 + 1.0 + 0.6) / 5)
     assert [r["heldout_premises"] for r in p["folds"]] == [2, 2]
     assert p["folds"][1]["before"] == pytest.approx(-0.1)
+    assert p["premises"] == 4 and p["premises_rose"] == 3  # p00 +0.5, p01 0, p10 +0.25, p11 +1
+    assert p["premise_mean_change"] == pytest.approx((0.5 + 0.0 + 0.25 + 1.0) / 4)
     assert "rose on 3/5" in lines(p)[-1] and main([str(r) for r in runs]) == 0
     (tmp_path / "old.json").write_text(json.dumps({"train_pairs": 1}))
     with pytest.raises(SystemExit):
