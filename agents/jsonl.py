@@ -1,5 +1,6 @@
 """Crash-safe JSON-lines logs: every resumable run (solve logs, graded results, search
-journals) appends one whole, fsynced line per event and reads back what survived a kill."""
+journals) appends one whole, fsynced line per event and reads back what survived a kill;
+and atomic whole-file writes (`write_atomic`) for files rewritten in one go."""
 
 from __future__ import annotations
 
@@ -8,6 +9,16 @@ import os
 import threading
 from pathlib import Path
 from typing import Any
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temp file and a rename: a reader, or a run killed
+    mid-write, never sees half a file. The temp name carries the pid, so processes writing
+    the same file at once (shards) do not share one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:

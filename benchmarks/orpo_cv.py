@@ -30,10 +30,14 @@ def load_report(run: Path) -> dict[str, Any]:
 def pool(reports: list[dict[str, Any]]) -> dict[str, Any]:
     """Per-fold rows and the pooled paired change over every held-out pair."""
     rows, deltas = [], []
+    # Pairs of one premise are not independent: also pool by premise (its mean change).
+    by_premise: dict[str, list[float]] = {}
     for r in reports:
         held = r["heldout"]
         d = [x["after"] - x["before"] for x in held]
         deltas += d
+        for x, change in zip(held, d, strict=True):
+            by_premise.setdefault(x["premise"], []).append(change)
         rows.append(
             {
                 "fold": r["config"].get("fold", 0),
@@ -49,11 +53,6 @@ def pool(reports: list[dict[str, Any]]) -> dict[str, Any]:
                 "seconds": r["seconds"],
             }
         )
-    # Pairs of one premise are not independent: also pool by premise (its mean change).
-    by_premise: dict[str, list[float]] = {}
-    for r in reports:
-        for x in r["heldout"]:
-            by_premise.setdefault(x["premise"], []).append(x["after"] - x["before"])
     premise_means = [statistics.fmean(v) for v in by_premise.values()]
     return {
         "folds": rows,

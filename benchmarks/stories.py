@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import statistics
 from collections.abc import Callable, Sequence
@@ -26,6 +25,7 @@ from agents.graphs.story import (
     StoryState,
     write_story,
 )
+from agents.jsonl import write_atomic
 from agents.llm import BaseLLM, Completion
 from search.curiosity import step_value
 
@@ -281,17 +281,18 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60]
 
 
+def read_story(path: Path) -> StoryResult:
+    """A story `_cached` wrote (its trees are not kept)."""
+    d = json.loads(path.read_text())
+    return StoryResult(d["premise"], d["steps"], d["value"], d["llm_calls"], [], d["pairs"])
+
+
 def _cached(path: Path, make: Callable[[], StoryResult]) -> StoryResult:
     """A story from `path` if written before, else `make()` it and write it (no trees)."""
     if path.is_file():
-        d = json.loads(path.read_text())
-        return StoryResult(d["premise"], d["steps"], d["value"], d["llm_calls"], [], d["pairs"])
+        return read_story(path)
     result = make()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    d = {**asdict(result), "trees": []}
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(d) + "\n")
-    tmp.replace(path)  # atomic: a crash never leaves half a story in the cache
+    write_atomic(path, json.dumps({**asdict(result), "trees": []}) + "\n")
     return result
 
 
@@ -303,11 +304,14 @@ def mined_pairs(result: StoryResult) -> list[dict[str, Any]]:
     return [{**pair, "premise": result.premise} for pair in latest.values()]
 
 
+def mine_path(work: Path, premise: str) -> Path:
+    """Where the mining story search on `premise` is cached."""
+    return work / "mine" / f"{_slug(premise)}.json"
+
+
 def mine_premise(llm: BaseLLM, premise: str, work: Path, story: StoryConfig) -> StoryResult:
-    """The story search on `premise`, cached as `work/mine/<slug>.json` (resumable)."""
-    return _cached(
-        work / "mine" / f"{_slug(premise)}.json", lambda: StoryAgent(llm, story).run(premise)
-    )
+    """The story search on `premise`, cached at `mine_path` (resumable)."""
+    return _cached(mine_path(work, premise), lambda: StoryAgent(llm, story).run(premise))
 
 
 @dataclass

@@ -13,19 +13,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 from agents.graphs.story import StoryConfig
+from agents.jsonl import write_atomic
 from benchmarks.stories import (
     BENCH_STORY,
-    StoryResult,
-    _slug,
     load_premises,
+    mine_path,
     mine_premise,
     mined_pairs,
+    read_story,
 )
 
 
@@ -42,12 +42,11 @@ def mine(
 
     from agents.llm import load_llm
 
-    mine_dir = work / "mine"
     todo = [
         p
         for i, p in enumerate(premises)
         if i % shard[1] == shard[0]
-        and not (mine_dir / f"{_slug(p)}.json").is_file()  # resume: skip mined premises
+        and not mine_path(work, p).is_file()  # resume: skip mined premises
     ]
     if not todo:
         return
@@ -69,18 +68,14 @@ def collect(premises: list[str], work: Path, out: Path) -> tuple[int, list[str]]
     rows: list[dict[str, object]] = []
     missing = []
     for p in premises:
-        path = work / "mine" / f"{_slug(p)}.json"
+        path = mine_path(work, p)
         if not path.is_file():
             missing.append(p)
             continue
-        d = json.loads(path.read_text())
-        rows += mined_pairs(StoryResult(d["premise"], d["steps"], d["value"], 0, [], d["pairs"]))
+        rows += mined_pairs(read_story(path))
     if missing:
         return 0, missing
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    tmp.replace(out)
+    write_atomic(out, "".join(json.dumps(r) + "\n" for r in rows))
     return len(rows), []
 
 

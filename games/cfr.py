@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pyspiel
 
+from agents.jsonl import write_atomic
 from games.errors import UnsupportedGameError
 
 PolicyTable = dict[str, list[tuple[int, float]]]
@@ -56,10 +57,7 @@ def solve(game_string: str, iterations: int) -> PolicyTable:
         k: [(int(a), float(p)) for a, p in v]
         for k, v in solver.tabular_average_policy().policy_table().items()
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(table))
-    tmp.replace(path)  # atomic: a crash never leaves half a file
+    write_atomic(path, json.dumps(table))  # a crash never leaves half a file
     return table
 
 

@@ -15,14 +15,13 @@ Layout of `--output DIR`:
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents.jsonl import JsonlLog, read_rows
+from agents.jsonl import JsonlLog, read_rows, write_atomic
 from agents.swe.env import AgentConfig, AgentEnv
 
 SOLVE_LOG = "solve.jsonl"
@@ -47,29 +46,16 @@ Appender = JsonlLog  # the solve log: one fsynced line per finished instance
 
 
 def write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
 def write_predictions(out: Path, done: dict[str, dict]) -> Path:
     """predictions.jsonl, rewritten atomically from the solve log."""
     path = out / PREDICTIONS
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w") as f:
-        for row in done.values():
-            f.write(
-                json.dumps(
-                    {
-                        "instance_id": row["instance_id"],
-                        "model_name_or_path": row["model_name_or_path"],
-                        "model_patch": row["model_patch"],
-                    }
-                )
-                + "\n"
-            )
-    os.replace(tmp, path)
+    keys = ("instance_id", "model_name_or_path", "model_patch")
+    write_atomic(
+        path, "".join(json.dumps({k: row[k] for k in keys}) + "\n" for row in done.values())
+    )
     return path
 
 

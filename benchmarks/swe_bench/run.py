@@ -7,13 +7,12 @@ interrupted-then-resumed run reports exactly what an uninterrupted one does.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents.jsonl import JsonlLog, read_rows
+from agents.jsonl import JsonlLog, read_rows, write_atomic
 from benchmarks.swe_bench.harness import (
     ERROR,
     RESOLVED,
@@ -190,7 +189,4 @@ def make_report(
 
 def write_report(path: Path, report: dict) -> None:
     """Write atomically: a reader never sees half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(report, indent=4) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(report, indent=4) + "\n")
