@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import typer
 
-from agents.errors import UserError
+from agents.errors import UserError, one_line
 
 app = typer.Typer(
     name="agents",
@@ -50,14 +50,9 @@ def _register_all() -> None:
 _register_all()
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip() or exc.__class__.__name__
-    return " ".join(text.split())
-
-
 def _fail(exc: BaseException, code: int) -> None:
     # Plain write, not rich: rich wraps at the terminal width, and the error must stay one line.
-    sys.stderr.write(f"error: {_one_line(exc)}\n")
+    sys.stderr.write(f"error: {one_line(exc, None)}\n")
     sys.exit(code)
 
 

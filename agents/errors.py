@@ -7,3 +7,10 @@ class UserError(Exception):
     """Bad input or a missing prerequisite; the message says what to do."""
 
     exit_code = 2
+
+
+def one_line(exc: BaseException, limit: int | None = 300) -> str:
+    """The exception's message on one line (whitespace collapsed), cut at `limit` characters;
+    its type name when the message is empty. What error rows and observations record."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if limit is None else text[:limit]

@@ -21,7 +21,9 @@ from typing import Any
 from agents.graphs.env import Env
 from agents.graphs.rafa import PRESETS, Episode, RAFAAgent, RAFAConfig
 from agents.graphs.react_planning import ReActAgent, ReActConfig
+from agents.jsonl import JsonlLog, read_rows
 from agents.llm import BaseLLM
+from agents.runs import run_lock
 
 AGENTS = ("rafa", "tot", "react", "noplan")
 
@@ -206,6 +208,7 @@ def load_model(
     base_url: str | None = None,
     max_cost: float | None = None,
     cache: bool = True,
+    spent: float = 0.0,
 ) -> BaseLLM:
     """`oracle` / `oracle:mislead`: the task's scripted oracle; otherwise a model spec."""
     if model.split(":")[0] == "oracle":
@@ -214,9 +217,11 @@ def load_model(
         if model not in ("oracle", "oracle:mislead"):
             raise PlanningInputError(f"unknown oracle {model!r}; valid: oracle, oracle:mislead")
         return task.oracle(model.endswith(":mislead"))
-    from agents.llm import load_llm
+    from agents.llm import Budget, Usage, load_llm
 
-    return load_llm(model, base_url=base_url, max_cost=max_cost, cache=cache)
+    # The cap counts what earlier sessions of the run spent (`spent`), not just this one.
+    budget = None if max_cost is None else Budget(max_cost=max_cost, spent=Usage(cost=spent))
+    return load_llm(model, base_url=base_url, budget=budget, cache=cache)
 
 
 def run_episode(
@@ -245,10 +250,8 @@ def run_episode(
 
 
 def _done_ids(path: Path) -> Iterator[dict[str, Any]]:
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            if line.strip():
-                yield json.loads(line)
+    """Finished instances; a torn last line (a run killed mid-write) is skipped."""
+    yield from (r for r in read_rows(path) if "id" in r)
 
 
 def _check_settings(path: Path, settings: dict[str, Any]) -> None:
@@ -295,11 +298,34 @@ def run_task(
     settings = {"task": name, "agent": agent, "model": model, "max_calls": max_calls}
     settings["option"] = option
     _check_settings(out_dir / "run.json", settings)
+    with run_lock(out_dir):
+        return _run_task(
+            task, instances, agent, model, out_dir, settings, max_calls, llm, progress,
+            base_url, max_cost, cache,
+        )  # fmt: skip
+
+
+def _run_task(
+    task: PlanningTask,
+    instances: list[Instance],
+    agent: str,
+    model: str,
+    out_dir: Path,
+    settings: dict[str, Any],
+    max_calls: int | None,
+    llm: BaseLLM | None,
+    progress: Callable[[str], None] | None,
+    base_url: str | None,
+    max_cost: float | None,
+    cache: bool,
+) -> Summary:
+    name = task.name
     path = out_dir / "trajectories.jsonl"
     done = {r["id"]: r for r in _done_ids(path)}
+    log = JsonlLog(path)
     if llm is None and any(i.id not in done for i in instances):
-        llm = load_model(task, model, base_url, max_cost, cache)
-    out_dir.mkdir(parents=True, exist_ok=True)
+        spent = sum(float(r.get("cost") or 0.0) for r in done.values())
+        llm = load_model(task, model, base_url, max_cost, cache, spent)
     (out_dir / "run.json").write_text(json.dumps(settings, indent=2) + "\n")
     config = replace(
         task.configs.get(agent, RAFAConfig()), max_calls=max_calls, max_steps=task.max_steps
@@ -322,8 +348,7 @@ def run_task(
             break
         record = {"id": inst.id, "task": name, "agent": agent, "model": model, **episode.as_dict()}
         record["seconds"] = round(time.perf_counter() - began, 2)
-        with path.open("a") as f:  # one line per finished instance: a crash loses nothing
-            f.write(json.dumps(record, default=str) + "\n")
+        log.append(record)  # one fsynced line per finished instance: a crash loses nothing
         records.append(record)
         if progress:
             verdict = episode.outcome.get("verdict")

@@ -7,6 +7,7 @@
 See sandboxes/README.md.
 """
 
+from sandboxes import lifecycle
 from sandboxes.base import (
     KILLED,
     OOM,
@@ -22,7 +23,9 @@ from sandboxes.base import (
 )
 from sandboxes.engine import docker_available
 from sandboxes.factory import open_sandbox, prepare_env, resolve_kind
+from sandboxes.files import UnsafePath
 from sandboxes.limits import Limits
+from sandboxes.scratch import scratch_dir
 from sandboxes.spec import EnvSpec
 
 __all__ = [
@@ -39,8 +42,11 @@ __all__ = [
     "Sandbox",
     "SandboxError",
     "SandboxUnavailable",
+    "UnsafePath",
     "docker_available",
+    "lifecycle",
     "open_sandbox",
     "prepare_env",
     "resolve_kind",
+    "scratch_dir",
 ]

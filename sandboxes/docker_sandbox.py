@@ -31,6 +31,7 @@ from sandboxes.base import (
     ExecResult,
     SandboxError,
 )
+from sandboxes.files import UnsafePath
 from sandboxes.limits import Limits
 from sandboxes.output import CappedBuffer
 from sandboxes.spec import EnvSpec
@@ -212,9 +213,13 @@ class DockerSandbox:
             raise FileNotFoundError(full) from exc
         with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as tar:
             member = tar.next()
-            handle = tar.extractfile(member) if member else None
-            if handle is None:
+            if member is None or member.isdir():
                 raise IsADirectoryError(full)
+            if member.issym() or member.islnk():
+                raise UnsafePath(f"{path} is a symbolic link; not following it")
+            handle = tar.extractfile(member) if member.isfile() else None
+            if handle is None:
+                raise UnsafePath(f"{path} is not a regular file")
             return handle.read().decode(errors="replace")
 
     def write_file(self, path: str, content: str) -> None:

@@ -58,6 +58,11 @@ def untrack(sandbox: _Closable) -> None:
         _open.discard(sandbox)
 
 
+def stopping() -> bool:
+    """Whether SIGTERM arrived: a sandbox error now is the shutdown's, not an instance's."""
+    return _stopping
+
+
 def check_running() -> None:
     if _stopping:
         raise SandboxUnavailable("not starting a sandbox: the process is being terminated")

@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import functools
-import json
 import os
 import re
 import shutil
 import signal
 import subprocess
 import tarfile
-import tempfile
 from pathlib import Path
 
-from sandboxes import engine, isolation, lifecycle, venvs
+from sandboxes import files, isolation, lifecycle, scratch, venvs
 from sandboxes.base import (
     KILLED,
     OOM,
@@ -46,31 +43,11 @@ _PASS_ENV = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy
 _CA_ENV = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO")
 
 
-PREFIX = "agents-search-local-"
-OWNER_FILE = ".owner.json"
-
-
-def remove_orphans(parent: Path | None = None) -> list[Path]:
-    """Remove local sandbox directories (in the temp dir) whose owner process is gone,
-    as `engine.remove_orphans` does for containers. Directories without an owner file
-    (from older versions, or being created) are left alone."""
-    removed = []
-    for root in Path(parent or tempfile.gettempdir()).glob(f"{PREFIX}*"):
-        try:
-            labels = json.loads((root / OWNER_FILE).read_text())
-        except (OSError, ValueError):
-            continue
-        if isinstance(labels, dict) and engine.owner_gone(labels):
-            shutil.rmtree(root, ignore_errors=True)
-            removed.append(root)
-    return removed
-
-
-@functools.lru_cache(maxsize=1)
-def remove_orphans_once() -> None:
-    """`remove_orphans()` the first time a process opens a local sandbox; best effort."""
-    with contextlib.suppress(Exception):
-        remove_orphans()
+# Local sandboxes are owned scratch directories: a SIGKILLed run's are removed by the next.
+PREFIX = f"{scratch.PREFIX}local-"
+OWNER_FILE = scratch.OWNER_FILE
+remove_orphans = scratch.remove_orphans
+remove_orphans_once = scratch.remove_orphans_once
 
 
 class LocalSandbox:
@@ -98,12 +75,9 @@ class LocalSandbox:
         cls, env: EnvSpec, repo: Path | None, *, workdir: str, network: bool, limits: Limits
     ) -> LocalSandbox:
         lifecycle.check_running()
-        remove_orphans_once()
         venv = venvs.ensure_venv(env)
-        root = Path(tempfile.mkdtemp(prefix=PREFIX))
+        root = scratch.make_owned_dir("local")
         os.chmod(root, 0o755)
-        # Who owns it, so a later run can remove it if this process is SIGKILLed.
-        (root / OWNER_FILE).write_text(json.dumps(engine.owner_labels()))
         sandbox = cls(root, venv, workdir, network, limits)
         lifecycle.track(sandbox)
         try:
@@ -219,37 +193,30 @@ class LocalSandbox:
 
     # -- files --------------------------------------------------------------------------
 
-    def _host_path(self, path: str) -> Path:
-        inner = os.path.normpath(os.path.join(self.workdir, path))
-        rel = os.path.relpath(inner, self.workdir)
-        if rel == ".." or rel.startswith("../"):
-            raise SandboxError(f"{path}: only files under {self.workdir} can be read or written")
-        return self.copy / rel
-
     def read_file(self, path: str) -> str:
-        return self._host_path(path).read_text(errors="replace")
+        return files.read_text(str(self.copy), self.workdir, path)
 
     def write_file(self, path: str, content: str) -> None:
-        target = self._host_path(path)
-        made = [p for p in reversed(target.parents) if not p.exists()]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(content)
-        for created in [*made, target]:
-            self._give(created, recursive=False)
+        files.write_text(str(self.copy), self.workdir, path, content, owner=self.run_as)
 
-    def _give(self, path: Path, recursive: bool = True) -> None:
-        """Hand `path` to the sandbox's uid (as root, commands run as an unprivileged uid)."""
-        if self.run_as is None:
+    def _give(self, path: Path) -> None:
+        """Hand the tree at `path` (a directory this class made) to the sandbox's uid: as
+        root, commands run as an unprivileged uid. Walked by directory fds (`os.fwalk`),
+        never following a symlink, so a swapped-in link cannot redirect a chown."""
+        uid = self.run_as
+        if uid is None:
             return
-        os.chown(path, self.run_as, self.run_as, follow_symlinks=False)
-        if recursive and path.is_dir() and not path.is_symlink():
-            for parent, dirs, files in os.walk(path):
-                for name in dirs + files:
-                    os.chown(
-                        os.path.join(parent, name), self.run_as, self.run_as, follow_symlinks=False
-                    )
+        os.chown(path, uid, uid, follow_symlinks=False)
+        for _, dirs, names, dir_fd in os.fwalk(path):
+            for name in dirs + names:
+                os.chown(name, uid, uid, dir_fd=dir_fd, follow_symlinks=False)
 
     # -- snapshots ----------------------------------------------------------------------
+
+    # Snapshots are taken and restored as root by path on the host, but only between commands:
+    # `exec` leaves no sandbox process alive, so nothing can swap a directory for a symlink
+    # while they walk, and extraction's "tar" filter refuses members that would land outside
+    # the copy through a link.
 
     def snapshot(self) -> str:
         self._snapshots += 1

@@ -98,7 +98,16 @@ def test_max_cost_stops_cleanly_and_a_rerun_resumes(tmp_path):
     preds = (out / "predictions.jsonl").read_text().splitlines()
     assert len(preds) == len(done)
     assert json.loads((out / "report.json").read_text())["resolved_ids"] == [IID]
-    assert json.loads((out / "usage.json").read_text())["calls"] == used
+    first_usage = json.loads((out / "usage.json").read_text())
+    assert first_usage["calls"] == used
+
+    # The cap is the run's, not the session's: the same cap again spends nothing more.
+    with serve("openai") as (base_url, state):
+        state.faults = [answer(t) for t in ALL_ANSWERS[used:]]
+        again = agents(*solve_args(out, base_url, "-i", IDS, "--max-cost", cap), tmp_path=tmp_path)
+        assert state.count == 0
+    assert again.returncode == 3 and "stopped: budget reached" in again.stderr, again.stderr
+    assert json.loads((out / "usage.json").read_text())["cost"] == first_usage["cost"]
 
     with serve("openai") as (base_url, state):
         state.faults = [answer(t) for t in ALL_ANSWERS[used:]]
@@ -107,6 +116,8 @@ def test_max_cost_stops_cleanly_and_a_rerun_resumes(tmp_path):
         assert state.count == len(ALL_ANSWERS) - used
     assert second.returncode == 0, second.stderr
     assert len((out / "solve.jsonl").read_text().splitlines()) == 3
+    usage = json.loads((out / "usage.json").read_text())  # every session's calls, summed
+    assert usage["calls"] == len(ALL_ANSWERS) and usage["cost"] > first_usage["cost"]
 
 
 def test_killed_mid_instance_resumes_from_the_checkpoint(tmp_path):

@@ -50,6 +50,7 @@ def swe_bench(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    from agents.runs import path_component
     from benchmarks.swe_bench import (
         RunConfig,
         RunPaths,
@@ -58,6 +59,8 @@ def swe_bench(
         load_dataset,
         load_predictions,
     )
+    from benchmarks.swe_bench.dataset import model_dir
+    from benchmarks.swe_bench.run import is_empty
 
     if sandbox not in ("docker", "local", "auto"):
         raise UserError(f"--sandbox must be docker, local or auto, not {sandbox!r}")
@@ -69,16 +72,18 @@ def swe_bench(
     else:
         preds = load_predictions(predictions, full)
     model = next(iter(preds.values()))["model_name_or_path"]
+    model_dir(model)  # a name that cannot be one directory is a one-line error
     from sandboxes import resolve_kind
 
     kind = resolve_kind(sandbox)  # Docker not running -> a one-line error with the hint
     name = Path(dataset).stem if Path(dataset).exists() else dataset.replace("/", "__")
-    paths = RunPaths(output, run_id or f"{name}.{predictions.stem}", model)
+    run_id = path_component(run_id or f"{name}.{predictions.stem}", "run id")
+    paths = RunPaths(output, run_id, model)
     config = RunConfig(sandbox=kind, test_timeout=timeout, repos_dir=repos_dir)
     _check_disk(output)
 
     console = Console(stderr=True)
-    todo = [i for i in selected if (preds.get(i["instance_id"]) or {}).get("model_patch")]
+    todo = [i for i in selected if not is_empty(preds.get(i["instance_id"]))]
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),

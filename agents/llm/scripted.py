@@ -6,6 +6,12 @@ File format (JSON): a list of answers, each a string or
 object `{"responses": [...], "on_exhausted": "error" | "repeat_last" | "cycle",
 "supports_tools": true | false}`. Answers are handed out in order, one per sample.
 The model claims native tool calling when any answer has tool calls (or as told).
+
+Or plans keyed by the prompt, `{"plans": {"MARKER": ["answer", ...], ...}, "default": [...]}`
+(`PlannedLLM`): a request gets the plan of the first marker its messages contain (else
+`default`), and within it the first answer its assistant turns do not already hold. It
+keeps no counter, so runs with several workers, and runs resumed after a kill, get the
+answers each conversation is at.
 """
 
 from __future__ import annotations
@@ -56,6 +62,8 @@ class ScriptedLLM(BaseLLM):
             data = json.loads(p.read_text())
         except ValueError as exc:
             raise ModelSpecError(f"scripted: {p} is not valid JSON ({exc})") from None
+        if isinstance(data, dict) and "plans" in data:
+            return PlannedLLM.from_data(data, f"scripted:{p}")  # type: ignore[return-value]
         if isinstance(data, dict):
             return cls(
                 data.get("responses", []),
@@ -111,3 +119,47 @@ class ScriptedLLM(BaseLLM):
                 parse_arguments(str(c.get("id", default_id)), c["name"], c.get("arguments"))
             )
         return tuple(calls)
+
+
+class PlannedLLM(BaseLLM):
+    """Answers from per-conversation plans (see the module docstring); text answers only."""
+
+    def __init__(self, plans: dict[str, list[str]], default: list[str], name: str = "planned"):
+        if not plans and not default:
+            raise ModelSpecError("scripted: the file holds no plans")
+        for marker, answers in [*plans.items(), ("default", default)]:
+            if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
+                raise ModelSpecError(f"scripted: plan {marker!r} must be a list of strings")
+        self.plans, self.default, self.name = plans, default, name
+        self.supports_tools = False
+        self.calls: list[Request] = []
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any], name: str) -> PlannedLLM:
+        plans = data.get("plans")
+        if not isinstance(plans, dict):
+            raise ModelSpecError("scripted: 'plans' must map markers to lists of answers")
+        return cls(plans, data.get("default") or [], name)
+
+    def answer(self, messages: tuple[dict[str, Any], ...]) -> str:
+        text = "\n".join(str(m.get("content") or "") for m in messages)
+        plan = next((p for marker, p in self.plans.items() if marker in text), self.default)
+        if not plan:
+            raise LLMError(f"{self.name}: no plan matches the prompt and there is no default")
+        said = {str(m.get("content") or "") for m in messages if m.get("role") == "assistant"}
+        return next((a for a in plan if a not in said), plan[-1])
+
+    async def _complete(self, request: Request) -> list[Completion]:
+        self.calls.append(request)
+        text = self.answer(request.messages)
+        for s in request.stop or ():
+            if s in text:
+                text = text[: text.index(s)]
+        prompt_tokens = sum(_tokens(str(m["content"] or "")) for m in request.messages)
+        usage = Usage(prompt_tokens, _tokens(text))
+        return [
+            Completion(
+                text, "stop", None, usage if i == 0 else Usage(0, _tokens(text)), self.name, i
+            )
+            for i in range(request.n)
+        ]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
+from agents.jsonl import JsonlLog, read_rows
 from agents.llm.types import BaseLLM, Completion, Request, Usage, Wrapper
 
 
@@ -29,23 +31,47 @@ class UsageSummary:
 
 
 class UsageMeter:
-    """Thread-safe running totals. `GLOBAL_METER` collects every LLM made by `load_llm`."""
+    """Thread-safe running totals. `GLOBAL_METER` collects every LLM made by `load_llm`.
 
-    def __init__(self) -> None:
+    With a `ledger` (a run's `usage.jsonl`) the totals are the run's over every session:
+    they start from what the ledger holds, and each call appends its usage as one fsynced
+    line, so a run resumed after Ctrl-C or a kill -9 counts (and budgets) what it already
+    spent. A torn last line (killed mid-write) is skipped."""
+
+    def __init__(self, ledger: Path | None = None) -> None:
         self._lock = threading.Lock()
         self._summary = UsageSummary()
+        self._ledger: JsonlLog | None = None
+        if ledger is not None:
+            fields = set(asdict(self._summary))
+            for row in read_rows(ledger):
+                self._add(UsageSummary(**{k: v for k, v in row.items() if k in fields}))
+            self._ledger = JsonlLog(ledger)
+
+    def _add(self, delta: UsageSummary) -> None:
+        s = self._summary
+        s.calls += delta.calls
+        s.cache_hits += delta.cache_hits
+        s.input_tokens += delta.input_tokens
+        s.output_tokens += delta.output_tokens
+        s.cached_tokens += delta.cached_tokens
+        s.cost += delta.cost
 
     def record(self, completions: list[Completion]) -> None:
         usage = sum((c.usage for c in completions if not c.from_cache), Usage())
         hit = bool(completions) and all(c.from_cache for c in completions)
+        delta = UsageSummary(
+            1, int(hit), usage.input_tokens, usage.output_tokens, usage.cached_tokens, usage.cost
+        )
         with self._lock:
-            s = self._summary
-            s.calls += 1
-            s.cache_hits += int(hit)
-            s.input_tokens += usage.input_tokens
-            s.output_tokens += usage.output_tokens
-            s.cached_tokens += usage.cached_tokens
-            s.cost += usage.cost
+            self._add(delta)
+            if self._ledger is not None:
+                self._ledger.append(delta.as_dict())
+
+    def spent(self) -> Usage:
+        """The totals as a `Usage`: what a run's `Budget` starts from."""
+        s = self.summary()
+        return Usage(s.input_tokens, s.output_tokens, s.cached_tokens, s.cost)
 
     def summary(self) -> UsageSummary:
         with self._lock:

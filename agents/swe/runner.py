@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agents.errors import one_line
 from agents.jsonl import JsonlLog, read_rows, write_atomic
 from agents.swe.env import AgentConfig, AgentEnv
 
@@ -153,6 +154,25 @@ def solve_instance(
     }
 
 
+def error_row(instance: dict, config: SolveConfig, exc: BaseException) -> dict:
+    """The solve-log row of an instance that ended in an error (no patch), with the reason."""
+    from benchmarks.swe_bench.repos import RepoError
+    from sandboxes import BuildError
+
+    kind = "environment" if isinstance(exc, (BuildError, RepoError)) else type(exc).__name__
+    reason = f"{kind}: {one_line(exc)}"
+    return {
+        "instance_id": instance["instance_id"],
+        "model_name_or_path": config.model_name,
+        "model_patch": "",
+        "status": f"error: {reason}",
+        "error": reason,  # grading reports the instance as an error with this reason
+        "search": config.search,
+        "steps": 0,
+        "seconds": 0.0,
+    }
+
+
 def solve_all(
     instances: list[dict],
     llm: Any,
@@ -165,8 +185,8 @@ def solve_all(
     `on_done(row, id)` reports progress (row None: skipped, already done)."""
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
-    from benchmarks.swe_bench.repos import RepoError
-    from sandboxes import BuildError
+    from agents.llm.errors import BadResponseError, LLMError
+    from sandboxes import DiskFullError, SandboxUnavailable, lifecycle
 
     out.mkdir(parents=True, exist_ok=True)
     log = Appender(out / SOLVE_LOG)
@@ -180,17 +200,14 @@ def solve_all(
     def one(inst: dict) -> dict:
         try:
             return solve_instance(inst, llm, config, out, checkpointer, judge_llm)
-        except (BuildError, RepoError) as exc:  # this instance's environment: report, skip
-            msg = " ".join(str(exc).split())[:300]
-            return {
-                "instance_id": inst["instance_id"],
-                "model_name_or_path": config.model_name,
-                "model_patch": "",
-                "status": f"error: environment: {msg}",
-                "search": config.search,
-                "steps": 0,
-                "seconds": 0.0,
-            }
+        except BadResponseError as exc:  # one garbled answer: this instance's problem
+            return error_row(inst, config, exc)
+        except (LLMError, SandboxUnavailable, DiskFullError):
+            raise  # no key, server down, budget, Docker gone, disk full: every instance would fail
+        except Exception as exc:  # this instance's environment, sandbox or state: report, go on
+            if lifecycle.stopping():
+                raise  # its sandbox was closed by SIGTERM: not the instance's fault, not done
+            return error_row(inst, config, exc)
 
     def record(row: dict) -> None:
         log.append(row)

@@ -23,6 +23,7 @@ LOCAL_MAX_TOKENS = 64
 """Answer cap of the embedded model: an action fits, and on 2 busy cores each token costs
 about a second, so the rambling after a 135M model's action is cut short."""
 BUDGET_EXIT = 3
+USAGE_LEDGER = "usage.jsonl"
 
 
 def default_output(options: SolveOptions) -> Path:
@@ -48,13 +49,9 @@ def select(options: SolveOptions) -> list[dict]:
 
 
 def run_swe_bench(options: SolveOptions, llm: Any = None, judge_llm: Any = None) -> dict[str, Any]:
-    """The whole run; `llm` overrides `options.model` (tests pass a model object)."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    from agents.llm import GLOBAL_METER, BudgetExceeded, load_llm
-    from agents.swe.env import AgentConfig
-    from agents.swe.runner import SolveConfig, solve_all, write_json
+    """The whole run; `llm` overrides `options.model` (tests pass a model object).
+    One process at a time per output directory (`run_lock`)."""
+    from agents.runs import run_lock
     from sandboxes import resolve_kind
 
     if options.search not in ("linear", "mcts"):
@@ -64,11 +61,32 @@ def run_swe_bench(options: SolveOptions, llm: Any = None, judge_llm: Any = None)
     instances = select(options)
     kind = resolve_kind(options.sandbox)
     out = options.output or default_output(options)
+    with run_lock(out):
+        return _run(options, instances, kind, out, llm, judge_llm)
+
+
+def _run(
+    options: SolveOptions, instances: list[dict], kind: str, out: Path, llm: Any, judge_llm: Any
+) -> dict[str, Any]:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from agents.llm import Budget, BudgetExceeded, MeteredLLM, UsageMeter, load_llm
+    from agents.swe.env import AgentConfig
+    from agents.swe.runner import SolveConfig, solve_all, write_json
+
+    # Usage and the dollar cap count every session of this run, not just this one.
+    meter = UsageMeter(ledger=out / USAGE_LEDGER)
     if llm is None:
+        budget = None
+        if options.max_cost is not None:
+            budget = Budget(max_cost=options.max_cost, spent=meter.spent())
         llm = load_llm(
-            options.model, base_url=options.base_url, max_cost=options.max_cost,
-            cache=options.cache,
+            options.model, base_url=options.base_url, budget=budget, cache=options.cache,
+            meter=meter,
         )  # fmt: skip
+    else:
+        llm = MeteredLLM(llm, meter)
     name = model_name(options.model)
     iters = options.max_iterations or DEFAULT_MAX_ITERATIONS
     config = SolveConfig(
@@ -82,8 +100,7 @@ def run_swe_bench(options: SolveOptions, llm: Any = None, judge_llm: Any = None)
         model_name=name,
     )
     console = Console(stderr=True)
-    meter0 = GLOBAL_METER.summary()
-    start = time.monotonic()
+    clock = _Clock(out / "usage.json")
     rows: dict[str, dict] = {}
     stopped = None
     exit_code = 0
@@ -94,7 +111,6 @@ def run_swe_bench(options: SolveOptions, llm: Any = None, judge_llm: Any = None)
         bar = progress.add_task(f"solve {options.search} ({kind})", total=len(instances))
 
         def on_done(row: dict | None, iid: str) -> None:
-            cost = GLOBAL_METER.summary().cost - meter0.cost
             if row is None:
                 progress.console.print(f"{iid}: already done (skipped)", highlight=False)
             else:
@@ -102,6 +118,7 @@ def run_swe_bench(options: SolveOptions, llm: Any = None, judge_llm: Any = None)
                     f"{iid}: {row['status']}, {row['steps']} steps, {row.get('llm_calls', 0)} "
                     f"LLM calls, {row['seconds']:.0f}s", highlight=False,
                 )  # fmt: skip
+            cost = meter.summary().cost
             progress.update(
                 bar, advance=1, description=f"solve {options.search} ({kind}) ${cost:.4f}"
             )
@@ -115,7 +132,7 @@ def run_swe_bench(options: SolveOptions, llm: Any = None, judge_llm: Any = None)
 
             rows = read_log(out / SOLVE_LOG)
         finally:
-            _write_usage(out, rows, GLOBAL_METER, meter0, time.monotonic() - start)
+            _write_usage(out, rows, meter, clock)
     if stopped:
         console.print(f"stopped: {stopped}", highlight=False)
     selected = {i["instance_id"] for i in instances}
@@ -123,7 +140,7 @@ def run_swe_bench(options: SolveOptions, llm: Any = None, judge_llm: Any = None)
     summary: dict[str, Any] = {"output": str(out), "solved": len(rows), "total": len(instances)}
     if options.evaluate and rows:
         summary["report"] = str(_grade(instances, rows, out, kind, name, console, options))
-    usage = _write_usage(out, rows, GLOBAL_METER, meter0, time.monotonic() - start)
+    usage = _write_usage(out, rows, meter, clock)
     summary.update(usage=usage, exit_code=exit_code)
     write_json(out / "summary.json", summary)
     return summary
@@ -136,7 +153,9 @@ def _grade(instances, rows, out, kind, name, console, options) -> Path:
 
     preds = {
         iid: {"instance_id": iid, "model_name_or_path": r["model_name_or_path"],
-              "model_patch": r["model_patch"]}
+              "model_patch": r["model_patch"],
+              # an instance that could not be solved (environment, sandbox) is an error row
+              **({"error": f"solve: {r['error']}"} if r.get("error") else {})}
         for iid, r in rows.items()
     }  # fmt: skip
     paths = RunPaths(out / "eval", "solve", name)
@@ -152,17 +171,35 @@ def _grade(instances, rows, out, kind, name, console, options) -> Path:
     return paths.report
 
 
-def _write_usage(out: Path, rows: dict, meter: Any, meter0: Any, seconds: float) -> dict:
+class _Clock:
+    """Wall seconds of the run over every session: the last `usage.json`'s, plus this one's."""
+
+    def __init__(self, usage_json: Path) -> None:
+        import json
+
+        try:
+            before = float(json.loads(usage_json.read_text()).get("wall_seconds", 0.0))
+        except (OSError, ValueError, TypeError, AttributeError):
+            before = 0.0
+        self.before, self.start = before, time.monotonic()
+
+    def seconds(self) -> float:
+        return self.before + time.monotonic() - self.start
+
+
+def _write_usage(out: Path, rows: dict, meter: Any, clock: _Clock) -> dict:
+    """usage.json: the run's totals over every session (the calls from the usage.jsonl
+    ledger; wall time of a session killed with -9 is lost, its calls are not)."""
     from agents.swe.runner import write_json
 
     now = meter.summary()
     usage = {
-        "calls": now.calls - meter0.calls,
-        "cache_hits": now.cache_hits - meter0.cache_hits,
-        "input_tokens": now.input_tokens - meter0.input_tokens,
-        "output_tokens": now.output_tokens - meter0.output_tokens,
-        "cost": round(now.cost - meter0.cost, 6),
-        "wall_seconds": round(seconds, 2),
+        "calls": now.calls,
+        "cache_hits": now.cache_hits,
+        "input_tokens": now.input_tokens,
+        "output_tokens": now.output_tokens,
+        "cost": round(now.cost, 6),
+        "wall_seconds": round(clock.seconds(), 2),
         "instances": len(rows),
         "agent_llm_calls": sum(r.get("llm_calls", 0) for r in rows.values()),
         "model_seconds": round(sum(r.get("model_seconds", 0) for r in rows.values()), 2),

@@ -13,7 +13,9 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
+from agents.errors import one_line
 from agents.swe.actions import Action
+from sandboxes import SandboxError, UnsafePath
 
 OUTPUT_CAP = 2000  # characters of tool output the model sees (head and tail kept)
 
@@ -74,6 +76,12 @@ class RepoTools:
             obs: Observation = handler(**dict(action.args))
         except UnicodeDecodeError:
             return Observation("error: not a text file", ok=False)
+        except UnsafePath as exc:  # a symlink, FIFO or path out of the repository
+            return Observation(f"error: {one_line(exc)}", ok=False)
+        except SandboxError:
+            raise  # the sandbox itself failed: the instance ends, with the reason recorded
+        except Exception as exc:  # FileExistsError, IsADirectoryError, ...: the model's to fix
+            return Observation(f"error: {type(exc).__name__}: {one_line(exc)}", ok=False)
         return obs
 
     # ------------------------------------------------------------------ helpers

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.errors import UserError
+from agents.runs import path_component
 
 DATA = Path(__file__).parent / "data"
 BUNDLED = {"swe-mini": DATA / "swe-mini.jsonl"}
@@ -39,9 +40,9 @@ INSTANCE_FIELDS = (
 )
 PREDICTION_FIELDS = ("instance_id", "model_name_or_path", "model_patch")
 
-_ID = re.compile(r"^[A-Za-z0-9_.\-]+__[A-Za-z0-9_.\-]+-\d+$")
-_REPO = re.compile(r"^[A-Za-z0-9_.\-]+/[A-Za-z0-9_.\-]+$")
-_SHA = re.compile(r"^[0-9a-f]{40}$")
+_ID = re.compile(r"[A-Za-z0-9_.\-]+__[A-Za-z0-9_.\-]+-\d+")
+_REPO = re.compile(r"[A-Za-z0-9_.\-]+/[A-Za-z0-9_.\-]+")
+_SHA = re.compile(r"[0-9a-f]{40}")
 
 
 class DatasetError(UserError):
@@ -69,6 +70,8 @@ def load_dataset(name_or_path: str | Path, instance_ids: list[str] | None = None
             "a .json/.jsonl file, or a Hugging Face dataset name"
         )
     instances = [validate_instance(row, where) for row, where in rows]
+    if not instances:
+        raise DatasetError(f"dataset {name} holds no instances")
     seen: set[str] = set()
     for inst in instances:
         if inst["instance_id"] in seen:
@@ -165,12 +168,12 @@ def validate_instance(row: Any, where: str) -> dict:
             continue
         if not isinstance(value, str):
             raise DatasetError(f"{where}: {field} must be a string, got {type(value).__name__}")
-    if not _ID.match(iid):
+    if not _ID.fullmatch(iid):
         raise DatasetError(f"{where}: instance_id {iid!r} is not of the form owner__repo-NUMBER")
-    if not _REPO.match(row["repo"]):
+    if not _REPO.fullmatch(row["repo"]):
         raise DatasetError(f"{where}: repo {row['repo']!r} is not of the form owner/name")
     for field in ("base_commit", "environment_setup_commit"):
-        if not _SHA.match(row[field]):
+        if not _SHA.fullmatch(row[field]):
             raise DatasetError(f"{where}: {field} must be a 40-hex-digit commit hash")
     for field in ("patch", "test_patch"):
         if row[field] and "diff --git" not in row[field] and "\n+++ " not in row[field]:
@@ -191,10 +194,43 @@ def tests_of(instance: dict, field: str) -> list[str]:
     return json.loads(instance[field])
 
 
+def model_dir(model: str) -> str:
+    """The directory name of a model's logs, as SWE-bench names it (`/` -> `__`); a name
+    that cannot be one directory (`..`, NUL and other control characters) is a `UserError`."""
+    return path_component(model.replace("/", "__"), "model_name_or_path")
+
+
+def prediction_problem(row: dict) -> str | None:
+    """Why one prediction line cannot be graded (None when it can)."""
+    missing = [f for f in PREDICTION_FIELDS if f not in row]
+    if missing:
+        return f"missing field(s) {', '.join(missing)}"
+    name = row["model_name_or_path"]
+    if not isinstance(name, str) or not name:
+        return "model_name_or_path must be a non-empty string"
+    try:
+        model_dir(name)
+    except UserError as exc:
+        return str(exc)
+    patch = row["model_patch"]
+    if patch is not None and not isinstance(patch, str):
+        return "model_patch must be a string or null"
+    if patch is not None:
+        try:
+            patch.encode()
+        except UnicodeEncodeError as exc:
+            return f"model_patch is not valid text: a lone surrogate at character {exc.start}"
+    return None
+
+
 def load_predictions(path: str | Path, dataset: list[dict] | None = None) -> dict[str, dict]:
     """Predictions JSONL (or a JSON array) keyed by instance id; each line checked.
 
-    With `dataset`, a prediction for an instance not in it is an error (as in SWE-bench).
+    A line that names an instance but cannot be graded (a missing field, a patch that is not
+    text, a model name that cannot name a directory) does not stop the run: it is kept with
+    its reason under "error", and grading records that instance as an error. A line without
+    a usable instance id, a second prediction for an instance, predictions of two models, or
+    (with `dataset`) an instance not in it are errors of the whole file (as in SWE-bench).
     """
     path = Path(path)
     if not path.exists():
@@ -203,35 +239,40 @@ def load_predictions(path: str | Path, dataset: list[dict] | None = None) -> dic
     for row, where in _read_records(path):
         if not isinstance(row, dict):
             raise DatasetError(f"{where}: expected an object, got {type(row).__name__}")
-        missing = [f for f in PREDICTION_FIELDS if f not in row]
-        if missing:
-            raise DatasetError(f"{where}: missing field(s) {', '.join(missing)}")
-        if not isinstance(row["instance_id"], str) or not row["instance_id"]:
+        iid = row.get("instance_id")
+        if not isinstance(iid, str) or not iid:
             raise DatasetError(f"{where}: instance_id must be a non-empty string")
-        if not isinstance(row["model_name_or_path"], str) or not row["model_name_or_path"]:
-            raise DatasetError(f"{where}: model_name_or_path must be a non-empty string")
-        if row["model_patch"] is not None and not isinstance(row["model_patch"], str):
-            raise DatasetError(f"{where}: model_patch must be a string or null")
-        if row["instance_id"] in preds:
-            raise DatasetError(f"{where}: second prediction for {row['instance_id']}")
-        preds[row["instance_id"]] = {k: row[k] for k in PREDICTION_FIELDS} | {
+        if iid in preds:
+            raise DatasetError(f"{where}: second prediction for {iid!r}")
+        entry = {k: row.get(k) for k in PREDICTION_FIELDS} | {
             k: v for k, v in row.items() if k not in PREDICTION_FIELDS
         }
+        problem = prediction_problem(row)
+        if problem:
+            entry["error"] = f"invalid prediction ({where}): {problem}"
+        preds[iid] = entry
     if not preds:
         raise DatasetError(f"{path}: no predictions")
-    models = {p["model_name_or_path"] for p in preds.values()}
+    valid = [p for p in preds.values() if "error" not in p]
+    if not valid:
+        first = next(iter(preds.values()))["error"]
+        raise DatasetError(f"{path}: no prediction can be graded; {first}")
+    models = {p["model_name_or_path"] for p in valid}
     if len(models) > 1:
         raise DatasetError(
             f"{path}: predictions from {len(models)} models ({', '.join(sorted(models))}); "
             "evaluate one model per run"
         )
+    for p in preds.values():  # the run's model names every instance's log directory
+        p["model_name_or_path"] = valid[0]["model_name_or_path"]
     if dataset is not None:
         known = {i["instance_id"] for i in dataset}
         extra = sorted(set(preds) - known)
         if extra:
             raise DatasetError(
                 f"{path}: prediction(s) for instance(s) not in the dataset: "
-                f"{', '.join(extra[:5])}{' ...' if len(extra) > 5 else ''}"
+                f"{', '.join(i if i.isprintable() else repr(i) for i in extra[:5])}"
+                f"{' ...' if len(extra) > 5 else ''}"
             )
     return preds
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 import errno
 import json
 import shlex
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from agents.errors import UserError
+from agents.errors import UserError, one_line
 from benchmarks.swe_bench import official, repos
 from benchmarks.swe_bench.specs import spec_for, test_directives, test_files
 
@@ -60,40 +59,52 @@ class RunConfig:
     repos_dir: Path | None = None
 
 
-def patch_sha(patch: str | None) -> str:
+def patch_sha(patch: object) -> str:
+    """Which prediction was graded; defined for any JSON value (poisoned lines included)."""
     import hashlib
 
-    return hashlib.sha256((patch or "").encode()).hexdigest()[:16]
-
-
-def model_dir(model: str) -> str:
-    return model.replace("/", "__")
+    text = patch if isinstance(patch, str) else ("" if patch is None else repr(patch))
+    return hashlib.sha256(text.encode(errors="surrogatepass")).hexdigest()[:16]
 
 
 def run_instance(
     instance: dict, prediction: dict, log_dir: Path, config: RunConfig
 ) -> InstanceResult:
-    """Grade one prediction; never raises for problems of the patch or the tests."""
-    from sandboxes import Limits, SandboxError, open_sandbox
+    """Grade one prediction; never raises for problems of the prediction, the patch, the
+    repository or the tests: they end as an error result with the reason. What ends the
+    whole run is raised: Docker gone, a failed environment build, a full disk, SIGTERM."""
+    from sandboxes import (
+        BuildError,
+        DiskFullError,
+        Limits,
+        SandboxUnavailable,
+        lifecycle,
+        open_sandbox,
+        scratch_dir,
+    )
 
     iid, model = instance["instance_id"], prediction["model_name_or_path"]
     patch = prediction["model_patch"] or ""
     log_dir.mkdir(parents=True, exist_ok=True)
-    (log_dir / "patch.diff").write_text(patch)
+    (log_dir / "patch.diff").write_text(
+        patch if isinstance(patch, str) else repr(patch), errors="backslashreplace"
+    )
     log = _Log(log_dir / C.LOG_INSTANCE)
     start = time.monotonic()
-    result = InstanceResult(iid, model, ERROR, patch_sha=patch_sha(patch))
-    spec = spec_for(instance["repo"], instance["version"])
+    result = InstanceResult(iid, model, ERROR, patch_sha=patch_sha(prediction["model_patch"]))
     try:
-        with tempfile.TemporaryDirectory(prefix=f"swe-{iid}-") as tmp:
-            repo = repos.materialize(instance, Path(tmp) / "repo", config.repos_dir)
+        if prediction.get("error"):  # a poisoned line: graded as an error, never run
+            raise InvalidPrediction(prediction["error"])
+        spec = spec_for(instance["repo"], instance["version"])
+        with scratch_dir(f"swe-{iid}") as tmp:
+            repo = repos.materialize(instance, tmp / "repo", config.repos_dir)
             log.write(f"repo {instance['repo']} at {instance['base_commit']}")
             limits = Limits(
                 memory_mb=config.memory_mb, pids=config.pids, timeout=config.test_timeout
             )
             with open_sandbox(config.sandbox, spec.env(), repo_dir=repo, limits=limits) as sb:
                 _grade_in(sb, instance, prediction, spec, log_dir, log, result, config)
-    except UserError:
+    except (SandboxUnavailable, BuildError, DiskFullError):
         raise  # Docker gone, a build failed, disk full: the run stops, graded work is kept
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
@@ -101,10 +112,15 @@ def run_instance(
                 f"no space left on device ({exc.filename or 'logs'}): free some space and "
                 "rerun the same command; graded instances are kept"
             ) from None
-        result.status, result.reason = ERROR, f"{type(exc).__name__}: {_one_line(exc)}"
+        result.status, result.reason = ERROR, f"{type(exc).__name__}: {one_line(exc)}"
         log.write(f"error: {result.reason}")
-    except (SandboxError, repos.RepoError) as exc:
-        result.status, result.reason = ERROR, f"{type(exc).__name__}: {_one_line(exc)}"
+    except InvalidPrediction as exc:
+        result.status, result.reason = ERROR, one_line(exc)
+        log.write(f"error: {result.reason}")
+    except Exception as exc:  # this instance only: a hostile patch, a bad row, a sandbox fault
+        if lifecycle.stopping():
+            raise  # SIGTERM closed its sandbox: not graded, so a rerun grades it
+        result.status, result.reason = ERROR, f"{type(exc).__name__}: {one_line(exc)}"
         log.write(f"error: {result.reason}")
     result.duration_s = round(time.monotonic() - start, 2)
     log.write(f"status: {result.status}" + (f" ({result.reason})" if result.reason else ""))
@@ -193,6 +209,10 @@ def _grade_in(sb, instance, prediction, spec, log_dir, log, result, config) -> N
         result.reason = f"tests ended abnormally: {r.reason}"
 
 
+class InvalidPrediction(Exception):
+    """A prediction line that cannot be graded (its reason comes from `load_predictions`)."""
+
+
 class _Log:
     def __init__(self, path: Path):
         self.path = path
@@ -203,20 +223,16 @@ class _Log:
             f.write(text.rstrip("\n") + "\n")
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300] or type(exc).__name__
-
-
 def open_instance(instance: dict, config: RunConfig = RunConfig(), network: bool = False):
     """A started sandbox with the instance's repo at base_commit in its environment: where
     an agent works on the instance. Its `git diff` at the end is the prediction's patch.
     Close it (or use it as a context manager)."""
-    from sandboxes import Limits, open_sandbox
+    from sandboxes import Limits, open_sandbox, scratch_dir
 
     spec = spec_for(instance["repo"], instance["version"])
     limits = Limits(memory_mb=config.memory_mb, pids=config.pids, timeout=config.test_timeout)
-    with tempfile.TemporaryDirectory(prefix=f"swe-{instance['instance_id']}-") as tmp:
-        repo = repos.materialize(instance, Path(tmp) / "repo", config.repos_dir)
+    with scratch_dir(f"swe-{instance['instance_id']}") as tmp:
+        repo = repos.materialize(instance, tmp / "repo", config.repos_dir)
         # The sandbox copies the repo in when it opens; the temporary copy can go.
         return open_sandbox(
             config.sandbox, spec.env(), repo_dir=repo, network=network, limits=limits

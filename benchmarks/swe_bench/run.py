@@ -6,6 +6,7 @@ interrupted-then-resumed run reports exactly what an uninterrupted one does.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -13,13 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agents.jsonl import JsonlLog, read_rows, write_atomic
+from agents.runs import run_lock
+from benchmarks.swe_bench.dataset import model_dir
 from benchmarks.swe_bench.harness import (
     ERROR,
     RESOLVED,
     UNRESOLVED,
     InstanceResult,
     RunConfig,
-    model_dir,
     patch_sha,
     run_instance,
 )
@@ -51,7 +53,10 @@ class RunPaths:
 
 
 def is_empty(prediction: dict | None) -> bool:
-    return prediction is None or prediction.get("model_patch") in ("", None)
+    """An empty patch ("" or null) is not graded; a poisoned line is (as an error)."""
+    if prediction is None or prediction.get("error"):
+        return prediction is None
+    return prediction.get("model_patch") in ("", None)
 
 
 def read_results(path: Path) -> dict[str, dict]:
@@ -77,7 +82,20 @@ def evaluate(
 ) -> dict:
     """Grade every instance that has a non-empty prediction and is not graded yet;
     write and return the report. `on_result(result, instance_id)` is called as each
-    instance finishes (result None when it was skipped as already graded)."""
+    instance finishes (result None when it was skipped as already graded). One process
+    at a time per run and model (`run_lock`)."""
+    with run_lock(paths.results.parent):
+        return _evaluate(instances, predictions, paths, config, workers, on_result)
+
+
+def _evaluate(
+    instances: list[dict],
+    predictions: dict[str, dict],
+    paths: RunPaths,
+    config: RunConfig,
+    workers: int,
+    on_result: Callable[[InstanceResult | None, str], None] | None,
+) -> dict:
     done = read_results(paths.results)
     todo = []
     for inst in instances:
@@ -86,13 +104,13 @@ def evaluate(
         if is_empty(pred):
             continue
         prev = done.get(iid)
-        if prev and prev.get("patch_sha") == patch_sha(pred["model_patch"]):
+        if prev and prev.get("patch_sha") == patch_sha(pred.get("model_patch")):
             if on_result:
                 on_result(None, iid)
             continue
         todo.append((inst, pred))
     if todo:
-        _prepare_envs([i for i, _ in todo], config)
+        _prepare_envs([i for i, p in todo if not p.get("error")], config)
         appender = _Appender(paths.results)
         pool = ThreadPoolExecutor(max_workers=max(1, workers))
         futures = {
@@ -118,11 +136,16 @@ def evaluate(
 
 def _prepare_envs(instances: list[dict], config: RunConfig) -> None:
     """Build each distinct environment once, before the workers start (they would
-    otherwise queue on the build lock, each holding a worker slot)."""
+    otherwise queue on the build lock, each holding a worker slot). An instance without an
+    environment spec is skipped here: grading records it as an error row."""
+    from agents.errors import UserError
     from benchmarks.swe_bench.specs import spec_for
     from sandboxes import prepare_env
 
-    envs = {spec_for(i["repo"], i["version"]).env() for i in instances}
+    envs = set()
+    for i in instances:
+        with contextlib.suppress(UserError):
+            envs.add(spec_for(i["repo"], i["version"]).env())
     for env in sorted(envs, key=lambda e: e.digest()):
         prepare_env(config.sandbox, env)
 
@@ -132,9 +155,10 @@ def make_report(
 ) -> dict:
     """The run report of swebench's `make_run_report` (schema_version 2), field for field:
     incomplete = no prediction, empty patch = "" or null, error = graded without a report
-    (patch did not apply, tests timed out, sandbox failure). Why an instance errored is in
-    results.jsonl and its run_instance.log; `failure_reasons` keeps the official meaning
-    (swebench's post-hoc log classification)."""
+    (patch did not apply, tests timed out, sandbox failure). `failure_reasons` keeps the
+    official meaning (swebench's post-hoc log classification). After the official keys, one
+    of ours: `error_reasons`, why each error instance errored (also in results.jsonl and its
+    run_instance.log)."""
     from benchmarks.swe_bench.official import infra_failure
 
     completed, resolved, unresolved, error, incomplete, empty = (set() for _ in range(6))
@@ -184,6 +208,10 @@ def make_report(
         "failure_reasons": dict(sorted(reasons.items())),
         "error_ids": sorted(error),
         "schema_version": 2,
+        "error_reasons": {
+            iid: (results.get(iid) or {}).get("reason") or "not graded (the run stopped first)"
+            for iid in sorted(error)
+        },
     }
 
 
