@@ -167,8 +167,8 @@ def test_report_equals_swebench_make_run_report(mini, tmp_path, monkeypatch):
     official = json.loads(Path(path).read_text())
     assert Path(path).name == "org__model.cmp.json"
     ours_file = json.loads((tmp_path / "logs/run_evaluation/org__model.cmp.json").read_text())
-    # The official keys, in order and equal; then ours (why each error errored).
-    assert list(ours_file) == [*official, "error_reasons"]
+    # The official keys, in order and equal; then ours (why each error errored, tampering).
+    assert list(ours_file) == [*official, "error_reasons", "tampered_ids"]
     for key in official:
         assert ours_file[key] == official[key], key
     assert list(ours_file["error_reasons"]) == [ids[3]]

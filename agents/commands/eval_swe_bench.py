@@ -44,6 +44,13 @@ def swe_bench(
     repos_dir: Path | None = typer.Option(
         None, "--repos-dir", help="Git clones (owner__name) for datasets other than swe-mini."
     ),
+    strict: bool = typer.Option(
+        False,
+        "--strict",
+        help="Grade a patch that touches test infrastructure (conftest.py, sitecustomize.py, "
+        "the pytest section of pytest.ini/tox.ini/setup.cfg/pyproject.toml, the test "
+        "patch's files) as tampered, not resolved. Off: grades as the official harness does.",
+    ),
 ) -> None:
     """Apply each prediction, run the tests, grade FAIL_TO_PASS / PASS_TO_PASS, and write
     per-instance logs and the official report JSON. Resumes an interrupted run."""
@@ -79,7 +86,7 @@ def swe_bench(
     name = Path(dataset).stem if Path(dataset).exists() else dataset.replace("/", "__")
     run_id = path_component(run_id or f"{name}.{predictions.stem}", "run id")
     paths = RunPaths(output, run_id, model)
-    config = RunConfig(sandbox=kind, test_timeout=timeout, repos_dir=repos_dir)
+    config = RunConfig(sandbox=kind, test_timeout=timeout, repos_dir=repos_dir, strict=strict)
     _check_disk(output)
 
     console = Console(stderr=True)
@@ -106,6 +113,7 @@ def swe_bench(
         f"resolved {report['resolved_instances']}/{report['total_instances']}, "
         f"unresolved {report['unresolved_instances']}, errors {report['error_instances']}, "
         f"empty {report['empty_patch_instances']}, missing {len(report['incomplete_ids'])}"
+        + (f", tampered {len(report['tampered_ids'])}" if strict else "")
     )
     typer.echo(str(paths.report))
 

@@ -90,8 +90,12 @@ class AnthropicLLM(BaseLLM):
             api_key=key, base_url=self.base_url, max_retries=0, timeout=timeout
         )
         self._where = f"anthropic {self.base_url or 'api.anthropic.com'}"
+        self._endpoint = str(self._client.base_url)  # the URL requests really go to
         params = inspect.signature(self._client.messages.create).parameters
         self._has_temperature = "temperature" in params
+
+    def cache_identity(self) -> str:
+        return f"{self.name}@{self._endpoint}"
 
     async def _one(self, request: Request) -> Completion:
         system, turns = to_anthropic(request.messages)

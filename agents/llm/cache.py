@@ -1,6 +1,7 @@
 """A persistent response cache (sqlite) around any backend.
 
-Key = backend name + every parameter that shapes the answer + the messages + the tools.
+Key = what answers (`BaseLLM.cache_identity`: provider, model, endpoint URL or weight
+files) + every field of the request but n (messages, sampling parameters, tools).
 Each sample is stored under its own index: the k-th identical request made in
 a run gets samples [k*n, (k+1)*n) when temperature > 0, so a tree search that
 asks the same prompt twice still sees fresh siblings, and a rerun of the same
@@ -14,7 +15,7 @@ import json
 import os
 import sqlite3
 import threading
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +30,10 @@ def default_cache_dir() -> Path:
 
 
 def request_key(model: str, request: Request) -> str:
-    payload = {
-        "model": model,
-        "messages": request.messages,
-        "temperature": request.temperature,
-        "max_tokens": request.max_tokens,
-        "stop": request.stop,
-        "logprobs": request.logprobs,
-        "seed": request.seed,
-    }
-    if request.tools:  # only then, so keys of requests without tools stay as they were
-        payload["tools"] = request.tools
-    if request.top_logprobs:  # likewise
-        payload["top_logprobs"] = request.top_logprobs
+    """`model` (the backend's `cache_identity`) and every field of the request but `n`
+    (samples are stored one by one): a field added to `Request` is in the key at once."""
+    payload: dict[str, Any] = {"model": model}
+    payload.update({f.name: getattr(request, f.name) for f in fields(request) if f.name != "n"})
     blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 

@@ -35,6 +35,10 @@ class LocalLLM(BaseLLM):
         self._pending: list[_Pending] = []
         self._flush_scheduled = False
 
+    def cache_identity(self) -> str:
+        """The weights themselves: retrained in place (same path), the model is another."""
+        return f"{self.name}@{self.weights.fingerprint()}"
+
     @property
     def engine(self) -> Engine:
         with self._load_lock:

@@ -44,6 +44,16 @@ class LocalWeights:
         digest = hashlib.sha256(f"{self.gguf_file.resolve()}|{st.st_size}".encode()).hexdigest()
         return models_dir() / f"{self.gguf_file.stem}-{digest[:12]}"
 
+    def fingerprint(self) -> str:
+        """Which weights these are: path, size and mtime of every file they are read from."""
+        if self.gguf_file is not None:
+            paths = [self.gguf_file]
+        else:
+            assert self.model_dir is not None
+            paths = sorted(p for p in self.model_dir.iterdir() if p.is_file())
+        stats = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in paths]
+        return hashlib.sha256(repr(stats).encode()).hexdigest()[:16]
+
     @property
     def is_converted(self) -> bool:
         return self.gguf_file is None or (self.converted_dir / "config.json").is_file()

@@ -81,6 +81,10 @@ class OpenAILLM(BaseLLM):
             api_key=key, base_url=self.base_url, max_retries=0, timeout=timeout
         )
         self._where = f"openai {self.base_url or OFFICIAL_HOST}"
+        self._endpoint = str(self._client.base_url)  # the URL requests really go to
+
+    def cache_identity(self) -> str:
+        return f"{self.name}@{self._endpoint}"
 
     async def _complete(self, request: Request) -> list[Completion]:
         kwargs: dict[str, object] = {

@@ -234,6 +234,12 @@ class BaseLLM:
     async def _complete(self, request: Request) -> list[Completion]:
         raise NotImplementedError
 
+    def cache_identity(self) -> str:
+        """What answers, for the response cache's key: the provider, the model and where it
+        runs (endpoint URL, weight files). Two backends that may answer differently must
+        not share it."""
+        return self.name
+
     def complete_sync(self, messages: Sequence[Message], **kwargs: Any) -> list[Completion]:
         """`complete` for callers without an event loop (bots, scripts)."""
         return asyncio.run(self.complete(messages, **kwargs))
@@ -255,6 +261,9 @@ class Wrapper(BaseLLM):
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+    def cache_identity(self) -> str:
+        return self.inner.cache_identity()
 
     def unwrap(self) -> BaseLLM:
         inner = self.inner

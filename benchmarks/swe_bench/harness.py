@@ -31,6 +31,7 @@ APPLY_CMDS = (
 )
 
 RESOLVED, UNRESOLVED, ERROR = "resolved", "unresolved", "error"
+TAMPERED = "tampered: "  # how the reason of a patch graded as tampered (--strict) starts
 
 
 @dataclass
@@ -45,6 +46,7 @@ class InstanceResult:
     patch_sha: str = ""  # which prediction was graded: a changed patch is regraded
     duration_s: float = 0.0
     apply_cmd: str | None = None
+    strict: bool = False  # graded under --strict (tampering checked): a switch regrades
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -57,6 +59,7 @@ class RunConfig:
     memory_mb: int = 2048
     pids: int = 256
     repos_dir: Path | None = None
+    strict: bool = False  # a patch touching test infrastructure is graded as tampered
 
 
 def patch_sha(patch: object) -> str:
@@ -91,7 +94,9 @@ def run_instance(
     )
     log = _Log(log_dir / C.LOG_INSTANCE)
     start = time.monotonic()
-    result = InstanceResult(iid, model, ERROR, patch_sha=patch_sha(prediction["model_patch"]))
+    result = InstanceResult(
+        iid, model, ERROR, patch_sha=patch_sha(prediction["model_patch"]), strict=config.strict
+    )
     try:
         if prediction.get("error"):  # a poisoned line: graded as an error, never run
             raise InvalidPrediction(prediction["error"])
@@ -154,6 +159,12 @@ def _grade_in(sb, instance, prediction, spec, log_dir, log, result, config) -> N
         return
     log.write(f"{C.APPLY_PATCH_PASS} ({applied})")
     result.apply_cmd = applied
+    if config.strict:
+        tampered = _tampering(sb, prediction["model_patch"] or "", instance["test_patch"])
+        if tampered:
+            result.status, result.reason = ERROR, TAMPERED + "; ".join(tampered)[:500]
+            log.write(result.reason)
+            return
 
     files = test_files(instance["test_patch"])
     sb.write_file(TEST_PATCH_FILE, instance["test_patch"])
@@ -207,6 +218,24 @@ def _grade_in(sb, instance, prediction, spec, log_dir, log, result, config) -> N
     result.status = RESOLVED if report[iid]["resolved"] else UNRESOLVED
     if r.reason:  # oom, output-capped, killed: the run ended abnormally but was graded
         result.reason = f"tests ended abnormally: {r.reason}"
+
+
+def _tampering(sb, model_patch: str, test_patch: str) -> list[str]:
+    """`--strict`: the ways the applied model patch touches test infrastructure. Files are
+    read inside the sandbox (the patch is hostile: its paths are quoted, never resolved
+    on the host)."""
+    from benchmarks.swe_bench.tampering import tampering
+
+    def read(cmd: str) -> str | None:
+        r = sb.exec(cmd, timeout=60)
+        return r.stdout if r.exit_code == 0 else None
+
+    return tampering(
+        model_patch,
+        test_patch,
+        read_base=lambda path: read(f"git show {shlex.quote('HEAD:' + path)}"),
+        read_after=lambda path: read(f"cat -- {shlex.quote(path)}"),
+    )
 
 
 class InvalidPrediction(Exception):

@@ -19,6 +19,7 @@ from benchmarks.swe_bench.dataset import model_dir
 from benchmarks.swe_bench.harness import (
     ERROR,
     RESOLVED,
+    TAMPERED,
     UNRESOLVED,
     InstanceResult,
     RunConfig,
@@ -104,7 +105,8 @@ def _evaluate(
         if is_empty(pred):
             continue
         prev = done.get(iid)
-        if prev and prev.get("patch_sha") == patch_sha(pred.get("model_patch")):
+        same = prev and prev.get("patch_sha") == patch_sha(pred.get("model_patch"))
+        if same and prev.get("strict", False) == config.strict:
             if on_result:
                 on_result(None, iid)
             continue
@@ -157,8 +159,9 @@ def make_report(
     incomplete = no prediction, empty patch = "" or null, error = graded without a report
     (patch did not apply, tests timed out, sandbox failure). `failure_reasons` keeps the
     official meaning (swebench's post-hoc log classification). After the official keys, one
-    of ours: `error_reasons`, why each error instance errored (also in results.jsonl and its
-    run_instance.log)."""
+    two of ours: `error_reasons`, why each error instance errored (also in results.jsonl and
+    its run_instance.log), and `tampered_ids`, the errors that are patches touching test
+    infrastructure (graded so only under --strict)."""
     from benchmarks.swe_bench.official import infra_failure
 
     completed, resolved, unresolved, error, incomplete, empty = (set() for _ in range(6))
@@ -187,6 +190,10 @@ def make_report(
         if found:
             reasons[iid] = found[0]
             (infra if found[1] == infra_failure.TIER_ENVIRONMENT else ambiguous).add(iid)
+    why = {
+        iid: (results.get(iid) or {}).get("reason") or "not graded (the run stopped first)"
+        for iid in sorted(error)
+    }
     return {
         "total_instances": len(instances),
         "submitted_instances": len(predictions),
@@ -208,10 +215,8 @@ def make_report(
         "failure_reasons": dict(sorted(reasons.items())),
         "error_ids": sorted(error),
         "schema_version": 2,
-        "error_reasons": {
-            iid: (results.get(iid) or {}).get("reason") or "not graded (the run stopped first)"
-            for iid in sorted(error)
-        },
+        "error_reasons": why,
+        "tampered_ids": [iid for iid, reason in why.items() if reason.startswith(TAMPERED)],
     }
 
 
