@@ -47,9 +47,10 @@ def swe_bench(
     strict: bool = typer.Option(
         False,
         "--strict",
-        help="Grade a patch that touches test infrastructure (conftest.py, sitecustomize.py, "
-        "the pytest section of pytest.ini/tox.ini/setup.cfg/pyproject.toml, the test "
-        "patch's files) as tampered, not resolved. Off: grades as the official harness does.",
+        help="Grade a patch that touches test infrastructure (conftest.py and site hooks, "
+        "pytest settings in pytest.ini/tox.ini/setup.cfg/pyproject.toml, the test patch's "
+        "files and test directory, modules that shadow pytest or the standard library) as "
+        "tampered, not resolved. Off: grades as the official harness does.",
     ),
 ) -> None:
     """Apply each prediction, run the tests, grade FAIL_TO_PASS / PASS_TO_PASS, and write

@@ -224,7 +224,7 @@ def _tampering(sb, model_patch: str, test_patch: str) -> list[str]:
     """`--strict`: the ways the applied model patch touches test infrastructure. Files are
     read inside the sandbox (the patch is hostile: its paths are quoted, never resolved
     on the host)."""
-    from benchmarks.swe_bench.tampering import tampering
+    from benchmarks.swe_bench.tamper import tampering
 
     def read(cmd: str) -> str | None:
         r = sb.exec(cmd, timeout=60)
