@@ -103,7 +103,8 @@ class CachedLLM(Wrapper):
     def __init__(self, inner: BaseLLM, cache: ResponseCache, model_key: str | None = None):
         super().__init__(inner)
         self.cache = cache
-        self.model_key = model_key or inner.name
+        # What answers (endpoint URL, weight files), not only the model's name.
+        self.model_key = model_key or inner.cache_identity()
         self._occurrences: dict[str, int] = {}
         self._lock = threading.Lock()
 

@@ -14,7 +14,7 @@ import pytest
 from agents.llm import load_llm
 from agents.llm.cache import request_key
 from agents.llm.types import Request
-from tests.llm_servers import serve
+from tests.llm_servers import Reply, serve
 from tests.tiny_models import build_tiny_llama
 
 MSG = [{"role": "user", "content": "hello"}]
@@ -38,12 +38,20 @@ def test_the_same_model_on_another_endpoint_is_asked_not_replayed(
     provider: str, how: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with serve(provider) as (first, one), serve(provider) as (second, two):
+        one.replies = [Reply(text="the first server's answer")]
+        two.replies = [Reply(text="the second server's answer")]
+        answers = []
         for url in (first, second, first):
             if how == "--base-url":
-                ask(f"{provider}:same-name", base_url=url)
+                answers.append(ask(f"{provider}:same-name", base_url=url))
             else:
                 monkeypatch.setenv(BASE_ENV[provider], url)
-                ask(f"{provider}:same-name")
+                answers.append(ask(f"{provider}:same-name"))
+        assert answers == [
+            "the first server's answer",
+            "the second server's answer",
+            "the first server's answer",
+        ]
         # The second endpoint was asked; the first answered once, then came from the cache.
         assert (one.count, two.count) == (1, 1)
 
@@ -60,7 +68,30 @@ def test_a_local_model_retrained_in_place_is_not_served_its_old_answers(tmp_path
     assert not answer().from_cache
 
 
-SAMPLE = Request(messages=tuple(MSG))  # type: ignore[arg-type]
+def test_a_cache_built_by_hand_is_keyed_by_the_endpoint_too(tmp_path: Path) -> None:
+    from agents.llm.cache import CachedLLM, ResponseCache
+    from agents.llm.openai_backend import OpenAILLM
+
+    cache = ResponseCache(tmp_path / "responses.sqlite")
+    with serve("openai") as (first, one), serve("openai") as (second, two):
+        for url in (first, second):
+            llm = CachedLLM(OpenAILLM("same-name", base_url=url), cache)
+            assert not asyncio.run(llm.complete(MSG, max_tokens=8))[0].from_cache
+        assert (one.count, two.count) == (1, 1)
+
+
+def test_a_gguf_file_replaced_in_place_is_another_model(tmp_path: Path) -> None:
+    from agents.llm.local import LocalLLM
+
+    gguf = tmp_path / "model.gguf"
+    gguf.write_bytes(b"GGUF one")
+    before = LocalLLM(str(gguf)).cache_identity()  # nothing is loaded: only the files' stats
+    assert LocalLLM(str(gguf)).cache_identity() == before
+    gguf.write_bytes(b"GGUF two, longer")
+    assert LocalLLM(str(gguf)).cache_identity() != before
+
+
+SAMPLE = Request(messages=tuple(MSG))
 CHANGED: dict[str, Any] = {
     "messages": ({"role": "user", "content": "bye"},),
     "temperature": 0.7,
