@@ -37,6 +37,14 @@ from sandboxes.output import CappedBuffer
 from sandboxes.spec import EnvSpec
 
 _WRAPPER = 'echo $$ > "$0"; exec timeout -s KILL "$1" bash -c "$2"'
+# After each command: kill every process but the container's init, its `sleep infinity`
+# (KEEP) and this shell, until none is left; a `setsid`'d leftover is no longer in the
+# command's process group, but it is in the container.
+_KILL_REST = (
+    "for _ in 1 2 3 4 5 6 7 8 9 10; do left=; for d in /proc/[0-9]*; do p=${d#/proc/}; "
+    'case " 1 $$ KEEP " in *" $p "*) continue;; esac; kill -9 "$p" 2>/dev/null && left=1; '
+    'done; [ -z "$left" ] && break; done'
+)
 _GRACE = 5.0
 _SNAPSHOTS = "/var/tmp/.sandbox-snapshots"
 
@@ -53,6 +61,7 @@ class DockerSandbox:
         self._oom = 0
         self._pids = 0
         self._snapshots = 0
+        self._kill_rest = _KILL_REST.replace("KEEP", "")
 
     @classmethod
     def start(
@@ -93,6 +102,10 @@ class DockerSandbox:
         lifecycle.track(sandbox)
         try:
             sandbox._checked(f"mkdir -p {shlex.quote(workdir)} {_SNAPSHOTS}")
+            keep = sandbox._checked("cat /proc/1/task/1/children").split()  # sleep infinity
+            sandbox._kill_rest = _KILL_REST.replace(
+                "KEEP", " ".join(k for k in keep if k.isdigit())
+            )
             if repo is not None:
                 sandbox._copy_in(repo)
             sandbox._oom, sandbox._pids = sandbox._counters()
@@ -146,9 +159,9 @@ class DockerSandbox:
                 self.container.restart(timeout=0)
                 reader.join(_GRACE)
             elapsed = time.monotonic() - started
-            # Whatever the command left running in its process group dies with it.
+            # Whatever the command left running dies with it, in its process group or not.
             oom, pids = self._counters(
-                f'kill -9 -- -"$(cat {pidfile})" 2>/dev/null; rm -f {pidfile}'
+                f'kill -9 -- -"$(cat {pidfile})" 2>/dev/null; rm -f {pidfile}; {self._kill_rest}'
             )
             code = api.exec_inspect(exec_id).get("ExitCode")
         except Exception as exc:

@@ -18,7 +18,7 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-from sandboxes import files, isolation, lifecycle, scratch, venvs
+from sandboxes import cgroups, files, isolation, lifecycle, scratch, venvs
 from sandboxes.base import (
     KILLED,
     OOM,
@@ -69,6 +69,10 @@ class LocalSandbox:
         self._snapshots = 0
         self._closed = False
         self._running: subprocess.Popen[bytes] | None = None
+        # One memory and process limit for the whole sandbox, and every process of it
+        # tracked; None where no cgroup can be made (then rlimits, and as root the private
+        # uid, are what is left: `agents sandbox status` says which).
+        self.cgroup: cgroups.Cgroup | None = None
 
     @classmethod
     def start(
@@ -81,6 +85,8 @@ class LocalSandbox:
         sandbox = cls(root, venv, workdir, network, limits)
         lifecycle.track(sandbox)
         try:
+            cgroups.remove_orphans_once()  # cgroups (and processes) of SIGKILLed runs
+            sandbox.cgroup = cgroups.create(limits.memory_mb << 20, limits.pids)
             if repo is not None:
                 if not repo.is_dir():
                     raise SandboxError(f"repository directory {repo} does not exist")
@@ -110,10 +116,12 @@ class LocalSandbox:
         limit = self.limits.timeout if timeout is None else timeout
         chosen = isolation.rlimits(self.limits, limit, self._nproc())
         argv, preexec = isolation.limited([*self._isolation(), "bash", "-c", cmd], chosen)
+        cgroup = self.cgroup
+        before = cgroup.counters() if cgroup is not None else (0, 0)
         try:
             proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
+                isolation.gated(argv) if cgroup is not None else argv,
+                stdin=subprocess.PIPE if cgroup is not None else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 cwd=str(self.copy),
@@ -127,6 +135,8 @@ class LocalSandbox:
         except OSError as exc:
             raise SandboxError(f"could not run a command in {self.root}: {exc}") from exc
         self._running = proc
+        if cgroup is not None:
+            self._join(proc, cgroup, cmd)
         out = CappedBuffer(self.limits.output_bytes)
         err = CappedBuffer(self.limits.output_bytes)
         assert proc.stdout is not None and proc.stderr is not None
@@ -139,7 +149,7 @@ class LocalSandbox:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-        isolation.kill_group(proc.pid)  # the command's leftovers die with it
+        self._reap(proc.pid)  # the command's leftovers die with it, setsid'd ones too
         for reader in readers:
             reader.join(_GRACE)  # a process that escaped the group may hold the pipe
         self._running = None
@@ -147,12 +157,13 @@ class LocalSandbox:
             raise SandboxError(f"{self.root} was closed while `{cmd[:80]}` ran")
         code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
         stderr = err.text()
+        oom, forks = cgroup.counters() if cgroup is not None else before
         reason = None
         if timed_out:
             reason = TIMEOUT
-        elif code != 0 and _OOM_RE.search(stderr[-4000:]):
+        elif oom > before[0] or (code != 0 and _OOM_RE.search(stderr[-4000:])):
             reason = OOM
-        elif _FORK_RE.search(stderr):
+        elif forks > before[1] or _FORK_RE.search(stderr):
             reason = PIDS_LIMIT
         elif proc.returncode < 0:
             reason = KILLED
@@ -160,10 +171,40 @@ class LocalSandbox:
             reason = OUTPUT_CAPPED
         return ExecResult(code, out.text(), stderr, timed_out=timed_out, reason=reason)
 
+    def _join(self, proc: subprocess.Popen[bytes], cgroup: cgroups.Cgroup, cmd: str) -> None:
+        """Move the command, still waiting at its gate, into the cgroup; then let it run."""
+        assert proc.stdin is not None
+        try:
+            cgroup.add(proc.pid)
+        except OSError as exc:
+            isolation.kill_group(proc.pid)
+            proc.wait()
+            self._running = None
+            for pipe in (proc.stdin, proc.stdout, proc.stderr):
+                with contextlib.suppress(OSError):
+                    pipe.close()  # type: ignore[union-attr]
+            if self._closed:
+                raise SandboxError(f"{self.root} was closed while `{cmd[:80]}` ran") from exc
+            raise SandboxError(f"could not put a command into {self.root}'s cgroup: {exc}") from exc
+        with contextlib.suppress(OSError):  # a gate that was killed has closed its end
+            proc.stdin.write(b"go\n")
+            proc.stdin.close()
+
+    def _reap(self, pgid: int | None) -> None:
+        """Kill every process the sandbox has left: its process group, then all of its
+        cgroup, else (as root) every process of its private uid."""
+        if pgid is not None:
+            isolation.kill_group(pgid)
+        if self.cgroup is not None:
+            self.cgroup.kill()
+        elif self.run_as is not None:
+            isolation.kill_uid(self.run_as)
+
     def _isolation(self) -> list[str]:
         if not self.bwrap:
             return []
-        return isolation.bwrap_argv(self.root / "tmp", self.copy, self.workdir, self.network)
+        keep = isolation.python_paths(self.venv)
+        return isolation.bwrap_argv(self.root / "tmp", self.copy, self.workdir, self.network, keep)
 
     def _env(self) -> dict[str, str]:
         home = "/tmp" if self.bwrap else str(self.root / "home")
@@ -246,8 +287,10 @@ class LocalSandbox:
         self._closed = True
         lifecycle.untrack(self)
         running = self._running
-        if running is not None:  # closed from another thread (SIGTERM) while a command runs
-            isolation.kill_group(running.pid)
+        # Closed from another thread (SIGTERM) while a command runs, or not: nothing stays.
+        self._reap(running.pid if running is not None else None)
+        if self.cgroup is not None:
+            self.cgroup.remove()
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> LocalSandbox:

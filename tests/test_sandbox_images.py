@@ -131,9 +131,9 @@ def test_docker_not_running_is_one_clear_line_with_the_local_hint(
             text=True,
             env=dict(os.environ, DOCKER_HOST="unix:///nonexistent/docker.sock"),
         )
-        message = " ".join(cli.stderr.split())  # rich wraps long lines at the terminal width
-        assert cli.returncode == 2 and "Traceback" not in cli.stderr
-        assert message.startswith("error: Docker is not running") and "--sandbox local" in message
+        # gc still removes local leftovers, and says why it checked no container.
+        assert cli.returncode == 0 and "Traceback" not in cli.stderr, cli.stderr
+        assert cli.stdout.startswith("containers: not checked (Docker is not running")
     finally:
         monkeypatch.delenv("DOCKER_HOST")
         docker_available(refresh=True)

@@ -14,8 +14,11 @@ def register(cli: Any) -> None:
 
     @group.command()
     def status() -> None:
-        """Which backends work here, and which images are built."""
-        from sandboxes import docker_available, engine, images
+        """Which backends work here, which images are built, and what each sandbox mode
+        guarantees on this machine (see "Security model" in sandboxes/README.md)."""
+        from rich.console import Console
+
+        from sandboxes import cgroups, docker_available, engine, guarantees, images
         from sandboxes.isolation import NOBODY, bwrap_works
 
         ok, reason = docker_available()
@@ -31,6 +34,10 @@ def register(cli: Any) -> None:
             )
             envs = client.images.list(name=images.ENV_REPO)
             typer.echo(f"environment images: {len(envs)}")
+        cgroup, why = cgroups.available()
+        limits = f"per-sandbox {why}" if cgroup else f"per-process rlimits only ({why})"
+        typer.echo(f"local limits: {limits}")
+        Console(width=max(120, Console().width)).print(guarantees.render(guarantees.table()))
 
     @group.command()
     def gc(
@@ -38,10 +45,21 @@ def register(cli: Any) -> None:
             False, "--all", help="Also remove containers whose owner still runs."
         ),
     ) -> None:
-        """Remove sandbox containers left behind by crashed or killed runs."""
-        from sandboxes import engine
+        """Remove what crashed or killed runs left behind: sandbox containers, local sandbox
+        and repository-copy directories in the temp dir, and per-sandbox cgroups (with any
+        process still in them). Only what belongs to a process that is gone; --all also
+        removes containers whose owner still runs."""
+        from sandboxes import cgroups, docker_available, engine, scratch
 
-        removed = engine.remove_orphans(everything=everything)
-        typer.echo(
-            f"removed {len(removed)} container(s)" + (": " + ", ".join(removed) if removed else "")
-        )
+        ok, why = docker_available()
+        if ok:
+            removed = engine.remove_orphans(everything=everything)
+            typer.echo(
+                f"removed {len(removed)} container(s)"
+                + (": " + ", ".join(removed) if removed else "")
+            )
+        else:  # the local leftovers are still ours to remove
+            typer.echo(f"containers: not checked ({why.split(';')[0]})")
+        dirs = scratch.remove_orphans()
+        typer.echo(f"removed {len(dirs)} directory(ies)" + "".join(f"\n  {d}" for d in dirs))
+        typer.echo(f"removed {len(cgroups.remove_orphans())} cgroup(s)")
