@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
+import signal
 import subprocess
 from pathlib import Path
 
@@ -72,3 +75,24 @@ def labelled_containers(pid: int | None = None) -> list[str]:
 
     label = f"{engine.PID_LABEL}={pid or os.getpid()}"
     return [c.name for c in engine.client().containers.list(all=True, filters={"label": label})]
+
+
+# A process in a session of its own, left running when the command returns (once it is up;
+# its command line names the marker from the start): what a sandbox must still kill.
+DETACH = (
+    "setsid python -c 'import sys, time; open(sys.argv[1], \"w\").close(); time.sleep(300)' "
+    "detached-{marker} >/dev/null 2>&1 </dev/null & "
+    "for i in $(seq 100); do [ -e detached-{marker} ] && break; sleep 0.1; done"
+)
+
+
+def marker() -> str:
+    """A number no other process on the host has on its command line."""
+    return str(900_000 + secrets.randbelow(99_999))
+
+
+def kill_matching(needle: bytes) -> None:
+    """Clean up after a probe: kill host processes whose command line contains `needle`."""
+    for pid in host_processes_matching(needle):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from swe_plans import CORRECT_PLAN
+from swe_plans import CORRECT_PLAN, SYMLINK_PATCH
 from swe_plans import IID as CACHETOOLS_1
 
 from agents.swe.actions import Action, format_action
@@ -103,17 +103,6 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
 
 def report_of(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
-
-
-SYMLINK_PATCH = """\
-diff --git a/.git/swe_test_patch.diff b/.git/swe_test_patch.diff
-new file mode 120000
---- /dev/null
-+++ b/.git/swe_test_patch.diff
-@@ -0,0 +1 @@
-+{target}
-\\ No newline at end of file
-"""
 
 
 def test_eval_twenty_instances_three_poisoned_and_a_kill(tmp_path: Path) -> None:

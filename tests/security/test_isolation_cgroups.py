@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import host_processes_matching, open_backend
+from sandbox_helpers import DETACH, host_processes_matching, marker, open_backend
 
 from sandboxes import cgroups
 from sandboxes import guarantees as g
@@ -23,15 +22,6 @@ REPO = Path(__file__).resolve().parents[2]
 needs_cgroup = pytest.mark.skipif(
     not cgroups.available()[0], reason=f"no cgroup here: {cgroups.available()[1]}"
 )
-DETACH = (
-    "setsid python -c 'import sys, time; open(sys.argv[1], \"w\").close(); time.sleep(300)' "
-    "detached-{marker} >/dev/null 2>&1 </dev/null & "
-    "for i in $(seq 100); do [ -e detached-{marker} ] && break; sleep 0.1; done"
-)
-
-
-def marker() -> str:
-    return str(800_000 + secrets.randbelow(99_999))
 
 
 @needs_cgroup

@@ -21,19 +21,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import host_processes_matching
+from sandbox_helpers import DETACH, host_processes_matching
 
 from sandboxes import isolation
 
 REPO = Path(__file__).resolve().parents[2]
-# A process in a session of its own, left running when the command returns (once it is up).
-# A process in a session of its own, left running when the command returns (once it is up).
-DETACH = (
-    "setsid python -c 'import sys, time; open(sys.argv[1], \"w\").close(); time.sleep(300)' "
-    "detached-{marker} >/dev/null 2>&1 </dev/null & "
-    "for i in $(seq 100); do [ -e detached-{marker} ] && break; sleep 0.1; done"
-)
-
 _SCRIPT = textwrap.dedent(
     """
     import json, os, socket, sys

@@ -12,7 +12,6 @@ import contextlib
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -20,7 +19,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import DOCKER, host_processes_matching, open_backend
+from sandbox_helpers import (
+    DETACH,
+    DOCKER,
+    host_processes_matching,
+    kill_matching,
+    marker,
+    open_backend,
+)
 
 from sandboxes import OOM, OUTPUT_CAPPED, Sandbox, SandboxError, guarantees, isolation
 from sandboxes import guarantees as g
@@ -53,26 +59,6 @@ def sandbox(mode: str, **limits: float) -> Iterator[Sandbox]:
         if mode != "docker":  # the mode under test is the one that runs
             assert sb.bwrap == (mode == "bwrap")  # type: ignore[attr-defined]
         yield sb
-
-
-# A process in a session of its own, left running when the command returns (once it is up;
-# its command line names the marker from the start).
-DETACH = (
-    "setsid python -c 'import sys, time; open(sys.argv[1], \"w\").close(); time.sleep(300)' "
-    "detached-{marker} >/dev/null 2>&1 </dev/null & "
-    "for i in $(seq 100); do [ -e detached-{marker} ] && break; sleep 0.1; done"
-)
-
-
-def marker() -> str:
-    """A sleep duration no other process on the host uses."""
-    return str(900_000 + secrets.randbelow(99_999))
-
-
-def kill_matching(needle: bytes) -> None:
-    for pid in host_processes_matching(needle):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from sandbox_helpers import BACKENDS, make_repo, open_backend
+from swe_plans import SYMLINK_PATCH
 
 from agents.llm import ScriptedLLM
 from agents.swe.actions import Action, format_action
@@ -34,6 +35,14 @@ def host(tmp_path: Path) -> Path:
     secret.write_text(SECRET)
     secret.chmod(0o600)
     return where
+
+
+@pytest.fixture(params=["local", "local-plain"])
+def local_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test's local sandboxes with bubblewrap, then without."""
+    if request.param == "local-plain":
+        monkeypatch.setenv("AGENTS_SANDBOX_NO_BWRAP", "1")
+    return str(request.param)
 
 
 def assert_host_untouched(host: Path) -> None:
@@ -110,24 +119,10 @@ def test_a_symlink_survives_snapshot_and_restore_without_being_followed(
 
 # -- route (a): agents eval --------------------------------------------------------------
 
-SYMLINK_PATCH = """\
-diff --git a/.git/swe_test_patch.diff b/.git/swe_test_patch.diff
-new file mode 120000
-index 0000000..1111111
---- /dev/null
-+++ b/.git/swe_test_patch.diff
-@@ -0,0 +1 @@
-+{target}
-\\ No newline at end of file
-"""
 
-
-@pytest.mark.parametrize("kind", ["local", "local-plain"])
 def test_eval_a_patch_that_plants_a_symlink_for_the_harness_is_an_error_row(
-    kind: str, tmp_path: Path, host: Path, monkeypatch: pytest.MonkeyPatch
+    local_mode: str, tmp_path: Path, host: Path
 ) -> None:
-    if kind == "local-plain":
-        monkeypatch.setenv("AGENTS_SANDBOX_NO_BWRAP", "1")
     inst = load_dataset("swe-mini", ["tkem__cachetools-1"])
     # git apply refuses a path in .git/; the GNU patch fallback makes the symlink.
     patch = inst[0]["patch"] + SYMLINK_PATCH.format(target=host / "secret.txt")
@@ -149,12 +144,9 @@ def act(tool: str, **args: str) -> str:
     return format_action(Action(tool, tuple(args.items()), "hostile"))
 
 
-@pytest.mark.parametrize("kind", ["local", "local-plain"])
 def test_solve_an_agent_that_plants_a_symlink_then_writes_on_it_gets_an_error(
-    kind: str, tmp_path: Path, host: Path, monkeypatch: pytest.MonkeyPatch
+    local_mode: str, tmp_path: Path, host: Path
 ) -> None:
-    if kind == "local-plain":
-        monkeypatch.setenv("AGENTS_SANDBOX_NO_BWRAP", "1")
     planter = f"import os\nos.symlink({str(host / 'secret.txt')!r}, 'pwn')\n"
     planter += f"os.symlink({str(host)!r}, 'pwndir')\n\ndef test_x():\n    pass\n"
     llm = ScriptedLLM([
