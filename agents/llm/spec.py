@@ -87,6 +87,6 @@ def load_llm(
         llm = BudgetedLLM(llm, budget, price)
     if config.cache and provider != "scripted":
         path = config.cache_path or default_cache_dir() / "responses.sqlite"
-        # Keyed by what answers (endpoint URL, weight files), not only by the spec's name.
-        llm = CachedLLM(llm, ResponseCache(path), model_key=backend.cache_identity())
+        # Keyed by what answers (the backend's endpoint URL or weight files), not its name.
+        llm = CachedLLM(llm, ResponseCache(path))
     return MeteredLLM(llm, meter or GLOBAL_METER)
