@@ -55,9 +55,9 @@ class RunPaths:
 
 def is_empty(prediction: dict | None) -> bool:
     """An empty patch ("" or null) is not graded; a poisoned line is (as an error)."""
-    if prediction is None or prediction.get("error"):
-        return prediction is None
-    return prediction.get("model_patch") in ("", None)
+    if prediction is None:
+        return True
+    return not prediction.get("error") and prediction.get("model_patch") in ("", None)
 
 
 def read_results(path: Path) -> dict[str, dict]:
@@ -158,7 +158,7 @@ def make_report(
     """The run report of swebench's `make_run_report` (schema_version 2), field for field:
     incomplete = no prediction, empty patch = "" or null, error = graded without a report
     (patch did not apply, tests timed out, sandbox failure). `failure_reasons` keeps the
-    official meaning (swebench's post-hoc log classification). After the official keys, one
+    official meaning (swebench's post-hoc log classification). After the official keys,
     two of ours: `error_reasons`, why each error instance errored (also in results.jsonl and
     its run_instance.log), and `tampered_ids`, the errors that are patches touching test
     infrastructure (graded so only under --strict)."""
