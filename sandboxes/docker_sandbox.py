@@ -61,7 +61,7 @@ class DockerSandbox:
         self._oom = 0
         self._pids = 0
         self._snapshots = 0
-        self._kill_rest = _KILL_REST.replace("KEEP", "")
+        self._kill_rest = "true"  # set by `start` once it knows which process to keep
 
     @classmethod
     def start(
