@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import typer
 
-from agents.errors import UserError, one_line
+from foundation.errors import UserError, one_line
 
 app = typer.Typer(
     name="agents",

@@ -21,9 +21,9 @@ from typing import Any
 from agents.graphs.env import Env
 from agents.graphs.rafa import PRESETS, Episode, RAFAAgent, RAFAConfig
 from agents.graphs.react_planning import ReActAgent, ReActConfig
-from agents.jsonl import JsonlLog, read_rows
 from agents.llm import BaseLLM
-from agents.runs import run_lock
+from foundation.jsonl import JsonlLog, read_rows
+from foundation.runs import run_lock
 
 AGENTS = ("rafa", "tot", "react", "noplan")
 
@@ -400,7 +400,7 @@ def solve(task: str, options: Any) -> dict[str, Any]:
     to stderr; the summary dict's "output" is what `agents solve` prints."""
     import sys
 
-    from agents.errors import UserError
+    from foundation.errors import UserError
 
     extra = dict(getattr(options, "extra", {}) or {})
     agent = str(extra.get("agent") or "rafa")

@@ -25,8 +25,8 @@ from agents.graphs.story import (
     StoryState,
     write_story,
 )
-from agents.jsonl import write_atomic
 from agents.llm import BaseLLM, Completion
+from foundation.jsonl import write_atomic
 from search.curiosity import step_value
 
 PREMISES = (
@@ -243,7 +243,7 @@ def write_comparison(c: Comparison, path: str | Path) -> None:
 def solve_story(options: Any) -> dict[str, Any]:
     """`agents solve --task story --prompt "..."` (a `benchmarks.tasks.SolveOptions`; the
     premise comes from `options.extra["prompt"]`, plot steps from `options.max_iterations`)."""
-    from agents.errors import UserError
+    from foundation.errors import UserError
 
     prompt = str((getattr(options, "extra", {}) or {}).get("prompt") or "")
     if not prompt.strip():

@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 from agents.graphs.story import StoryConfig
-from agents.jsonl import write_atomic
 from benchmarks.stories import (
     BENCH_STORY,
     load_premises,
@@ -27,6 +26,7 @@ from benchmarks.stories import (
     mined_pairs,
     read_story,
 )
+from foundation.jsonl import write_atomic
 
 
 def mine(

@@ -23,7 +23,7 @@ ARMS = ("linear", "mcts")
 
 
 def run_arm(options: SolveOptions, llm: Any = None) -> dict[str, Any]:
-    from agents.swe.task import run_swe_bench
+    from benchmarks.swe_bench.solve import run_swe_bench
 
     summary = run_swe_bench(options, llm=llm() if callable(llm) else llm)
     out = Path(summary["output"])

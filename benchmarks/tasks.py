@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents.errors import UserError
+from foundation.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def _lazy(module: str, function: str, options: SolveOptions) -> dict[str, Any]:
 
 
 def _swe_bench(options: SolveOptions) -> dict[str, Any]:
-    return _lazy("agents.swe.task", "run_swe_bench", options)
+    return _lazy("benchmarks.swe_bench.solve", "run_swe_bench", options)
 
 
 register_task(

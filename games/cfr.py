@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pyspiel
 
-from agents.jsonl import write_atomic
+from foundation.jsonl import write_atomic
 from games.errors import UnsupportedGameError
 
 PolicyTable = dict[str, list[tuple[int, float]]]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from agents.errors import UserError
+from foundation.errors import UserError
 
 # Values of `ExecResult.reason`: why a command ended abnormally.
 TIMEOUT = "timeout"  # ran past its timeout; its whole process group was killed

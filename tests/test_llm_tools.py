@@ -30,7 +30,7 @@ from agents.llm import (
 from agents.llm.budget import estimate_prompt_tokens
 from agents.llm.cache import request_key
 from agents.llm.types import make_request
-from agents.swe.task import run_swe_bench
+from benchmarks.swe_bench.solve import run_swe_bench
 from benchmarks.tasks import SolveOptions
 
 PROVIDERS = ["openai", "anthropic"]

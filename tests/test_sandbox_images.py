@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sandbox_helpers import DOCKER, ENV, labelled_containers, make_repo
 
-from agents.errors import UserError
+from foundation.errors import UserError
 from sandboxes import (
     BuildError,
     DiskFullError,

@@ -14,7 +14,7 @@ from pathlib import Path
 from llm_servers import Fault, serve
 from swe_plans import CORRECT_PLAN, FIND, FINISH, IID, TESTS, PlanLLM
 
-from agents.swe.task import run_swe_bench
+from benchmarks.swe_bench.solve import run_swe_bench
 from benchmarks.tasks import SolveOptions
 
 AGENTS = [sys.executable, "-c", "from agents.cli import main; main()"]

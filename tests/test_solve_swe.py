@@ -11,7 +11,7 @@ from sandbox_helpers import DOCKER
 from swe_plans import BROKEN_PLAN, CORRECT_PLAN, IID, PlanLLM
 
 from agents.llm import ScriptedLLM
-from agents.swe.task import run_swe_bench
+from benchmarks.swe_bench.solve import run_swe_bench
 from benchmarks.tasks import SolveOptions, get_task
 
 
@@ -81,7 +81,7 @@ def test_unparsable_answers_end_the_instance_with_its_trajectory_kept(tmp_path):
 
 def test_tasks_are_looked_up_in_one_registry():
     assert get_task("swe-bench").name == "swe-bench"
-    from agents.errors import UserError
+    from foundation.errors import UserError
 
     with pytest.raises(UserError, match=r"unknown task 'nope'; known: .*swe-bench"):
         get_task("nope")

@@ -161,9 +161,9 @@ def test_story_search_on_a_tiny_local_model_uses_its_logprobs(tmp_path: Path) ->
 
 
 def test_solve_story_rejects_an_empty_prompt() -> None:
-    from agents.errors import UserError
     from benchmarks.stories import solve_story
     from benchmarks.tasks import SolveOptions
+    from foundation.errors import UserError
 
     with pytest.raises(UserError, match="story prompt is empty"):
         solve_story(SolveOptions(model="scripted:none.json", extra={"prompt": " "}))

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from agents.errors import UserError
 from benchmarks.swe_bench import (
     DatasetError,
     gold_predictions,
@@ -18,6 +17,7 @@ from benchmarks.swe_bench import (
     write_predictions,
 )
 from benchmarks.swe_bench.dataset import INSTANCE_FIELDS, PREDICTION_FIELDS
+from foundation.errors import UserError
 
 # The instance and prediction fields of the official harness (swebench.types / run_evaluation).
 OFFICIAL_INSTANCE_FIELDS = {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from agents.errors import UserError
+from foundation.errors import UserError
 
 
 def bench_mcts(

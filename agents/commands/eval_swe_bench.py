@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from agents.errors import UserError
+from foundation.errors import UserError
 
 
 def swe_bench(
@@ -58,7 +58,6 @@ def swe_bench(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from agents.runs import path_component
     from benchmarks.swe_bench import (
         RunConfig,
         RunPaths,
@@ -69,6 +68,7 @@ def swe_bench(
     )
     from benchmarks.swe_bench.dataset import model_dir
     from benchmarks.swe_bench.run import is_empty
+    from foundation.runs import path_component
 
     if sandbox not in ("docker", "local", "auto"):
         raise UserError(f"--sandbox must be docker, local or auto, not {sandbox!r}")

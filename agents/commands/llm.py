@@ -12,8 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from agents.errors import UserError
 from agents.llm.config import LLMConfig, describe
+from foundation.errors import UserError
 
 console = Console()
 err = Console(stderr=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from agents.errors import UserError
+from foundation.errors import UserError
 
 PLANNING = ("game24", "blocksworld", "tictactoe")
 USED_BY: dict[str, tuple[str, ...]] = {

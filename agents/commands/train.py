@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from agents.errors import UserError
+from foundation.errors import UserError
 
 train_app = typer.Typer(help="Train models on what search found.", no_args_is_help=True)
 

@@ -6,8 +6,8 @@ import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from agents.jsonl import JsonlLog, read_rows
 from agents.llm.types import BaseLLM, Completion, Request, Usage, Wrapper
+from foundation.jsonl import JsonlLog, read_rows
 
 
 @dataclass

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents.jsonl import JsonlLog, read_rows
 from agents.swe.actions import Action
 from agents.swe.env import AgentEnv
+from foundation.jsonl import JsonlLog, read_rows
 
 DEPTH_PENALTY = 0.02  # per action: prefer short fixes (the paper's depth penalty)
 JUDGE_WEIGHT, TEST_WEIGHT = 0.5, 0.5

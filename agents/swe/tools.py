@@ -13,8 +13,8 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from agents.errors import one_line
 from agents.swe.actions import Action
+from foundation.errors import one_line
 from sandboxes import SandboxError, UnsafePath
 
 OUTPUT_CAP = 2000  # characters of tool output the model sees (head and tail kept)

@@ -13,8 +13,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from agents.errors import UserError
-from agents.runs import path_component
+from foundation.errors import UserError
+from foundation.runs import path_component
 
 DATA = Path(__file__).parent / "data"
 BUNDLED = {"swe-mini": DATA / "swe-mini.jsonl"}

@@ -16,9 +16,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from agents.errors import UserError, one_line
 from benchmarks.swe_bench import official, repos
 from benchmarks.swe_bench.specs import spec_for, test_directives, test_files
+from foundation.errors import UserError, one_line
 
 C = official.constants
 # Inside .git/: private to this sandbox, untouched by git clean, not part of the tree.

@@ -20,7 +20,7 @@ def _harness_module(name: str) -> Any:
         try:
             import swebench
         except ImportError as exc:  # pragma: no cover - a broken install
-            from agents.errors import UserError
+            from foundation.errors import UserError
 
             raise UserError(
                 "the swebench package is missing: pip install --no-deps 'swebench==5.0.2' unidiff"

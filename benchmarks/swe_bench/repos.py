@@ -16,7 +16,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from agents.errors import UserError
+from foundation.errors import UserError
 
 SNAPSHOTS = Path(__file__).parent / "data" / "repos"
 

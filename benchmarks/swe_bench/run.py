@@ -13,8 +13,6 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents.jsonl import JsonlLog, read_rows, write_atomic
-from agents.runs import run_lock
 from benchmarks.swe_bench.dataset import model_dir
 from benchmarks.swe_bench.harness import (
     ERROR,
@@ -26,6 +24,8 @@ from benchmarks.swe_bench.harness import (
     patch_sha,
     run_instance,
 )
+from foundation.jsonl import JsonlLog, read_rows, write_atomic
+from foundation.runs import run_lock
 
 RESULTS = "results.jsonl"
 
@@ -140,8 +140,8 @@ def _prepare_envs(instances: list[dict], config: RunConfig) -> None:
     """Build each distinct environment once, before the workers start (they would
     otherwise queue on the build lock, each holding a worker slot). An instance without an
     environment spec is skipped here: grading records it as an error row."""
-    from agents.errors import UserError
     from benchmarks.swe_bench.specs import spec_for
+    from foundation.errors import UserError
     from sandboxes import prepare_env
 
     envs = set()

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from agents.errors import UserError
 from benchmarks.swe_bench.mini.projects import PROJECTS
+from foundation.errors import UserError
 
 
 @dataclass(frozen=True)

@@ -206,7 +206,7 @@ def test_solve_twenty_instances_with_bad_ones_and_raising_tools(tmp_path: Path) 
 def test_a_second_process_on_the_same_run_is_refused_naming_the_holder(
     command: str, tmp_path: Path
 ) -> None:
-    from agents.runs import run_lock
+    from foundation.runs import run_lock
 
     if command == "eval":
         run_dir = tmp_path / "logs" / "r" / "gold"

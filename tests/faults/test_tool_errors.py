@@ -10,8 +10,8 @@ import pytest
 from swe_plans import FIND, FINISH
 
 from agents.llm import ScriptedLLM
-from agents.swe.task import run_swe_bench
 from agents.swe.tools import RepoTools
+from benchmarks.swe_bench.solve import run_swe_bench
 from benchmarks.tasks import SolveOptions
 from sandboxes import SandboxError
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from agents.errors import UserError
-from agents.runs import path_component
 from benchmarks.swe_bench import DatasetError, load_dataset, load_predictions
+from foundation.errors import UserError
+from foundation.runs import path_component
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENTS = [sys.executable, "-c", "from agents.cli import main; main()"]

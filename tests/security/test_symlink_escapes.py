@@ -18,8 +18,8 @@ from swe_plans import SYMLINK_PATCH
 
 from agents.llm import ScriptedLLM
 from agents.swe.actions import Action, format_action
-from agents.swe.task import run_swe_bench
 from benchmarks.swe_bench import RunConfig, RunPaths, evaluate, load_dataset
+from benchmarks.swe_bench.solve import run_swe_bench
 from benchmarks.tasks import SolveOptions
 from sandboxes.files import UnsafePath
 

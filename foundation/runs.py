@@ -1,4 +1,4 @@
-"""What every resumable run directory shares beyond its JSONL files (agents.jsonl): one
+"""What every resumable run directory shares beyond its JSONL files (foundation.jsonl): one
 process at a time (`run_lock`), and names that become paths checked first (`path_component`).
 """
 
@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from agents.errors import UserError
+from foundation.errors import UserError
 
 LOCK_FILE = ".lock"
 

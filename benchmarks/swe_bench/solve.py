@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agents.errors import UserError
 from benchmarks.tasks import SolveOptions
+from foundation.errors import UserError
 
 DEFAULT_LIMIT = 1  # the embedded model needs minutes per instance on 2 cores
 DEFAULT_MAX_ITERATIONS = 8
@@ -51,7 +51,7 @@ def select(options: SolveOptions) -> list[dict]:
 def run_swe_bench(options: SolveOptions, llm: Any = None, judge_llm: Any = None) -> dict[str, Any]:
     """The whole run; `llm` overrides `options.model` (tests pass a model object).
     One process at a time per output directory (`run_lock`)."""
-    from agents.runs import run_lock
+    from foundation.runs import run_lock
     from sandboxes import resolve_kind
 
     if options.search not in ("linear", "mcts"):
@@ -73,7 +73,7 @@ def _run(
 
     from agents.llm import Budget, BudgetExceeded, MeteredLLM, UsageMeter, load_llm
     from agents.swe.env import AgentConfig
-    from agents.swe.runner import SolveConfig, solve_all, write_json
+    from benchmarks.swe_bench.solver import SolveConfig, solve_all, write_json
 
     # Usage and the dollar cap count every session of this run, not just this one.
     meter = UsageMeter(ledger=out / USAGE_LEDGER)
@@ -128,7 +128,7 @@ def _run(
         except BudgetExceeded as exc:
             stopped = f"budget reached ({exc}); rerun the same command to continue"
             exit_code = BUDGET_EXIT
-            from agents.swe.runner import SOLVE_LOG, read_log
+            from benchmarks.swe_bench.solver import SOLVE_LOG, read_log
 
             rows = read_log(out / SOLVE_LOG)
         finally:
@@ -190,7 +190,7 @@ class _Clock:
 def _write_usage(out: Path, rows: dict, meter: Any, clock: _Clock) -> dict:
     """usage.json: the run's totals over every session (the calls from the usage.jsonl
     ledger; wall time of a session killed with -9 is lost, its calls are not)."""
-    from agents.swe.runner import write_json
+    from benchmarks.swe_bench.solver import write_json
 
     now = meter.summary()
     usage = {

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents.errors import one_line
-from agents.jsonl import JsonlLog, read_rows, write_atomic
 from agents.swe.env import AgentConfig, AgentEnv
+from foundation.errors import one_line
+from foundation.jsonl import JsonlLog, read_rows, write_atomic
 
 SOLVE_LOG = "solve.jsonl"
 PREDICTIONS = "predictions.jsonl"
@@ -80,10 +80,10 @@ def solve_instance(
     """Run the chosen graph on one instance in a fresh sandbox; returns its solve-log row.
     Raises what ends the whole run (budget, Ctrl-C, Docker gone); the checkpoint keeps
     the instance's progress for the rerun."""
-    from agents.errors import UserError
     from benchmarks.swe_bench import RunConfig, open_instance
     from benchmarks.swe_bench.repos import RepoError
     from benchmarks.swe_bench.specs import spec_for
+    from foundation.errors import UserError
 
     iid = instance["instance_id"]
     start = time.monotonic()
