@@ -14,7 +14,7 @@ from search.errors import (
 )
 from search.evaluators import BatchingEvaluator, CachedEvaluator, RandomRollout
 from search.export import tree_to_dict, tree_to_dot, tree_to_json
-from search.mcts import MCTS, ActionStat, SearchResult, final_child
+from search.mcts import MCTS, ActionStat, SearchResult, StopRule, final_child
 from search.problem import CHANCE, AsyncEvaluator, Evaluator, Policy, Problem, Values
 from search.selection import puct, uct
 from search.tree import Node, subtree
@@ -40,6 +40,7 @@ __all__ = [
     "RandomRollout",
     "SearchError",
     "SearchResult",
+    "StopRule",
     "UnsupportedProblemError",
     "Values",
     "Widening",

@@ -26,6 +26,12 @@ from search.tree import Node
 
 S = TypeVar("S")
 
+StopRule = Callable[[Node, Sequence[Node]], bool]
+"""`stop(root, path)`, asked after each simulation's backup with the path it walked: True
+ends the search (`stopped_by="stop"`). A caller's own stopping rule (enough finished
+candidates, a solved puzzle) lives here, so no caller loops around one-simulation searches
+(mctx's `loop_fn`, OpenSpiel's `max_simulations`, made a predicate)."""
+
 
 @dataclass(frozen=True)
 class ActionStat:
@@ -46,7 +52,9 @@ class SearchResult:
     simulations: int
     seconds: float
     stopped_by: str
-    """"simulations" or "seconds": which budget ended the search."""
+    """What ended the search: "simulations" or "seconds" (the budget), "stop" (the caller's
+    `StopRule`), or "exhausted" (open action space: the root's policy has nothing new to
+    propose and the root has no child, so more simulations cannot help)."""
 
     def top(self, k: int = 3) -> list[ActionStat]:
         """The k most visited root children, most visited first."""
@@ -110,11 +118,16 @@ class MCTS(Generic[S]):
         return root
 
     def search(
-        self, state: S, root: Node | None = None, started_at: float | None = None
+        self,
+        state: S,
+        root: Node | None = None,
+        started_at: float | None = None,
+        stop: StopRule | None = None,
     ) -> SearchResult:
         """Run simulations from `state` (or continue the reusable subtree `root`) until the
-        budget ends. `started_at` (a `time.perf_counter()` value) starts the seconds budget
-        earlier, so a caller's own work before the search counts against it too."""
+        budget ends, `stop` says so, or the root is exhausted. `started_at` (a
+        `time.perf_counter()` value) starts the seconds budget earlier, so a caller's own
+        work before the search counts against it too."""
         start = time.perf_counter() if started_at is None else started_at
         root = self._prepare(state, root)
         budget = self.config.budget
@@ -133,6 +146,10 @@ class MCTS(Generic[S]):
                 values = leaf.terminal_returns if leaf.terminal else evaluate([leaf.state])[0]
                 self._backup(path, values)  # type: ignore[arg-type]
                 sims += 1
+                ended = self._ended(root, path, stop)
+                if ended:
+                    stopped_by = ended
+                    break
         return self._result(root, sims, time.perf_counter() - start, stopped_by)
 
     async def search_async(
@@ -141,8 +158,10 @@ class MCTS(Generic[S]):
         root: Node | None = None,
         workers: int = 4,
         started_at: float | None = None,
+        stop: StopRule | None = None,
     ) -> SearchResult:
-        """`search` with up to `workers` leaf evaluations in flight at once (virtual loss)."""
+        """`search` with up to `workers` leaf evaluations in flight at once (virtual loss);
+        after a stop, the simulations already in flight finish and are counted."""
         if workers < 1:
             raise InvalidConfigError(f"workers must be >= 1, got {workers}")
         start = time.perf_counter() if started_at is None else started_at
@@ -152,10 +171,11 @@ class MCTS(Generic[S]):
         evaluate = self._async_evaluate()
         started = 0
         stopped_by = "simulations"
+        ended = ""
 
         async def worker() -> None:
-            nonlocal started, stopped_by
-            while budget.simulations is None or started < budget.simulations:
+            nonlocal started, stopped_by, ended
+            while not ended and (budget.simulations is None or started < budget.simulations):
                 if deadline is not None and time.perf_counter() >= deadline:
                     stopped_by = "seconds"
                     return
@@ -173,11 +193,22 @@ class MCTS(Generic[S]):
                     for node in path:
                         node.in_flight -= 1
                 self._backup(path, values)
+                now_ended = self._ended(root, path, stop)
+                if now_ended and not ended:
+                    ended = stopped_by = now_ended
 
         await asyncio.gather(*(worker() for _ in range(workers)))
         return self._result(root, started, time.perf_counter() - start, stopped_by)
 
     # --------------------------------------------------------------- internals
+
+    def _ended(self, root: Node, path: Sequence[Node], stop: StopRule | None) -> str:
+        """Why the search ends after this simulation ("" while it goes on)."""
+        if stop is not None and stop(root, path):
+            return "stop"
+        if root.exhausted and not root.children:
+            return "exhausted"
+        return ""
 
     def _prepare(self, state: S, root: Node | None) -> Node:
         if root is None:

@@ -135,16 +135,16 @@ def test_a_search_over_its_own_journal_replays_it_without_the_model_or_the_tools
     def search(llm):
         with open_instance(inst, RunConfig(sandbox="local")) as sb:
             env = AgentEnv(inst, llm, sb, spec.test_cmd, AgentConfig(max_iterations=16))
-            problem = SweSearch(env, max_finished=env.config.max_finished)
-            found = run_search(env, None, journal, problem)
-            return found, env.stats, problem
+            swe = SweSearch.build(env, journal)
+            found = run_search(env, None, journal, swe)
+            return found, env.stats, swe
 
     (cands, _), stats, _ = search(PlanLLM("broken"))
     assert stats.llm_calls > 6 and stats.sandbox_seconds > 0
     # A kill mid-write leaves a torn line: it is ignored and ended, so new events that
     # follow start on a line of their own.
     with open(journal, "a") as f:
-        f.write('{"key": "ask:1:0", "val')
+        f.write('{"key": "ask:0123:0", "val')
     (cands2, _), stats2, problem = search(PlanLLM("broken"))
     assert journal.read_text().endswith('"val\n')
     assert stats2.llm_calls == 0 and problem.replayed_llm_calls == stats.llm_calls

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypedDict
 
 from agents.swe.env import UNPARSABLE, AgentEnv
-from agents.swe.search_problem import Journal, SweSearch, SweState
+from agents.swe.search_problem import SweEvaluator, SweSearch, SweState
+from search import Node
 
 
 class SearchState(TypedDict, total=False):
@@ -35,38 +37,45 @@ def run_search(
     env: AgentEnv,
     tree_path: Path | None = None,
     journal_path: Path | None = None,
-    problem: SweSearch | None = None,
+    swe: SweSearch | None = None,
 ) -> tuple[list[dict], dict | None]:
     """MCTS over the instance; returns (finished candidates, best unfinished node).
-    `journal_path`: the search's expansion log, replayed if it exists (resume)."""
+    `journal_path`: the search's log, replayed if it exists (resume). The core stops the
+    search: after `max_iterations` simulations, once `max_finished` episodes ended with a
+    patch, or when the model proposes nothing new at the root."""
     from search import MCTS, Budget, MCTSConfig, NoActionsError, Widening
 
     cfg = env.config
-    problem = problem or SweSearch(env, max_finished=cfg.max_finished)
-    problem.journal = Journal(journal_path)
+    swe = swe or SweSearch.build(env, journal_path)
     mcts = MCTS(
-        problem,
-        problem,
-        MCTSConfig(budget=Budget(simulations=1), c=1.0, widening=Widening(1.0, 0.5), seed=0),
-        policy=problem,
-    )
-    state = problem.root()
+        swe.problem,
+        swe.evaluator,
+        MCTSConfig(
+            budget=Budget(simulations=cfg.max_iterations), c=1.0, widening=Widening(1.0, 0.5),
+            seed=0,
+        ),
+        policy=swe.policy,
+    )  # fmt: skip
+    state = swe.problem.root()
     root = mcts.new_root(state)
-    sims = 0
+    finished = 0
+
+    def enough(root: Node, path: Sequence[Node]) -> bool:
+        nonlocal finished
+        leaf = path[-1]
+        if leaf.visits == 1 and leaf.terminal and leaf.state.status == "finished":
+            finished += bool(leaf.state.patch)  # a new episode that ended with a patch
+        return finished >= cfg.max_finished
+
     try:
-        # One simulation per call, so the loop can stop once enough candidates finished.
-        while sims < cfg.max_iterations and problem.finished < cfg.max_finished:
-            sims += 1
-            try:
-                mcts.search(state, root=root)
-            except NoActionsError:
-                if root.visits > 1 and root.exhausted:
-                    break  # the model proposes nothing new
+        mcts.search(state, root=root, stop=enough)
+    except NoActionsError:
+        pass  # the model proposed nothing: reported below
     finally:
         if tree_path is not None:
-            save_tree(root, problem, tree_path)
+            save_tree(root, swe.evaluator, tree_path)
     nodes = list(_walk(root))
-    finished = [n for n in nodes if n.state is not None and n.state.status == "finished"]
+    done = [n for n in nodes if n.state is not None and n.state.status == "finished"]
     candidates = [
         {
             "sid": n.state.sid,
@@ -75,7 +84,7 @@ def run_search(
             "visits": n.visits,
             "steps": list(n.state.steps),
         }
-        for n in finished
+        for n in done
         if n.state.patch
     ]
     open_nodes = [n for n in nodes if n.state is not None and n.state.diff and n.visits]
@@ -84,7 +93,7 @@ def run_search(
         best = max(open_nodes, key=lambda n: n.mean(0))
         fallback = {"sid": best.state.sid, "patch": best.state.diff, "value": best.mean(0),
                     "steps": list(best.state.steps)}  # fmt: skip
-    if not candidates and not fallback and problem.parse_errors and not root.children:
+    if not candidates and not fallback and swe.policy.parse_errors and not root.children:
         raise _Unparsable
     return candidates, fallback
 
@@ -108,17 +117,17 @@ def build_swe_search_graph(
     from langgraph.graph import END, StateGraph
 
     def search_node(state: SearchState) -> SearchState:
-        problem = SweSearch(env, max_finished=env.config.max_finished)
+        swe = SweSearch.build(env, journal_path)
         try:
-            candidates, fallback = run_search(env, tree_path, journal_path, problem)
+            candidates, fallback = run_search(env, tree_path, journal_path, swe)
         except _Unparsable:
             return {
                 "status": UNPARSABLE, "patch": None, "candidates": [], "fallback": None,
-                "replayed_llm_calls": problem.replayed_llm_calls,
+                "replayed_llm_calls": swe.replayed_llm_calls,
             }  # fmt: skip
         return {
             "candidates": candidates, "fallback": fallback,
-            "replayed_llm_calls": problem.replayed_llm_calls,
+            "replayed_llm_calls": swe.replayed_llm_calls,
         }  # fmt: skip
 
     def discriminate(state: SearchState) -> SearchState:
@@ -145,7 +154,7 @@ def build_swe_search_graph(
 # ------------------------------------------------------------------ tree export
 
 
-def tree_dict(node: Any, problem: SweSearch, parent: Any = None) -> dict[str, Any]:
+def tree_dict(node: Any, evaluator: SweEvaluator, parent: Any = None) -> dict[str, Any]:
     st: SweState | None = node.state
     out: dict[str, Any] = {
         "action": "root" if parent is None else node.action.short(),
@@ -158,11 +167,11 @@ def tree_dict(node: Any, problem: SweSearch, parent: Any = None) -> dict[str, An
         out["status"] = st.status
         if st.steps:
             out["observation"] = st.steps[-1]["observation"]["text"][:500]
-        if st.sid in problem.judgements:
-            out["judge"] = problem.judgements[st.sid]
+        if st.sid in evaluator.judgements:
+            out["judge"] = evaluator.judgements[st.sid]
     kids = [c for c in node.children if c.state is not None]
     if kids:
-        out["children"] = [tree_dict(c, problem, node) for c in kids]
+        out["children"] = [tree_dict(c, evaluator, node) for c in kids]
     return out
 
 
@@ -185,8 +194,8 @@ def tree_html(tree: dict[str, Any]) -> str:
     return f"<!doctype html><meta charset=utf-8><title>SWE-Search tree</title><style>{style}</style><ul><li>{item(tree)}</li></ul>\n"
 
 
-def save_tree(root: Any, problem: SweSearch, path: Path) -> None:
+def save_tree(root: Any, evaluator: SweEvaluator, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tree = tree_dict(root, problem)
+    tree = tree_dict(root, evaluator)
     (path.parent / f"{path.name}.json").write_text(json.dumps(tree, indent=2, default=str) + "\n")
     (path.parent / f"{path.name}.html").write_text(tree_html(tree))

@@ -1,24 +1,30 @@
-"""SWE-Search's Problem, Policy and Evaluator for the pure MCTS core (ALGORITHMS.md section 3).
+"""SWE-Search on the core's contract (ALGORITHMS.md section 3): `SweProblem` (the
+repository under repair), `SwePolicy` (the model proposes actions, shown its siblings'
+values) and `SweEvaluator` (hybrid value: an LLM judge {explanation, feedback, value in
+-100..100} and test evidence, minus a depth penalty), driven by `search.MCTS`.
 
 A state is one node of the agent's tree: its trajectory, the sandbox snapshot of its
-repository, and whether it finished. `step` restores the parent's snapshot, runs the
-action and snapshots the result. The policy asks the model for a new action, showing
-the value feedback of the siblings judged so far. The value is hybrid: an LLM judge
-({explanation, feedback, value in -100..100}) and test evidence, minus a depth penalty.
+repository, and, when terminal, its reward. `step` restores the parent's snapshot, runs the
+action and snapshots the result; a step that ends the episode is judged there (the reward
+arrives with the transition, as mctx's `recurrent_fn` returns it), so `returns()` only
+reads the state.
 
-Every model answer, judgement and executed step is appended to a `Journal` (one JSON line
-each, fsynced) as it happens. A search killed mid-way and started again over the same
-journal replays it: the MCTS is deterministic given those answers (seeded), so it walks
-the same tree, takes answers and observations from the journal instead of asking the
-model or running the tool, and only rebuilds a node's sandbox (the root plus the node's
-diff) when a new step has to run from it. Work done before the kill is not redone.
+Every model answer, judgement and executed step goes through the `Journal` (one fsynced
+JSON line each), keyed by its content: a hash of the request (the trajectory and feedback
+the model is shown, the diff the judge rates, the action path a step runs), plus how many
+times that same request was made before. A search killed mid-way and started again over
+the same journal gets each answer back from it, whatever order the requests come in, and
+only rebuilds a node's sandbox (the root plus the node's diff) when a new step has to run
+from it. Work done before the kill is not redone.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +46,7 @@ class SweState:
     diff: str = ""
     status: str | None = None  # finished | rejected (terminal) or None
     patch: str | None = None
+    reward: float | None = None  # a terminal state's value, judged when it was reached
 
     @property
     def depth(self) -> int:
@@ -80,56 +87,150 @@ def action_penalty(steps: Sequence[dict]) -> float:
 
 
 class Journal:
-    """The search's expansion log: answers, judgements and steps by key, one fsynced JSON
-    line each; a torn last line (killed mid-write) is ignored. `path` None: memory only."""
+    """The search's log of answers, judgements and steps, keyed by content: `recall(kind,
+    request)` gives back what `record` stored for the same request (the n-th time a request
+    is made, the n-th answer to it). One fsynced JSON line each; a torn last line (killed
+    mid-write) is ignored. `path` None: memory only."""
 
     def __init__(self, path: Path | None = None):
         self.path = path
         rows = read_rows(path) if path is not None else []
         self.events: dict[str, Any] = {r["key"]: r["value"] for r in rows if "key" in r}
         self._log = JsonlLog(path) if path is not None else None
+        self._seen: dict[str, int] = {}
+        self.replayed: dict[str, int] = {}  # kind -> answers served from the journal
 
-    def get(self, key: str) -> Any:
-        return self.events.get(key)
+    @staticmethod
+    def digest(kind: str, request: Any) -> str:
+        text = json.dumps(request, sort_keys=True, default=str, separators=(",", ":"))
+        return f"{kind}:{hashlib.sha256(text.encode()).hexdigest()[:32]}"
 
-    def put(self, key: str, value: Any) -> None:
+    def _next_key(self, kind: str, request: Any) -> str:
+        base = self.digest(kind, request)
+        n = self._seen.get(base, 0)
+        self._seen[base] = n + 1
+        return f"{base}:{n}"
+
+    def answer(self, kind: str, request: Any, make: Callable[[], Any]) -> Any:
+        """The journal's answer to this occurrence of `request`, or `make()`'s, recorded."""
+        key = self._next_key(kind, request)
+        value = self.events.get(key)
+        if value is not None:
+            self.replayed[kind] = self.replayed.get(kind, 0) + 1
+            return value
+        value = make()
         self.events[key] = value
-        if self._log is not None:
-            self._log.append({"key": key, "value": value})
+        if self._log is not None:  # keys in their order: an action's arguments keep theirs
+            self._log.append_line(json.dumps({"key": key, "value": value}, default=str))
+        return value
+
+
+def _path(state: SweState) -> list[dict[str, Any]]:
+    """The actions from the root to `state`: a step's identity, whatever its node id."""
+    return [s["action"] for s in state.steps if "observation" in s]
 
 
 @dataclass
-class SweSearch:
-    """Problem + Policy + Evaluator over one instance's sandbox (one thread at a time)."""
+class SweEvaluator:
+    """The hybrid value of a state, judged once per state (memo by node id); what it judged
+    is kept for the tree export (`judgements`) and for the policy (`feedback`: the values of
+    a node's children judged so far, shown to the model when it proposes a sibling)."""
 
     env: AgentEnv
-    max_finished: int = 3
+    journal: Journal
     judgements: dict[int, dict[str, Any]] = field(default_factory=dict)
     feedback: dict[int, list[str]] = field(default_factory=dict)
+    values: dict[int, float] = field(default_factory=dict)
+
+    def evaluate(self, states: Sequence[SweState]) -> list[list[float]]:
+        return [[0.0 if s.parent is None else self.value(s)] for s in states]
+
+    def value(self, state: SweState) -> float:
+        if state.sid in self.values:
+            return self.values[state.sid]
+        steps = list(state.steps)
+        j = self.journal.answer(
+            "judge", {"steps": steps, "diff": state.diff},
+            lambda: self.env.judge(steps, state.diff),
+        )  # fmt: skip
+        judge = j["value"] / 100 if j["value"] is not None else 0.0
+        tests = test_evidence(state.steps)
+        value = JUDGE_WEIGHT * judge + TEST_WEIGHT * tests - DEPTH_PENALTY * state.depth
+        value -= action_penalty(state.steps)
+        value = max(-1.0, min(1.0, value))
+        self.judgements[state.sid] = {**j, "tests": tests, "combined": round(value, 4)}
+        self._note(state, value)
+        return value
+
+    def no_patch(self, state: SweState) -> float:
+        """A rejected episode, or one finished without a change."""
+        self.judgements[state.sid] = {"value": -100, "explanation": "no patch", "feedback": ""}
+        self.values[state.sid] = -1.0
+        self._note(state, -1.0)
+        return -1.0
+
+    def _note(self, state: SweState, value: float) -> None:
+        self.values[state.sid] = value
+        if state.parent is None:
+            return
+        last = Action.from_dict(state.steps[-1]["action"])
+        fb = self.judgements.get(state.sid, {}).get("feedback", "")
+        self.feedback.setdefault(state.parent, []).append(
+            f"{last.short()} -> value {round(100 * value)}" + (f": {fb}" if fb else "")
+        )
+
+
+@dataclass
+class SwePolicy:
+    """The model proposes the next actions of a node, one answer at a time, shown the
+    values of the siblings judged so far; unparsable answers are fed back, as in linear."""
+
+    env: AgentEnv
+    journal: Journal
+    evaluator: SweEvaluator
     proposals: dict[int, list[tuple[Action, float]]] = field(default_factory=dict)
     answers: dict[tuple[int, Action], str] = field(default_factory=dict)
-    finished: int = 0
     parse_errors: int = 0
-    journal: Journal = field(default_factory=Journal)
+
+    def propose(self, state: SweState, k: int) -> list[tuple[Action, float]]:
+        have = self.proposals.setdefault(state.sid, [])
+        tries = 0
+        errors: list[dict] = []  # this expansion's unparsable answers, fed back as in linear
+        while len(have) < k and tries < self.env.config.max_parse_errors:
+            tries += 1
+            shown = [*state.steps, *errors]
+            feedback = self.evaluator.feedback.get(state.sid)
+            step = self.journal.answer(
+                "ask", {"steps": shown, "feedback": feedback},
+                lambda shown=shown, feedback=feedback: self.env.ask(shown, feedback),
+            )  # fmt: skip
+            if "error" in step:
+                self.parse_errors += 1
+                errors.append(step)
+                continue
+            action = Action.from_dict(step["action"])
+            if any(a == action for a, _ in have):
+                continue  # the same action again: ask once more
+            self.answers[(state.sid, action)] = step["answer"]
+            have.append((action, 1.0))
+        return list(have)
+
+
+@dataclass
+class SweProblem:
+    """The repository under repair, over one instance's sandbox (one thread at a time)."""
+
+    env: AgentEnv
+    journal: Journal
+    evaluator: SweEvaluator
+    answer_for: Callable[[SweState, Action], str] = lambda state, action: ""
     _ids: Any = field(default_factory=lambda: itertools.count(1))
-    _calls: dict[str, int] = field(default_factory=dict)
     _snaps: dict[int, str] = field(default_factory=dict)
-    _served: list[str] = field(default_factory=list)
 
     def root(self) -> SweState:
         state = SweState(0, None, (), self.env.sandbox.snapshot())
         self._snaps[0] = state.snapshot
         return state
-
-    @property
-    def replayed_llm_calls(self) -> int:
-        """Model answers taken from the journal instead of the model."""
-        return sum(1 for k in self._served if not k.startswith("step:"))
-
-    def _key(self, kind: str, sid: int) -> str:
-        n = self._calls.get(f"{kind}:{sid}", 0)
-        self._calls[f"{kind}:{sid}"] = n + 1
-        return f"{kind}:{sid}:{n}"
 
     def _snapshot(self, state: SweState) -> str:
         """The state's sandbox snapshot; a replayed state gets one on first use: the
@@ -141,7 +242,6 @@ class SweSearch:
             snap = self._snaps[state.sid] = self.env.sandbox.snapshot()
         return snap
 
-    # Problem ---------------------------------------------------------------
     def num_players(self) -> int:
         return 1
 
@@ -157,93 +257,58 @@ class SweSearch:
     def is_terminal(self, state: SweState) -> bool:
         return state.status is not None or state.depth >= self.env.config.max_depth
 
-    def step(self, state: SweState, action: Action) -> SweState:
-        env = self.env
-        sid = next(self._ids)
-        key = f"step:{sid}"
-        done = self._replay(key)
-        if (
-            done is not None
-            and done["parent"] == state.sid
-            and Action.from_dict(done["step"]["action"]) == action
-        ):
-            step, diff, snapshot = done["step"], done["diff"], ""
-        else:
-            env.sandbox.restore(self._snapshot(state))
-            answer = self.answers.get((state.sid, action), "")
-            step = env.execute({"answer": answer, "action": action.to_dict()})
-            diff = env.diff()
-            snapshot = env.sandbox.snapshot()
-            self.journal.put(key, {"parent": state.sid, "step": step, "diff": diff})
-        status = {"finish": "finished", "reject": "rejected"}.get(action.tool)
-        patch = step["observation"]["patch"] if status else None
-        return SweState(sid, state.sid, (*state.steps, step), snapshot, diff, status, patch)
-
-    def _replay(self, key: str) -> Any:
-        value = self.journal.get(key)
-        if value is not None:
-            self._served.append(key)
-        return value
-
     def returns(self, state: SweState) -> list[float]:
-        if state.status == "finished" and state.patch:
-            self.finished += 1
-            value = self._value(state)
-        elif state.status is None:
-            value = self._value(state)  # depth limit: judged like any leaf
+        assert state.reward is not None, "returns() of a state that is not terminal"
+        return [state.reward]
+
+    def step(self, state: SweState, action: Action) -> SweState:
+        sid = next(self._ids)
+        ran: dict[str, Any] = {}
+
+        def run() -> dict[str, Any]:
+            env = self.env
+            env.sandbox.restore(self._snapshot(state))
+            answer = self.answer_for(state, action)
+            step = env.execute({"answer": answer, "action": action.to_dict()})
+            ran["snapshot"] = env.sandbox.snapshot()
+            return {"step": step, "diff": env.diff()}
+
+        done = self.journal.answer("step", {"path": [*_path(state), action.to_dict()]}, run)
+        status = {"finish": "finished", "reject": "rejected"}.get(action.tool)
+        patch = done["step"]["observation"]["patch"] if status else None
+        new = SweState(
+            sid, state.sid, (*state.steps, done["step"]), ran.get("snapshot", ""),
+            done["diff"], status, patch,
+        )  # fmt: skip
+        if not self.is_terminal(new):
+            return new
+        if (status == "finished" and patch) or status is None:  # a fix, or the depth limit
+            reward = self.evaluator.value(new)
         else:
-            value = -1.0  # rejected, or finished without a change
-            self.judgements[state.sid] = {"value": -100, "explanation": "no patch", "feedback": ""}
-            self._note(state, value)
-        return [value]
+            reward = self.evaluator.no_patch(new)
+        return replace(new, reward=reward)
 
-    # Evaluator -------------------------------------------------------------
-    def evaluate(self, states: Sequence[SweState]) -> list[list[float]]:
-        return [[0.0 if s.parent is None else self._value(s)] for s in states]
 
-    def _value(self, state: SweState) -> float:
-        key = self._key("judge", state.sid)
-        j = self._replay(key)
-        if j is None:
-            j = self.env.judge(list(state.steps), state.diff)
-            self.journal.put(key, j)
-        judge = j["value"] / 100 if j["value"] is not None else 0.0
-        tests = test_evidence(state.steps)
-        value = JUDGE_WEIGHT * judge + TEST_WEIGHT * tests - DEPTH_PENALTY * state.depth
-        value -= action_penalty(state.steps)
-        value = max(-1.0, min(1.0, value))
-        self.judgements[state.sid] = {**j, "tests": tests, "combined": round(value, 4)}
-        self._note(state, value)
-        return value
+@dataclass
+class SweSearch:
+    """The three seams over one instance, sharing one journal (`path` None: memory only)."""
 
-    def _note(self, state: SweState, value: float) -> None:
-        if state.parent is None:
-            return
-        last = Action.from_dict(state.steps[-1]["action"])
-        fb = self.judgements.get(state.sid, {}).get("feedback", "")
-        self.feedback.setdefault(state.parent, []).append(
-            f"{last.short()} -> value {round(100 * value)}" + (f": {fb}" if fb else "")
+    problem: SweProblem
+    policy: SwePolicy
+    evaluator: SweEvaluator
+    journal: Journal
+
+    @classmethod
+    def build(cls, env: AgentEnv, journal_path: Path | None = None) -> SweSearch:
+        journal = Journal(journal_path)
+        evaluator = SweEvaluator(env, journal)
+        policy = SwePolicy(env, journal, evaluator)
+        problem = SweProblem(
+            env, journal, evaluator, lambda s, a: policy.answers.get((s.sid, a), "")
         )
+        return cls(problem, policy, evaluator, journal)
 
-    # Policy ----------------------------------------------------------------
-    def propose(self, state: SweState, k: int) -> list[tuple[Action, float]]:
-        have = self.proposals.setdefault(state.sid, [])
-        tries = 0
-        errors: list[dict] = []  # this expansion's unparsable answers, fed back as in linear
-        while len(have) < k and tries < self.env.config.max_parse_errors:
-            tries += 1
-            key = self._key("ask", state.sid)
-            step = self._replay(key)
-            if step is None:
-                step = self.env.ask([*state.steps, *errors], self.feedback.get(state.sid))
-                self.journal.put(key, step)
-            if "error" in step:
-                self.parse_errors += 1
-                errors.append(step)
-                continue
-            action = Action.from_dict(step["action"])
-            if any(a == action for a, _ in have):
-                continue  # the same action again: ask once more
-            self.answers[(state.sid, action)] = step["answer"]
-            have.append((action, 1.0))
-        return list(have)
+    @property
+    def replayed_llm_calls(self) -> int:
+        """Model answers (proposals and judgements) taken from the journal."""
+        return sum(n for kind, n in self.journal.replayed.items() if kind != "step")
