@@ -232,8 +232,8 @@ def run_episode(
     max_calls: int | None = None,
 ) -> Episode:
     """One agent on one environment with a fresh call budget and usage meter."""
-    from agents.graphs.llm_search import CallBudget
     from agents.llm import MeteredLLM, UsageMeter
+    from agents.llm.budget import CallBudget
 
     meter = UsageMeter()
     budgeted = CallBudget(llm, max_calls)

@@ -1,20 +1,32 @@
-"""What every resumable run directory shares beyond its JSONL files (foundation.jsonl): one
-process at a time (`run_lock`), and names that become paths checked first (`path_component`).
+"""The run primitive: every resumable command (solve, eval, bench, story mining, planning)
+runs its units of work through `run_units` over a `RunLog`: one process at a time per run
+directory (`run_lock`), one fsynced JSON line per finished unit, a reader that skips a torn
+last line, finished units skipped on a rerun, a bad unit recorded as an error row (when the
+command says how) rather than the end of the run, and a reached budget (`BudgetExhausted`)
+ending the run cleanly with what finished. Names that become paths are checked first
+(`path_component`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
+from foundation.budget import BudgetExhausted
 from foundation.errors import UserError
+from foundation.jsonl import JsonlLog, read_rows
 
 LOCK_FILE = ".lock"
 
@@ -77,3 +89,139 @@ def path_component(name: str, what: str) -> str:
     if size > 200:
         raise UserError(f"{what} {name[:40]!r}... is longer than 200 bytes")
     return name
+
+
+T = TypeVar("T")
+Row = dict[str, Any]
+
+
+class RunLog:
+    """A run's results file: one JSON line per finished unit, appended whole and fsynced;
+    `done` holds the rows read back (a torn last line skipped), by `key(row)` (rows whose
+    key is None are not finished units: headers, other configurations)."""
+
+    def __init__(
+        self, path: Path, key: Callable[[Row], Hashable | None], *, sort_keys: bool = True
+    ):
+        self.path = path
+        self.key = key
+        self.sort_keys = sort_keys
+        self._log = JsonlLog(path)
+        self.done: dict[Hashable, Row] = {}
+        for row in read_rows(path):
+            k = key(row)
+            if k is not None:
+                self.done[k] = row
+
+    def append(self, row: Row) -> None:
+        self._log.append_line(json.dumps(row, sort_keys=self.sort_keys, default=str))
+        k = self.key(row)
+        if k is not None:
+            self.done[k] = row
+
+
+@dataclass
+class RunOutcome(Generic[T]):
+    """What `run_units` did: rows of this session (`new`), units skipped as done, and why
+    it stopped early ("" when every unit ran; "budget" when a budget was reached)."""
+
+    new: list[Row] = field(default_factory=list)
+    skipped: int = 0
+    stopped: str = ""
+    budget_message: str = ""
+
+
+def run_units(
+    log: RunLog,
+    units: Sequence[T],
+    key: Callable[[T], Hashable],
+    work: Callable[[T], Row],
+    *,
+    workers: int = 1,
+    processes: bool = False,
+    error_row: Callable[[T, Exception], Row] | None = None,
+    fatal: Callable[[Exception], bool] = lambda exc: False,
+    on_row: Callable[[T, Row | None], None] | None = None,
+    save: Callable[[T, Row], None] | None = None,
+) -> RunOutcome[T]:
+    """Run `work(unit)` for every unit whose `key` is not in `log.done`, appending each
+    returned row the moment it is known (the single writer is this thread).
+
+    - `workers` > 1 runs units in a thread pool (`processes`: a process pool; `work` and
+      the units must then pickle); 1 runs them in this thread, so Ctrl-C stops at once.
+    - `error_row(unit, exc)` turns a unit's exception into its row (the run goes on);
+      an exception for which `fatal(exc)` is true (no key, server down, Docker gone: every
+      unit would fail), and any exception when `error_row` is None, end the run.
+    - `BudgetExhausted` ends the run cleanly: queued units are dropped, the unit that hit
+      the budget is not recorded (a rerun redoes it), `stopped` says "budget".
+    - `on_row(unit, row)` reports progress (row None: skipped as done); `save(unit, row)`
+      replaces the plain append (a command whose row needs more than one line of work).
+    """
+    outcome: RunOutcome[T] = RunOutcome()
+    todo = []
+    for unit in units:
+        if key(unit) in log.done:
+            outcome.skipped += 1
+            if on_row:
+                on_row(unit, None)
+        else:
+            todo.append(unit)
+
+    def attempt(unit: T, run: Callable[[], Row]) -> Row:
+        try:
+            return run()
+        except BudgetExhausted:
+            raise
+        except Exception as exc:
+            if error_row is None or fatal(exc):
+                raise
+            return error_row(unit, exc)
+
+    def record(unit: T, row: Row) -> None:
+        if save is not None:
+            save(unit, row)
+        else:
+            log.append(row)
+        outcome.new.append(row)
+        if on_row:
+            on_row(unit, row)
+
+    try:
+        if workers <= 1:
+            for unit in todo:
+                record(unit, attempt(unit, functools.partial(work, unit)))
+        else:
+            _pooled(todo, work, attempt, record, workers, processes)
+    except BudgetExhausted as exc:
+        outcome.stopped = "budget"
+        outcome.budget_message = str(exc)
+    return outcome
+
+
+def _pooled(
+    todo: Sequence[T],
+    work: Callable[[T], Row],
+    attempt: Callable[[T, Callable[[], Row]], Row],
+    record: Callable[[T, Row], None],
+    workers: int,
+    processes: bool,
+) -> None:
+    """`work` runs in the pool (it must pickle for `processes`); its exceptions come back
+    through the futures and are settled here, in the single writer's thread."""
+    pool: Executor = (
+        ProcessPoolExecutor(max_workers=workers)
+        if processes
+        else ThreadPoolExecutor(max_workers=workers)
+    )
+    futures: dict[Future[Row], T] = {pool.submit(work, unit): unit for unit in todo}
+    try:
+        pending = set(futures)
+        while pending:
+            finished, pending = wait_futures(pending, return_when="FIRST_COMPLETED")
+            for fut in finished:
+                record(futures[fut], attempt(futures[fut], fut.result))
+    except BaseException:
+        # Stop queued units; running ones finish on their own (their sandboxes close).
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()

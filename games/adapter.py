@@ -37,7 +37,7 @@ class SpielProblem:
     def __init__(self, game: pyspiel.Game) -> None:
         check_searchable(game)
         self.game = game
-        self._players = game.num_players()
+        self._players = int(game.num_players())
 
     def num_players(self) -> int:
         return self._players
@@ -46,7 +46,8 @@ class SpielProblem:
         return int(state.current_player())
 
     def actions(self, state: pyspiel.State) -> Sequence[int]:
-        return state.legal_actions()  # type: ignore[no-any-return]
+        legal: list[int] = state.legal_actions()
+        return legal
 
     def step(self, state: pyspiel.State, action: int) -> pyspiel.State:
         child = state.clone()
@@ -57,10 +58,12 @@ class SpielProblem:
         return bool(state.is_terminal())
 
     def returns(self, state: pyspiel.State) -> Sequence[float]:
-        return state.returns()  # type: ignore[no-any-return]
+        values: list[float] = state.returns()
+        return values
 
     def chance_outcomes(self, state: pyspiel.State) -> Sequence[tuple[Any, float]]:
-        return state.chance_outcomes()  # type: ignore[no-any-return]
+        outcomes: list[tuple[Any, float]] = state.chance_outcomes()
+        return outcomes
 
 
 class SpielRolloutEvaluator:

@@ -11,12 +11,14 @@ import functools
 import json
 import os
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyspiel
 
 from foundation.jsonl import write_atomic
 from games.errors import UnsupportedGameError
+from games.spiel import Bot
 
 PolicyTable = dict[str, list[tuple[int, float]]]
 
@@ -61,11 +63,19 @@ def solve(game_string: str, iterations: int) -> PolicyTable:
     return table
 
 
-class CFRBot(pyspiel.Bot):
+@dataclass(frozen=True)
+class CFRBotConfig:
+    """The options of a `cfr:` spec (spec keys = field names)."""
+
+    iters: int = 300
+    """CFR+ iterations of the solve (cached per game and count)."""
+
+
+class CFRBot(Bot):
     """Plays by sampling the cached CFR+ average policy at its information state."""
 
     def __init__(self, game: pyspiel.Game, iterations: int, seed: int) -> None:
-        pyspiel.Bot.__init__(self)
+        super().__init__()
         check_cfr_game(game)
         self._table = solve(str(game), iterations)
         self._rng = random.Random(seed)

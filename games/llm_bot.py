@@ -13,6 +13,7 @@ from typing import Any
 import pyspiel
 
 from games.render import observation_text
+from games.spiel import Bot
 
 SYSTEM = (
     "You are playing the game {game} as player {player}. Reply with exactly one move, "
@@ -37,11 +38,11 @@ def parse_move(answer: str, names: dict[str, int]) -> int | None:
     return min(found)[2] if found else None
 
 
-class LLMBot(pyspiel.Bot):
+class LLMBot(Bot):
     """Asks a model (any `agents.llm` spec) for each move."""
 
     def __init__(self, game: pyspiel.Game, model_spec: str, seed: int, retries: int = 2) -> None:
-        pyspiel.Bot.__init__(self)
+        super().__init__()
         from agents.llm import load_llm  # the LLM layer enters only here
 
         self.game_name = game.get_type().long_name
@@ -61,7 +62,9 @@ class LLMBot(pyspiel.Bot):
 
     def step(self, state: pyspiel.State) -> int:
         player = state.current_player()
-        names = {state.action_to_string(player, a): a for a in state.legal_actions()}
+        names: dict[str, int] = {
+            state.action_to_string(player, a): a for a in state.legal_actions()
+        }
         listing = "\n".join(f"{i}. {n}" for i, n in enumerate(names, 1))
         messages: list[dict[str, str]] = [
             {"role": "system", "content": SYSTEM.format(game=self.game_name, player=player)},

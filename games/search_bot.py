@@ -4,15 +4,44 @@ search (games/ismcts.py) otherwise; the tree is reused across moves when it can 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from typing import Literal
 
 import pyspiel
 
 from games.adapter import SpielProblem, SpielRolloutEvaluator
 from games.ismcts import DeterminizedSearch
-from search import MCTS, MCTSConfig, Node, subtree
+from games.spiel import Bot
+from search import MCTS, Budget, MCTSConfig, Node, subtree
 
 
-class SearchBot(pyspiel.Bot):
+@dataclass(frozen=True)
+class SearchBotConfig:
+    """The options of an `mcts:` spec (spec keys = field names), e.g. `mcts:sims=800,c=1.4`."""
+
+    sims: int | None = None
+    """Simulations per move; 1000 when neither `sims` nor `seconds` is given."""
+    seconds: float | None = None
+    """Seconds per move (whichever budget ends first)."""
+    c: float = 2.0
+    rollouts: int = 1
+    """Random rollouts per evaluation."""
+    worlds: int = 8
+    """Sampled worlds per move in imperfect-information games."""
+    final: Literal["visits", "value"] = "visits"
+    reuse: bool = True
+    """Keep the subtree of the move played (perfect-information games)."""
+
+    def __post_init__(self) -> None:
+        self.mcts_config(0)  # a bad budget raises InvalidConfigError here
+
+    def mcts_config(self, seed: int) -> MCTSConfig:
+        sims = 1000 if self.sims is None and self.seconds is None else self.sims
+        budget = Budget(simulations=sims, seconds=self.seconds)
+        return MCTSConfig(budget=budget, c=self.c, final=self.final, seed=seed)
+
+
+class SearchBot(Bot):
     """MCTS with C++ random rollouts; `thinking` summarises the last search in one line."""
 
     def __init__(
@@ -23,7 +52,7 @@ class SearchBot(pyspiel.Bot):
         worlds: int = 8,
         reuse: bool = True,
     ) -> None:
-        pyspiel.Bot.__init__(self)
+        super().__init__()
         problem = SpielProblem(game)
         evaluator = SpielRolloutEvaluator(game, rollouts, config.seed)
         self.perfect = (

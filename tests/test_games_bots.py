@@ -85,11 +85,25 @@ def test_make_bot_bots_run_in_openspiel_evaluate_bots(
 ) -> None:
     monkeypatch.setenv("AGENTS_CACHE_DIR", str(tmp_path))
     game = pyspiel.load_game(name)
-    bots = [make_bot(game, spec, seed=i) for i, spec in enumerate(specs)]
-    returns = evaluate_bots.evaluate_bots(game.new_initial_state(), bots, np.random.RandomState(0))
-    assert len(returns) == game.num_players()
-    cpp_returns = pyspiel.evaluate_bots(game.new_initial_state(), bots, 3)  # the C++ driver too
-    assert len(cpp_returns) == game.num_players()
+
+    def fresh_bots() -> list[pyspiel.Bot]:
+        return [make_bot(game, spec, seed=i) for i, spec in enumerate(specs)]
+
+    state = game.new_initial_state()
+    returns = evaluate_bots.evaluate_bots(state, fresh_bots(), np.random.RandomState(0))
+    # The Python driver played in `state`: replay it, every bot move must have been legal.
+    replay = game.new_initial_state()
+    movers = set()
+    for action in state.history():
+        assert action in replay.legal_actions(), f"illegal {action} at {replay.history()}"
+        if not replay.is_chance_node():
+            movers.add(replay.current_player())
+        replay.apply_action(action)
+    assert replay.is_terminal() and list(returns) == replay.returns()
+    assert movers == set(range(game.num_players()))
+    # The C++ driver too; the bots are seeded, so the same seeds play the same game.
+    cpp_returns = pyspiel.evaluate_bots(game.new_initial_state(), fresh_bots(), 3)
+    assert pyspiel.evaluate_bots(game.new_initial_state(), fresh_bots(), 3) == cpp_returns
 
 
 def test_mcts_bot_beats_random_at_tic_tac_toe() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 
 import pytest
 
@@ -56,11 +57,35 @@ def test_mds_with_eta_zero_plays_the_blueprint() -> None:
 
 def test_mds_searches_and_reports(monkeypatch: pytest.MonkeyPatch) -> None:
     game, state = _midgame(1)
+    me, legal = state.current_player(), state.legal_actions()
+    bp = RuleBot(game, 0).step(state)
     bot = MDSBot(game, MDSConfig(eta=5.0, rollouts=30, prior_floor=0.1), 0)
     action = bot.step(state)
-    assert action in state.legal_actions()
-    assert bot.last is not None and bot.last.rollouts == 30
-    assert "rollouts" in bot.thinking and bot.illegal == 0
+    res = bot.last
+    assert res is not None and res.rollouts == bot.rollouts == 30 and bot.illegal == 0
+    assert res.blueprint_action == bp and sorted(res.visits) == legal
+    assert sum(res.visits.values()) == 30 and min(res.visits.values()) >= 1  # 19 actions
+    assert all(0 <= res.q[a] <= 25 for a in legal)  # means of real Hanabi scores
+    assert action == res.action == max(legal, key=lambda a: (res.policy[a], a == bp))
+    name = state.action_to_string
+    assert bot.thinking.startswith(f"{name(me, action)}: q={res.q[action]:.2f} vs blueprint ")
+    # Rollouts that favour one action far from the blueprint: the search must pick it.
+    target = legal[-1]
+    assert target != bp
+    real = mds_bot.rollout
+
+    def rigged(
+        world: mds_bot.World, a: int, policy: mds_bot.Policy, on_illegal: Callable[[], None]
+    ) -> float:
+        return real(world, a, policy, on_illegal) + (30.0 if a == target else 0.0)
+
+    monkeypatch.setattr(mds_bot, "rollout", rigged)
+    bot = MDSBot(game, MDSConfig(eta=5.0, rollouts=30, prior_floor=0.1), 0)
+    assert bot.step(state) == target
+    assert bot.last is not None and bot.last.deviated and bot.deviations == 1
+    assert bot.last.q[target] >= 30 > max(q for a, q in bot.last.q.items() if a != target)
+    assert bot.thinking.startswith(f"{name(me, target)}: q=")
+    assert f"vs blueprint {name(me, bp)} q=" in bot.thinking
 
 
 def test_illegal_blueprint_moves_in_rollouts_are_counted_and_replaced(
@@ -80,8 +105,8 @@ def test_make_bot_specs_and_errors() -> None:
     assert isinstance(make_bot(game, "mds:eta=2,rollouts=10,alpha=0.5"), MDSBot)
     for bad, word in [
         ("mds:rollouts=0", "rollouts must be >= 1"),
-        ("mds:speed=3", "valid: blueprint"),
-        ("mds:blueprint=ppo", "valid: hanabi_rules"),
+        ("mds:speed=3", "unknown option.*speed for mds; valid: eta, alpha, .*blueprint"),
+        ("mds:blueprint=ppo", "valid: hanabi_rules, hanabi_learned"),
         ("mds:eta=fast", "not a valid number"),
     ]:
         with pytest.raises(BotSpecError, match=word):

@@ -50,7 +50,7 @@ def test_tiny_model_returns_legal_actions_and_masks_illegal_ones(tiny: Path) -> 
     with torch.no_grad():
         last.bias[illegal[0]] = 1e6
     tracker = tracker_for(state)
-    raw = policy.model(torch.zeros(int(policy.meta["inputs"])))  # type: ignore[call-overload]
+    raw = policy.model(torch.zeros(policy.model.inputs))
     assert int(torch.argmax(raw)) == illegal[0]
     assert policy(tracker, state, player) in state.legal_actions()
     assert policy.logits(tracker, state, player)[illegal[0]] == float("-inf")
@@ -84,5 +84,5 @@ def test_bad_model_files_and_specs_are_clear_errors(tmp_path: Path) -> None:
         make_bot(game, f"hanabi_learned:path={junk}")
     with pytest.raises(BotSpecError, match="model=FILE goes with"):
         make_bot(game, "mds:model=x.pt")
-    with pytest.raises(BotSpecError, match="hanabi_learned takes path"):
+    with pytest.raises(BotSpecError, match="size for hanabi_learned; valid: path"):
         make_bot(game, "hanabi_learned:size=3")

@@ -112,7 +112,7 @@ def test_input_ending_mid_game_abandons_it() -> None:
     [
         (["play", "tictactoe"], "unknown game 'tictactoe'; offered: tic_tac_toe, connect_four"),
         (["play", "tic_tac_toe", "-o", "deepblue"], "unknown bot 'deepblue'; valid bot specs"),
-        (["play", "tic_tac_toe", "-o", "mcts:sims=x"], "sims='x' is not a valid value"),
+        (["play", "tic_tac_toe", "-o", "mcts:sims=x"], "sims='x' is not a valid whole number"),
         (["play", "goofspiel"], "simultaneous moves"),
         (["play", "goofspiel", "-o", "random"], "simultaneous moves; terminal play takes"),
         (["play", "tic_tac_toe", "--human", "5"], "--human 5: tic_tac_toe has seats 0-1"),

@@ -16,10 +16,6 @@ class BadAction(ValueError):
     """A model answer that is not a legal move here; the message is fed back to the model."""
 
 
-class OutOfCalls(RuntimeError):
-    """The instance's LLM-call budget is spent: the episode ends as it stands."""
-
-
 class Env(Protocol):
     problem: Any
     """A `search.Problem` over this task's states: the planner's model of the world."""

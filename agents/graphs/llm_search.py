@@ -15,25 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agents.graphs.env import BadAction, Env, OutOfCalls
-from agents.llm import BaseLLM, Completion, Request
-from agents.llm.types import Wrapper
-
-
-class CallBudget(Wrapper):
-    """Counts calls and ends the episode (`OutOfCalls`) once `max_calls` have been made."""
-
-    def __init__(self, inner: BaseLLM, max_calls: int | None) -> None:
-        super().__init__(inner)
-        self.max_calls = max_calls
-        self.calls = 0
-
-    async def _complete(self, request: Request) -> list[Completion]:
-        if self.max_calls is not None and self.calls >= self.max_calls:
-            raise OutOfCalls(f"the budget of {self.max_calls} LLM calls is spent")
-        self.calls += 1
-        return await self.inner._complete(request)
-
+from agents.graphs.env import BadAction, Env
+from agents.llm import BaseLLM
 
 UNPARSABLE = ("no step of the form", "no move of the form")
 """How the tasks' `BadAction` messages begin when a line names no move at all."""

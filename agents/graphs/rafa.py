@@ -22,7 +22,7 @@ from typing import Any, Literal, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 
-from agents.graphs.env import Env, OutOfCalls
+from agents.graphs.env import Env
 from agents.graphs.llm_search import (
     LLMEvaluator,
     LLMPolicy,
@@ -32,6 +32,7 @@ from agents.graphs.llm_search import (
     user,
 )
 from agents.llm import BaseLLM
+from agents.llm.errors import OutOfCalls
 from search import (
     MCTS,
     BeamConfig,

@@ -1,4 +1,5 @@
-"""The LLM layer: one async protocol, many backends, wrappers for the rest.
+"""The LLM layer: one async protocol (`LLM`), many backends, wrappers for the rest.
+Annotate with `LLM` where any model will do: every backend and wrapper satisfies it.
 
 llm = load_llm("local:smollm2")            # or openai:gpt-4o-mini, anthropic:..., scripted:FILE
 completions = await llm.complete([{"role": "user", "content": "Hi"}], n=2, temperature=0.7)

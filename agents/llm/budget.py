@@ -14,8 +14,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agents.llm.errors import BudgetExceeded, LLMError
-from agents.llm.types import BaseLLM, Completion, Request, Usage, Wrapper
+from agents.llm.errors import BudgetExceeded, LLMError, OutOfCalls
+from agents.llm.types import LLM, Completion, Request, Usage, Wrapper
 
 
 @dataclass(frozen=True)
@@ -88,12 +88,12 @@ def price_for(model: str, table: dict[str, Price] | None = None) -> Price:
 class PricedLLM(Wrapper):
     """Fills in each completion's cost from the price table."""
 
-    def __init__(self, inner: BaseLLM, price: Price):
+    def __init__(self, inner: LLM, price: Price):
         super().__init__(inner)
         self.price = price
 
     async def _complete(self, request: Request) -> list[Completion]:
-        completions = await self.inner._complete(request)
+        completions = await self.inner.complete_request(request)
         return [c.with_(usage=_with_cost(c.usage, self.price)) for c in completions]
 
 
@@ -139,7 +139,7 @@ class BudgetedLLM(Wrapper):
     an uncalibrated estimate can be wrong for one in-flight call only.
     """
 
-    def __init__(self, inner: BaseLLM, budget: Budget, price: Price):
+    def __init__(self, inner: LLM, budget: Budget, price: Price):
         super().__init__(inner)
         self.budget = budget
         self.price = price
@@ -186,7 +186,7 @@ class BudgetedLLM(Wrapper):
             await asyncio.sleep(0.005)
         completions: list[Completion] = []
         try:
-            completions = await self.inner._complete(request)
+            completions = await self.inner.complete_request(request)
         finally:
             actual = sum((c.usage for c in completions), Usage())
             with self._lock:
@@ -198,3 +198,20 @@ class BudgetedLLM(Wrapper):
                     ratio = actual.input_tokens / max(1, estimate)
                     self._ratio = max(self._ratio or 0.0, ratio, 1.0)
         return completions
+
+
+class CallBudget(Wrapper):
+    """A per-episode cap on calls (a planning instance's `max_calls`): once `max_calls`
+    have been made, the next raises `OutOfCalls`, which the agent catches to end its
+    episode as it stands. The run's caps (tokens, dollars) are `BudgetedLLM`'s."""
+
+    def __init__(self, inner: LLM, max_calls: int | None) -> None:
+        super().__init__(inner)
+        self.max_calls = max_calls
+        self.calls = 0
+
+    async def _complete(self, request: Request) -> list[Completion]:
+        if self.max_calls is not None and self.calls >= self.max_calls:
+            raise OutOfCalls(f"the budget of {self.max_calls} LLM calls is spent")
+        self.calls += 1
+        return await self.inner.complete_request(request)

@@ -1,6 +1,6 @@
 """A persistent response cache (sqlite) around any backend.
 
-Key = what answers (`BaseLLM.cache_identity`: provider, model, endpoint URL or weight
+Key = what answers (`LLM.cache_identity`: provider, model, endpoint URL or weight
 files) + every field of the request but n (messages, sampling parameters, tools).
 Each sample is stored under its own index: the k-th identical request made in
 a run gets samples [k*n, (k+1)*n) when temperature > 0, so a tree search that
@@ -19,7 +19,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
-from agents.llm.types import BaseLLM, Completion, Request, TokenLogprob, ToolCall, Usage, Wrapper
+from agents.llm.types import LLM, Completion, Request, TokenLogprob, ToolCall, Usage, Wrapper
 
 
 def default_cache_dir() -> Path:
@@ -100,7 +100,7 @@ def _token(d: dict[str, Any]) -> TokenLogprob:
 class CachedLLM(Wrapper):
     """Serves repeated requests from a `ResponseCache`; only missing samples are sent."""
 
-    def __init__(self, inner: BaseLLM, cache: ResponseCache, model_key: str | None = None):
+    def __init__(self, inner: LLM, cache: ResponseCache, model_key: str | None = None):
         super().__init__(inner)
         self.cache = cache
         # What answers (endpoint URL, weight files), not only the model's name.
@@ -123,7 +123,7 @@ class CachedLLM(Wrapper):
         missing = [i for i in indices if i not in found]
         if missing:
             fresh_request = Request(**{**request.__dict__, "n": len(missing)})
-            fresh = await self.inner._complete(fresh_request)
+            fresh = await self.inner.complete_request(fresh_request)
             new = {i: c.with_(index=i) for i, c in zip(missing, fresh, strict=False)}
             self.cache.put(key, new)
             found.update(new)

@@ -6,13 +6,13 @@ import asyncio
 import threading
 import weakref
 
-from agents.llm.types import BaseLLM, Completion, Request, Wrapper
+from agents.llm.types import LLM, Completion, Request, Wrapper
 
 
 class ConcurrencyLimitedLLM(Wrapper):
     """At most `limit` calls reach the inner LLM at once (per event loop)."""
 
-    def __init__(self, inner: BaseLLM, limit: int):
+    def __init__(self, inner: LLM, limit: int):
         super().__init__(inner)
         if limit < 1:
             raise ValueError("concurrency limit must be >= 1")
@@ -38,6 +38,6 @@ class ConcurrencyLimitedLLM(Wrapper):
             self.in_flight += 1
             self.peak = max(self.peak, self.in_flight)
             try:
-                return await self.inner._complete(request)
+                return await self.inner.complete_request(request)
             finally:
                 self.in_flight -= 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from foundation.budget import BudgetExhausted
+
 
 class LLMError(Exception):
     """Base of every error the LLM layer raises on purpose."""
@@ -50,9 +52,14 @@ class RequestRejected(LLMError):
     """A 4xx other than 429: bad request, auth failure, unknown model."""
 
 
-class BudgetExceeded(LLMError):
+class BudgetExceeded(LLMError, BudgetExhausted):
     """A call would exceed the token or dollar cap; the call was not made."""
 
     def __init__(self, message: str, *, usage: object | None = None):
         super().__init__(message)
         self.usage = usage
+
+
+class OutOfCalls(RuntimeError):
+    """An episode's LLM-call cap (`CallBudget`) is spent: the agent ends the episode as it
+    stands. Not a `BudgetExhausted`: it ends one instance, not the run."""

@@ -103,21 +103,43 @@ class LocalLLM(BaseLLM):
             return
         for p, samples in zip(batch, results, strict=True):
             if not p.future.done():
-                p.future.set_result(self._completions(p, samples))
+                p.future.set_result(self._completions(p.request, len(p.prompt), samples))
 
-    def _generate_locked(self, *args: Any, **kwargs: Any) -> list[list[Sample]]:
+    def _generate_locked(
+        self,
+        prompts: list[list[int]],
+        ns: list[int],
+        temperature: float,
+        max_tokens: int,
+        stop: tuple[str, ...] | None,
+        seed: int | None,
+        share_prefill: bool = True,
+        ignore_eos: bool = False,
+        top_logprobs: int = 0,
+    ) -> list[list[Sample]]:
+        """`Engine.generate`, one forward pass at a time."""
         engine = self.engine
         with self._run_lock:
-            return engine.generate(*args, **kwargs)
+            return engine.generate(
+                prompts,
+                ns,
+                temperature,
+                max_tokens,
+                stop,
+                seed,
+                share_prefill=share_prefill,
+                ignore_eos=ignore_eos,
+                top_logprobs=top_logprobs,
+            )
 
     def generate_batch(
         self, requests: list[Request], share_prefill: bool = True, ignore_eos: bool = False
     ) -> list[list[Completion]]:
         """Blocking: run `requests` (same sampling parameters) as one batch."""
         r = requests[0]
-        pendings = [_Pending(q, self.encode(q.messages), None) for q in requests]  # type: ignore[arg-type]
+        prompts = [self.encode(q.messages) for q in requests]
         results = self._generate_locked(
-            [p.prompt for p in pendings],
+            prompts,
             [q.n for q in requests],
             r.temperature,
             r.max_tokens,
@@ -127,13 +149,18 @@ class LocalLLM(BaseLLM):
             ignore_eos=ignore_eos,
             top_logprobs=r.top_logprobs,
         )
-        return [self._completions(p, s) for p, s in zip(pendings, results, strict=True)]
+        return [
+            self._completions(q, len(prompt), s)
+            for q, prompt, s in zip(requests, prompts, results, strict=True)
+        ]
 
-    def _completions(self, p: _Pending, samples: list[Sample]) -> list[Completion]:
+    def _completions(
+        self, request: Request, prompt_tokens: int, samples: list[Sample]
+    ) -> list[Completion]:
         out = []
         for i, s in enumerate(samples):
             lp = None
-            if p.request.logprobs:
+            if request.logprobs:
                 tok = self.engine.tokenizer
                 tops = s.top or [[] for _ in s.tokens]
                 lp = tuple(
@@ -142,7 +169,7 @@ class LocalLLM(BaseLLM):
                     )
                     for t, v, top in zip(s.tokens, s.logprobs, tops, strict=True)
                 )
-            usage = Usage(len(p.prompt) if i == 0 else 0, len(s.tokens))
+            usage = Usage(prompt_tokens if i == 0 else 0, len(s.tokens))
             out.append(Completion(s.text or "", s.finish_reason, lp, usage, self.name, i))
         return out
 

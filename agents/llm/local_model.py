@@ -1,3 +1,5 @@
+# mypy: untyped-calls-exclude=transformers
+# (transformers leaves some functions unannotated: `eval`, `disable_progress_bar`, ...)
 """Finding and loading local weights: the embedded SmolLM2, a transformers
 directory, or a GGUF file (converted once, then cached as safetensors)."""
 
@@ -126,7 +128,7 @@ def _convert(gguf: Path, target: Path) -> None:
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     # The weights are dequantised to float32; drop the GGUF quantiser so they can be saved.
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]  # Module.__setattr__ is typed Tensor | Module
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 import openai
+from openai.types.chat import ChatCompletion
 
 from agents.llm.errors import BadResponseError, LLMError, MissingKeyError
 from agents.llm.http_errors import map_sdk_error
@@ -87,7 +88,7 @@ class OpenAILLM(BaseLLM):
         return f"{self.name}@{self._endpoint}"
 
     async def _complete(self, request: Request) -> list[Completion]:
-        kwargs: dict[str, object] = {
+        kwargs: dict[str, Any] = {
             "model": self.model,
             "messages": to_openai(request.messages),
             "n": request.n,
@@ -109,7 +110,7 @@ class OpenAILLM(BaseLLM):
         if request.tools:
             kwargs["tools"] = openai_tools(request.tools)
         try:
-            response = await self._client.chat.completions.create(**kwargs)  # type: ignore[call-overload]
+            response: ChatCompletion = await self._client.chat.completions.create(**kwargs)
         except openai.OpenAIError as exc:
             raise map_sdk_error(exc, openai, self._where) from None
         except (ValueError, TypeError, AttributeError) as exc:  # e.g. a body that is not JSON
@@ -123,11 +124,13 @@ class OpenAILLM(BaseLLM):
                 f"{self._where}: malformed chat-completions body ({type(exc).__name__}: {exc})"
             ) from None
 
-    def _parse(self, response: object) -> list[Completion]:
-        choices = response.choices  # type: ignore[attr-defined]
+    def _parse(self, response: ChatCompletion) -> list[Completion]:
+        """The SDK builds the body without validating it: any field may be missing or
+        of another type, hence the checks and the caller's except."""
+        choices = response.choices
         if not isinstance(choices, list) or not choices:
             raise ValueError("no choices")
-        u = response.usage  # type: ignore[attr-defined]
+        u = response.usage
         details = getattr(u, "prompt_tokens_details", None) if u else None
         usage = Usage(
             input_tokens=int(u.prompt_tokens) if u else 0,

@@ -14,7 +14,7 @@ from tenacity import (
 )
 
 from agents.llm.errors import TransientError
-from agents.llm.types import BaseLLM, Completion, Request, Wrapper
+from agents.llm.types import LLM, Completion, Request, Wrapper
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class RetryPolicy:
 class RetryingLLM(Wrapper):
     """Retries `TransientError`s; the last one propagates with its message intact."""
 
-    def __init__(self, inner: BaseLLM, policy: RetryPolicy | None = None):
+    def __init__(self, inner: LLM, policy: RetryPolicy | None = None):
         super().__init__(inner)
         self.policy = policy or RetryPolicy()
         self.attempts = 0  # total attempts made, for tests and summaries
@@ -52,5 +52,5 @@ class RetryingLLM(Wrapper):
         ):
             with attempt:
                 self.attempts += 1
-                return await self.inner._complete(request)
+                return await self.inner.complete_request(request)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -54,7 +54,7 @@ class ScriptedLLM(BaseLLM):
         self._lock = threading.Lock()
 
     @classmethod
-    def from_file(cls, path: str | Path) -> ScriptedLLM:
+    def from_file(cls, path: str | Path) -> ScriptedLLM | PlannedLLM:
         p = Path(path)
         if not p.is_file():
             raise ModelSpecError(f"scripted: no such file {p}; give a JSON list of answers")
@@ -63,7 +63,7 @@ class ScriptedLLM(BaseLLM):
         except ValueError as exc:
             raise ModelSpecError(f"scripted: {p} is not valid JSON ({exc})") from None
         if isinstance(data, dict) and "plans" in data:
-            return PlannedLLM.from_data(data, f"scripted:{p}")  # type: ignore[return-value]
+            return PlannedLLM.from_data(data, f"scripted:{p}")
         if isinstance(data, dict):
             return cls(
                 data.get("responses", []),

@@ -8,7 +8,7 @@ from agents.llm.concurrency import ConcurrencyLimitedLLM
 from agents.llm.config import LLMConfig
 from agents.llm.errors import ModelSpecError
 from agents.llm.retry import RetryingLLM, RetryPolicy
-from agents.llm.types import BaseLLM
+from agents.llm.types import LLM, BaseLLM
 from agents.llm.usage import GLOBAL_METER, MeteredLLM, UsageMeter
 
 PROVIDERS = ("openai", "anthropic", "local", "scripted")
@@ -78,7 +78,7 @@ def load_llm(
     backend = make_backend(config.model, config.base_url, config.timeout, config.native_tools)
     provider, target = parse_spec(config.model)
     price = parse_price(config.price) if config.price else price_for(target)
-    llm: BaseLLM = PricedLLM(backend, price)
+    llm: LLM = PricedLLM(backend, price)
     llm = RetryingLLM(llm, retry or RetryPolicy(max_attempts=config.max_attempts))
     llm = ConcurrencyLimitedLLM(llm, config.concurrency)
     if budget is None and (config.max_cost is not None or config.max_total_tokens is not None):

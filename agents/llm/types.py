@@ -180,9 +180,21 @@ def _check_tools(tools: Sequence[dict[str, Any]] | None) -> tuple[dict[str, Any]
 
 @runtime_checkable
 class LLM(Protocol):
-    """Anything that completes chat messages."""
+    """The seam: what callers, agents and wrappers may rely on in a model.
 
-    name: str
+    `BaseLLM` and every backend and wrapper in `agents.llm` satisfy it; annotate with it
+    wherever any model will do. `complete` validates its arguments into a `Request`;
+    `complete_request` takes one already validated (by `make_request`), which is how a
+    wrapper hands a call to the model it wraps.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def supports_tools(self) -> bool:
+        """Native tool calling; without it agents describe the tools in the prompt."""
+        ...
 
     async def complete(
         self,
@@ -197,9 +209,30 @@ class LLM(Protocol):
         top_logprobs: int = 0,
     ) -> list[Completion]: ...
 
+    def complete_sync(
+        self,
+        messages: Sequence[Message],
+        *,
+        n: int = 1,
+        temperature: float = 0.0,
+        max_tokens: int = 256,
+        stop: Sequence[str] | str | None = None,
+        logprobs: bool = False,
+        seed: int | None = None,
+        tools: Sequence[dict[str, Any]] | None = None,
+        top_logprobs: int = 0,
+    ) -> list[Completion]: ...
+
+    async def complete_request(self, request: Request) -> list[Completion]: ...
+
+    def cache_identity(self) -> str: ...
+
+    async def aclose(self) -> None: ...
+
 
 class BaseLLM:
-    """Shared plumbing: argument validation and a blocking twin of `complete`.
+    """Shared plumbing: argument validation and a blocking twin of `complete`; satisfies
+    the `LLM` protocol.
 
     Subclasses implement `_complete(request)`.
     """
@@ -229,6 +262,10 @@ class BaseLLM:
                 f"{self.name} has no native tool calling: describe the tools in the prompt "
                 "(agents do this by themselves when supports_tools is False)"
             )
+        return await self.complete_request(request)
+
+    async def complete_request(self, request: Request) -> list[Completion]:
+        """A `Request` already validated by `make_request`: what wrappers call."""
         return await self._complete(request)
 
     async def _complete(self, request: Request) -> list[Completion]:
@@ -240,24 +277,43 @@ class BaseLLM:
         not share it."""
         return self.name
 
-    def complete_sync(self, messages: Sequence[Message], **kwargs: Any) -> list[Completion]:
+    def complete_sync(
+        self,
+        messages: Sequence[Message],
+        *,
+        n: int = 1,
+        temperature: float = 0.0,
+        max_tokens: int = 256,
+        stop: Sequence[str] | str | None = None,
+        logprobs: bool = False,
+        seed: int | None = None,
+        tools: Sequence[dict[str, Any]] | None = None,
+        top_logprobs: int = 0,
+    ) -> list[Completion]:
         """`complete` for callers without an event loop (bots, scripts)."""
-        return asyncio.run(self.complete(messages, **kwargs))
+        return asyncio.run(
+            self.complete(
+                messages, n, temperature, max_tokens, stop, logprobs, seed, tools, top_logprobs
+            )
+        )
 
     async def aclose(self) -> None:
         """Release connections or models; wrappers forward it."""
 
 
 class Wrapper(BaseLLM):
-    """A backend-independent feature around another LLM (cache, retry, budget...)."""
+    """A backend-independent feature around another LLM (cache, retry, budget...).
 
-    def __init__(self, inner: BaseLLM):
+    Subclasses override `_complete` and pass the call on with
+    `self.inner.complete_request(request)`."""
+
+    def __init__(self, inner: LLM):
         self.inner = inner
         self.name = inner.name
         self.supports_tools = inner.supports_tools
 
     async def _complete(self, request: Request) -> list[Completion]:
-        return await self.inner._complete(request)
+        return await self.inner.complete_request(request)
 
     async def aclose(self) -> None:
         await self.inner.aclose()
@@ -265,7 +321,7 @@ class Wrapper(BaseLLM):
     def cache_identity(self) -> str:
         return self.inner.cache_identity()
 
-    def unwrap(self) -> BaseLLM:
+    def unwrap(self) -> LLM:
         inner = self.inner
         while isinstance(inner, Wrapper):
             inner = inner.inner

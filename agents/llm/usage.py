@@ -6,7 +6,7 @@ import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from agents.llm.types import BaseLLM, Completion, Request, Usage, Wrapper
+from agents.llm.types import LLM, Completion, Request, Usage, Wrapper
 from foundation.jsonl import JsonlLog, read_rows
 
 
@@ -88,11 +88,11 @@ GLOBAL_METER = UsageMeter()
 class MeteredLLM(Wrapper):
     """Records every call into a meter (outermost wrapper, so cache hits count too)."""
 
-    def __init__(self, inner: BaseLLM, meter: UsageMeter | None = None):
+    def __init__(self, inner: LLM, meter: UsageMeter | None = None):
         super().__init__(inner)
         self.meter = meter or GLOBAL_METER
 
     async def _complete(self, request: Request) -> list[Completion]:
-        completions = await self.inner._complete(request)
+        completions = await self.inner.complete_request(request)
         self.meter.record(completions)
         return completions

@@ -526,7 +526,7 @@ def _train_ours(
         batch = rng.sample(train, min(config.batch_size, len(train)))
         loss, _ = pair_loss(model, tokenizer, batch, config.beta, config.max_prompt, cache)
         opt.zero_grad()
-        loss.backward()
+        torch.autograd.backward(loss)  # = loss.backward(), whose signature is unannotated
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         losses.append(float(loss.detach()))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,8 +23,8 @@ from benchmarks.swe_bench.harness import (
     patch_sha,
     run_instance,
 )
-from foundation.jsonl import JsonlLog, read_rows, write_atomic
-from foundation.runs import run_lock
+from foundation.jsonl import read_rows, write_atomic
+from foundation.runs import RunLog, run_lock, run_units
 
 RESULTS = "results.jsonl"
 
@@ -66,13 +65,6 @@ def read_results(path: Path) -> dict[str, dict]:
     return {r["instance_id"]: r for r in rows if "instance_id" in r and "status" in r}
 
 
-class _Appender(JsonlLog):
-    """One JSON line per graded result, whole and fsynced: survives a kill."""
-
-    def append_result(self, result: InstanceResult) -> None:
-        self.append_line(result.to_json())
-
-
 def evaluate(
     instances: list[dict],
     predictions: dict[str, dict],
@@ -81,12 +73,18 @@ def evaluate(
     workers: int = 1,
     on_result: Callable[[InstanceResult | None, str], None] | None = None,
 ) -> dict:
-    """Grade every instance that has a non-empty prediction and is not graded yet;
-    write and return the report. `on_result(result, instance_id)` is called as each
-    instance finishes (result None when it was skipped as already graded). One process
-    at a time per run and model (`run_lock`)."""
+    """Grade every instance that has a non-empty prediction and is not graded yet (the
+    same patch, the same --strict); write and return the report. `on_result(result,
+    instance_id)` is called as each instance finishes (result None when it was skipped as
+    already graded). One process at a time per run and model (`run_lock`)."""
     with run_lock(paths.results.parent):
         return _evaluate(instances, predictions, paths, config, workers, on_result)
+
+
+def _graded_key(row: dict) -> tuple[str, str | None, bool] | None:
+    if "instance_id" not in row or "status" not in row:
+        return None
+    return (row["instance_id"], row.get("patch_sha"), bool(row.get("strict", False)))
 
 
 def _evaluate(
@@ -97,40 +95,34 @@ def _evaluate(
     workers: int,
     on_result: Callable[[InstanceResult | None, str], None] | None,
 ) -> dict:
-    done = read_results(paths.results)
-    todo = []
-    for inst in instances:
-        iid = inst["instance_id"]
-        pred = predictions.get(iid)
-        if is_empty(pred):
-            continue
-        prev = done.get(iid)
-        same = prev and prev.get("patch_sha") == patch_sha(pred.get("model_patch"))
-        if same and prev.get("strict", False) == config.strict:
-            if on_result:
-                on_result(None, iid)
-            continue
-        todo.append((inst, pred))
+    log = RunLog(paths.results, key=_graded_key, sort_keys=False)  # rows as to_json writes
+    units = [
+        (inst, predictions[inst["instance_id"]])
+        for inst in instances
+        if not is_empty(predictions.get(inst["instance_id"]))
+    ]
+
+    def key(unit: tuple[dict, dict]) -> tuple[str, str | None, bool]:
+        inst, pred = unit
+        return (inst["instance_id"], patch_sha(pred.get("model_patch")), config.strict)
+
+    todo = [(i, p) for i, p in units if key((i, p)) not in log.done]
     if todo:
         _prepare_envs([i for i, p in todo if not p.get("error")], config)
-        appender = _Appender(paths.results)
-        pool = ThreadPoolExecutor(max_workers=max(1, workers))
-        futures = {
-            pool.submit(run_instance, inst, pred, paths.instance_dir(inst["instance_id"]),
-                        config): inst["instance_id"]
-            for inst, pred in todo
-        }  # fmt: skip
-        try:
-            for fut in as_completed(futures):
-                result = fut.result()
-                appender.append_result(result)
-                if on_result:
-                    on_result(result, futures[fut])
-        except BaseException:
-            # Stop queued instances; running ones finish (their sandboxes close themselves).
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        pool.shutdown()
+    results: dict[str, InstanceResult] = {}
+
+    def grade(unit: tuple[dict, dict]) -> dict:
+        inst, pred = unit
+        iid = inst["instance_id"]
+        results[iid] = run_instance(inst, pred, paths.instance_dir(iid), config)
+        return dict(json.loads(results[iid].to_json()))
+
+    def progress(unit: tuple[dict, dict], row: dict | None) -> None:
+        if on_result:
+            iid = unit[0]["instance_id"]
+            on_result(None if row is None else results[iid], iid)
+
+    run_units(log, units, key, grade, workers=max(1, workers), on_row=progress)
     report = make_report(instances, predictions, read_results(paths.results), paths)
     write_report(paths.report, report)
     return report

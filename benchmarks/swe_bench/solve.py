@@ -71,9 +71,9 @@ def _run(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from agents.llm import Budget, BudgetExceeded, MeteredLLM, UsageMeter, load_llm
+    from agents.llm import Budget, MeteredLLM, UsageMeter, load_llm
     from agents.swe.env import AgentConfig
-    from benchmarks.swe_bench.solver import SolveConfig, solve_all, write_json
+    from benchmarks.swe_bench.solver import SOLVE_LOG, SolveConfig, read_log, solve_all, write_json
 
     # Usage and the dollar cap count every session of this run, not just this one.
     meter = UsageMeter(ledger=out / USAGE_LEDGER)
@@ -124,14 +124,14 @@ def _run(
             )
 
         try:
-            rows = solve_all(instances, llm, config, out, on_done, judge_llm)
-        except BudgetExceeded as exc:
-            stopped = f"budget reached ({exc}); rerun the same command to continue"
-            exit_code = BUDGET_EXIT
-            from benchmarks.swe_bench.solver import SOLVE_LOG, read_log
-
-            rows = read_log(out / SOLVE_LOG)
+            outcome = solve_all(instances, llm, config, out, on_done, judge_llm)
+            if outcome.stopped == "budget":
+                stopped = (
+                    f"budget reached ({outcome.budget_message}); rerun the same command to continue"
+                )
+                exit_code = BUDGET_EXIT
         finally:
+            rows = read_log(out / SOLVE_LOG)
             _write_usage(out, rows, meter, clock)
     if stopped:
         console.print(f"stopped: {stopped}", highlight=False)

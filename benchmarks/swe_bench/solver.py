@@ -23,7 +23,8 @@ from typing import Any
 
 from agents.swe.env import AgentConfig, AgentEnv
 from foundation.errors import one_line
-from foundation.jsonl import JsonlLog, read_rows, write_atomic
+from foundation.jsonl import read_rows, write_atomic
+from foundation.runs import RunLog, RunOutcome, run_units
 
 SOLVE_LOG = "solve.jsonl"
 PREDICTIONS = "predictions.jsonl"
@@ -41,9 +42,6 @@ class SolveConfig:
 def read_log(path: Path) -> dict[str, dict]:
     """Finished instances by id; a torn last line (killed mid-write) is ignored."""
     return {row["instance_id"]: row for row in read_rows(path) if "instance_id" in row}
-
-
-Appender = JsonlLog  # the solve log: one fsynced line per finished instance
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -180,54 +178,36 @@ def solve_all(
     out: Path,
     on_done: Callable[[dict | None, str], None] | None = None,
     judge_llm: Any = None,
-) -> dict[str, dict]:
-    """Solve every instance not yet in the solve log; append each as it finishes.
-    `on_done(row, id)` reports progress (row None: skipped, already done)."""
-    from concurrent.futures import ThreadPoolExecutor, as_completed
-
+) -> RunOutcome[dict]:
+    """Solve every instance not yet in the solve log (`foundation.runs.run_units`); each
+    finished one is appended to the log and the predictions rewritten. `on_done(row, id)`
+    reports progress (row None: skipped, already done). A reached budget ends the run with
+    `stopped="budget"`; the rows are then in `read_log(out / SOLVE_LOG)`."""
     from agents.llm.errors import BadResponseError, LLMError
     from sandboxes import DiskFullError, SandboxUnavailable, lifecycle
 
     out.mkdir(parents=True, exist_ok=True)
-    log = Appender(out / SOLVE_LOG)
-    done = read_log(log.path)
-    todo = [i for i in instances if i["instance_id"] not in done]
-    for i in instances:
-        if i["instance_id"] in done and on_done:
-            on_done(None, i["instance_id"])
+    log = RunLog(out / SOLVE_LOG, key=lambda row: row.get("instance_id"))
     checkpointer = open_checkpointer(out / "checkpoints.sqlite")
 
-    def one(inst: dict) -> dict:
-        try:
-            return solve_instance(inst, llm, config, out, checkpointer, judge_llm)
-        except BadResponseError as exc:  # one garbled answer: this instance's problem
-            return error_row(inst, config, exc)
-        except (LLMError, SandboxUnavailable, DiskFullError):
-            raise  # no key, server down, budget, Docker gone, disk full: every instance would fail
-        except Exception as exc:  # this instance's environment, sandbox or state: report, go on
-            if lifecycle.stopping():
-                raise  # its sandbox was closed by SIGTERM: not the instance's fault, not done
-            return error_row(inst, config, exc)
+    def fatal(exc: Exception) -> bool:
+        if isinstance(exc, BadResponseError):
+            return False  # one garbled answer: this instance's problem
+        if isinstance(exc, (LLMError, SandboxUnavailable, DiskFullError)):
+            return True  # no key, server down, Docker gone, disk full: every instance would fail
+        return lifecycle.stopping()  # its sandbox was closed by SIGTERM: not the instance's
 
-    def record(row: dict) -> None:
+    def save(inst: dict, row: dict) -> None:
         log.append(row)
-        done[row["instance_id"]] = row
-        write_predictions(out, done)
-        if on_done:
-            on_done(row, row["instance_id"])
+        write_predictions(out, log.done)
 
     try:
-        if config.workers <= 1:  # in the main thread: Ctrl-C stops the instance at once
-            for inst in todo:
-                record(one(inst))
-        else:
-            pool = ThreadPoolExecutor(max_workers=config.workers)
-            futures = [pool.submit(one, inst) for inst in todo]
-            try:
-                for fut in as_completed(futures):
-                    record(fut.result())
-            finally:
-                pool.shutdown(wait=False, cancel_futures=True)
+        return run_units(
+            log, instances, key=lambda i: i["instance_id"],
+            work=lambda inst: solve_instance(inst, llm, config, out, checkpointer, judge_llm),
+            workers=config.workers, error_row=lambda inst, exc: error_row(inst, config, exc),
+            fatal=fatal, save=save,
+            on_row=(lambda inst, row: on_done(row, inst["instance_id"])) if on_done else None,
+        )  # fmt: skip
     finally:
         write_predictions(out, read_log(log.path))
-    return read_log(log.path)

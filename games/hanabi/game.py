@@ -11,6 +11,7 @@ short hand is dealt to), so `Tracker.view(p)` equals what `observation_string(p)
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyspiel
@@ -19,6 +20,10 @@ from games.errors import GameError
 
 COLORS = "RYGWB"
 _PLAUSIBLE: dict[tuple[int, int, int, int], tuple[int, ...]] = {}
+
+
+Flagger = Callable[["Tracker", int, list[int]], None]
+"""`flagger(tracker, target, touched)`: marks convention flags when a hint is given."""
 
 
 class HanabiConfigError(GameError, ValueError):
@@ -273,7 +278,7 @@ class Tracker:
             return [i for i, c in enumerate(self.hands[target]) if c // nr == value]
         return [i for i, c in enumerate(self.hands[target]) if c % nr == value]
 
-    def apply_move(self, player: int, action: int, flagger: object = None) -> None:
+    def apply_move(self, player: int, action: int, flagger: Flagger | None = None) -> None:
         """A player's move; `flagger(tracker, target, touched)` may mark convention flags
         before the hint's knowledge is applied."""
         kind, x, value = self.decode(action)
@@ -295,7 +300,7 @@ class Tracker:
             target = (player + x) % self.cfg.players
             touched = self.touched(target, kind, value)
             if flagger is not None:
-                flagger(self, target, touched)  # type: ignore[operator]
+                flagger(self, target, touched)
             masks = self.cmask[target] if kind == "color" else self.rmask[target]
             bit = 1 << value
             for i in range(len(masks)):
@@ -306,7 +311,7 @@ class Tracker:
                     masks[i] &= ~bit
             self.info -= 1
 
-    def apply(self, action: int, flagger: object = None) -> None:
+    def apply(self, action: int, flagger: Flagger | None = None) -> None:
         """Replay one history entry: a deal while a hand is short and the deck lasts,
         else the move of the seat whose turn it is (seat 0 starts, turns go round)."""
         if self.deck > 0 and self.to_deal() >= 0:

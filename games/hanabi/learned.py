@@ -34,6 +34,7 @@ from torch import nn
 from games.errors import GameError
 from games.hanabi.game import HanabiConfig, Tracker
 from games.hanabi.rules import Public, RuleBot, apply, decide, public, read_hint
+from games.spiel import Bot
 
 
 def default_path() -> Path:
@@ -62,7 +63,7 @@ def feature_size(cfg: HanabiConfig, game: pyspiel.Game) -> int:
     cards = cfg.players * cfg.hands
     hints = (cfg.players - 1) * (cfg.colors + cfg.ranks)
     return (
-        game.observation_tensor_size()
+        int(game.observation_tensor_size())
         + cards * (PER_CARD + cfg.colors * cfg.ranks)
         + hints * PER_HINT
     )
@@ -150,6 +151,8 @@ def features(tracker: Tracker, state: pyspiel.State, player: int) -> np.ndarray:
 class MLP(nn.Module):
     def __init__(self, inputs: int, actions: int, hidden: int = 256, layers: int = 2) -> None:
         super().__init__()
+        self.inputs = inputs
+        self.actions = actions
         mods: list[nn.Module] = []
         width = inputs
         for _ in range(layers):
@@ -196,7 +199,7 @@ class LearnedPolicy:
     def check(self, game: pyspiel.Game) -> None:
         cfg = HanabiConfig.of(game)
         want = (feature_size(cfg, game), game.num_distinct_actions())
-        got = (self.meta["inputs"], self.meta["actions"])
+        got = (self.model.inputs, self.model.actions)
         if want != got:
             raise LearnedModelError(
                 f"the learned model takes {got[0]} inputs and {got[1]} actions, this hanabi "
@@ -205,7 +208,7 @@ class LearnedPolicy:
 
     def logits(self, tracker: Tracker, state: pyspiel.State, player: int) -> torch.Tensor:
         x = torch.from_numpy(features(tracker, state, player))
-        mask = torch.zeros(int(self.meta["actions"]))  # type: ignore[call-overload]
+        mask = torch.zeros(self.model.actions)
         mask[state.legal_actions(player)] = 1.0
         with torch.no_grad():
             return masked_logits(self.model(x), mask)
@@ -215,12 +218,12 @@ class LearnedPolicy:
         return int(torch.argmax(self.logits(tracker, state, player)).item())
 
 
-class LearnedBot(pyspiel.Bot):
+class LearnedBot(Bot):
     """The learned blueprint as a `pyspiel.Bot`; an illegal choice (impossible with the
     mask, but checked) is counted in `illegal` and replaced by a seeded random legal one."""
 
     def __init__(self, game: pyspiel.Game, policy: LearnedPolicy, seed: int = 0) -> None:
-        pyspiel.Bot.__init__(self)
+        super().__init__()
         policy.check(game)
         self.policy = policy
         self._tracking = RuleBot(game, seed)
@@ -397,8 +400,8 @@ def _fit(
         model.train()
         order = torch.from_numpy(np.random.default_rng(seed + epoch).permutation(train_idx))
         for i in range(0, len(order), 256):
-            idx = order[i : i + 256]
-            loss = loss_fn(masked_logits(model(x[idx]), mask[idx]), y[idx])
+            batch = order[i : i + 256]
+            loss = loss_fn(masked_logits(model(x[batch]), mask[batch]), y[batch])
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -21,13 +21,37 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import pyspiel
 
 from games.hanabi.belief import HandBelief, with_hand
-from games.hanabi.game import HanabiConfig, Tracker
+from games.hanabi.game import Flagger, HanabiConfig, Tracker
 from games.hanabi.rules import PLAY, Public, RuleBot, apply, decide
+from games.spiel import Bot
+from search.errors import InvalidConfigError
 from search.mirror_descent import MDSConfig, MDSResult, mirror_descent_search
+
+
+@dataclass(frozen=True)
+class MDSBotConfig(MDSConfig):
+    """The options of an `mds:` spec: `MDSConfig` with the spec's defaults (eta 5, floor
+    0.1; rollouts 200, or none when `seconds` is given, see `games.hanabi.bots`) plus the
+    blueprint. Spec keys are the field names, `floor` for `prior_floor`
+    (`games.spec.SPEC_KEYS`)."""
+
+    eta: float = 5.0
+    prior_floor: float = 0.1
+    blueprint: Literal["hanabi_rules", "hanabi_learned"] = "hanabi_rules"
+    """The prior and rollout policy."""
+    model: str | None = None
+    """Weights of hanabi_learned (default: `games.hanabi.learned.default_path()`)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.model is not None and self.blueprint != "hanabi_learned":
+            raise InvalidConfigError("model=FILE goes with blueprint=hanabi_learned")
+
 
 MAX_TRIES = 200
 """Draws per hand when rejecting on the play flags."""
@@ -82,7 +106,7 @@ class RolloutTracker(Tracker):
         self._pub = None
         Tracker.deal(self, card)
 
-    def apply_move(self, player: int, action: int, flagger: object = None) -> None:
+    def apply_move(self, player: int, action: int, flagger: Flagger | None = None) -> None:
         if action < 2 * self.cfg.hands:  # a play or a discard
             self._touched = {}
             self._public = None
@@ -135,7 +159,7 @@ def rollout(world: World, action: int, policy: Policy, on_illegal: Callable[[], 
     return float(state.returns()[0])
 
 
-class MDSBot(pyspiel.Bot):
+class MDSBot(Bot):
     """MDS/MMDS (config.alpha > 0) on top of a blueprint policy (the rule bot unless
     `policy` is given, e.g. a learned one), over `config.workers` processes."""
 
@@ -147,7 +171,7 @@ class MDSBot(pyspiel.Bot):
         policy: Policy | None = None,
         policy_tries: int = 20,
     ) -> None:
-        pyspiel.Bot.__init__(self)
+        super().__init__()
         self._cfg = HanabiConfig.of(game)
         self._config = config
         self._rng = random.Random(seed)

@@ -42,6 +42,7 @@ import random
 import pyspiel
 
 from games.hanabi.game import HanabiConfig, Tracker
+from games.spiel import Bot
 
 NONE, PLAY, SAVE = 0, 1, 2
 """`Tracker.flags`: PLAY marks a card a play clue made known playable (it is playable now
@@ -215,22 +216,6 @@ def public(t: Tracker) -> Public:
     swaps a hand may share it)."""
     cached = getattr(t, "cached_public", None)
     return Public(t) if cached is None else cached()
-
-
-def chop(t: Tracker, p: int) -> int | None:
-    """The card seat p would discard next by public knowledge (its discard slot)."""
-    slot = Public(t).discard_slot(p)
-    return None if slot < 0 else slot
-
-
-def dead_cards(t: Tracker) -> set[int]:
-    """Cards that can never be played: already played, or a lower rank is all gone."""
-    return set(_cards(Public(t).dead))
-
-
-def critical(t: Tracker, card: int, dead: set[int]) -> bool:
-    """Not dead and the last copy left (5s always)."""
-    return card not in dead and t.public_unseen()[card] == 1
 
 
 # -- reading moves -----------------------------------------------------------------------
@@ -569,12 +554,12 @@ def _discard(t: Tracker, pub: Public, eyes: _Eyes, p: int) -> int:
     return max(range(own), key=lambda i: (_rank_of(pub.poss[p][i], t.nr), -i))
 
 
-class RuleBot(pyspiel.Bot):
+class RuleBot(Bot):
     """The rule-based blueprint as a `pyspiel.Bot`; an illegal choice (a bug, never
     expected) is counted in `illegal` and replaced by a seeded random legal action."""
 
     def __init__(self, game: pyspiel.Game, seed: int = 0) -> None:
-        pyspiel.Bot.__init__(self)
+        super().__init__()
         self._cfg = HanabiConfig.of(game)
         self._rng = random.Random(seed)
         self._history: list[int] = []

@@ -1,0 +1,139 @@
+"""Bot specs: `kind:key=value,...` split once (`split_spec`), and the options turned
+into the bot's config dataclass by field name (`spec_config`), each value converted by
+the field's annotation. Every bot with options goes through `spec_config`, so every spec
+option is a config field and the errors read alike: one line naming the valid keys, or
+the bad value and what it should be.
+
+Spec keys are the field names, except where `SPEC_KEYS` says otherwise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union
+
+from games.errors import BotSpecError
+from search.errors import InvalidConfigError
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+    C = TypeVar("C", bound=DataclassInstance)
+
+SPEC_KEYS: dict[str, str] = {"prior_floor": "floor"}
+"""Config fields whose spec key is not their name (field name -> spec key), the only
+place the two differ: `MDSConfig.prior_floor` (search/mirror_descent.py, outside games/,
+where a rename would reach its other users) is `floor` in `mds:` specs."""
+
+FLAGS: dict[str, bool] = {
+    **dict.fromkeys(("1", "true", "yes", "on"), True),
+    **dict.fromkeys(("0", "false", "no", "off"), False),
+}
+"""How a bool option may be written (case-insensitive)."""
+
+
+@dataclass(frozen=True)
+class BotSpec:
+    kind: str
+    options: dict[str, str]
+    rest: str = ""
+    """Everything after `llm:` (the model spec)."""
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """The config of a bot that takes no options (`random`, `hanabi_rules`)."""
+
+
+def split_spec(spec: str, literal_tail: tuple[str, ...] = ()) -> BotSpec:
+    """`kind:key=value,...` as a BotSpec; for kinds in `literal_tail` the tail after the
+    colon is kept whole in `rest` (no options)."""
+    kind, _, tail = spec.strip().partition(":")
+    if kind in literal_tail:
+        return BotSpec(kind, {}, tail)
+    options: dict[str, str] = {}
+    for part in filter(None, tail.split(",")):
+        key, eq, value = part.partition("=")
+        if not eq or not key.strip() or not value.strip():
+            raise BotSpecError(
+                f"bad option {part!r} in {spec!r}: write key=value, e.g. mcts:sims=800"
+            )
+        options[key.strip()] = value.strip()
+    return BotSpec(kind, options)
+
+
+def spec_keys(cls: type[DataclassInstance], fixed: tuple[str, ...] = ()) -> dict[str, str]:
+    """Spec key -> field name for the init fields of `cls`, in field order, except `fixed`
+    (set by the caller, e.g. the seed)."""
+    return {
+        SPEC_KEYS.get(f.name, f.name): f.name
+        for f in dataclasses.fields(cls)
+        if f.init and f.name not in fixed
+    }
+
+
+def spec_config(
+    spec: BotSpec,
+    cls: type[C],
+    defaults: Mapping[str, object] | None = None,
+    /,
+    **fixed: object,
+) -> C:
+    """`cls(**fields)` from the spec's options: each key names a field (see `SPEC_KEYS`),
+    its value converted by the field's annotation (int, float, str, Path, bool as
+    1/0/true/false/yes/no/on/off, a Literal's choices, or `X | None` as X). Fields the spec
+    leaves out take `defaults`, else the class default; `fixed` (say seed=3) are set by
+    the caller and are no spec keys. An unknown key, a bad value or a config the class
+    rejects (`InvalidConfigError`) is a one-line BotSpecError."""
+    keys = spec_keys(cls, tuple(fixed))
+    unknown = [k for k in spec.options if k not in keys]
+    if unknown:
+        raise BotSpecError(
+            f"unknown option(s) {', '.join(sorted(unknown))} for {spec.kind}; "
+            f"valid: {', '.join(keys) or 'none'}"
+        )
+    hints = typing.get_type_hints(cls)
+    values: dict[str, object] = {}
+    for key, name in keys.items():
+        raw = spec.options.get(key)
+        if raw is not None:
+            values[name] = _convert(spec.kind, key, raw, hints[name])
+        elif defaults is not None and name in defaults:
+            values[name] = defaults[name]
+    try:
+        return cls(**values, **fixed)
+    except InvalidConfigError as exc:
+        raise BotSpecError(f"{spec.kind}: {exc}") from None
+
+
+def _convert(kind: str, key: str, raw: str, hint: Any) -> object:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        if len(inner) != 1:
+            raise TypeError(f"spec option {key}: unsupported annotation {hint}")
+        return _convert(kind, key, raw, inner[0])
+    if origin is Literal:
+        if raw not in args:
+            raise BotSpecError(f"{kind}: {key}={raw!r}; valid: {', '.join(map(str, args))}")
+        return raw
+    if hint is bool:
+        if raw.lower() not in FLAGS:
+            raise BotSpecError(
+                f"{kind}: {key}={raw!r} is not a valid flag (1/0, true/false, yes/no, on/off)"
+            )
+        return FLAGS[raw.lower()]
+    if hint in (int, float):
+        try:
+            return hint(raw)
+        except ValueError:
+            what = "whole number" if hint is int else "number"
+            raise BotSpecError(f"{kind}: {key}={raw!r} is not a valid {what}") from None
+    if hint in (str, Path):
+        return hint(raw)
+    raise TypeError(f"spec option {key}: unsupported annotation {hint}")
