@@ -17,6 +17,10 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
+
+from foundation.jsonl import read_rows
+from foundation.runs import RunLog, run_units
 
 # ALGORITHMS.md section 2 (as published; some unverified).
 REFERENCES_2P: list[tuple[str, str]] = [
@@ -124,36 +128,38 @@ def log_path(cfg: HanabiBench) -> Path:
 
 
 def load_records(path: Path) -> list[GameRecord]:
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        if line.strip():
-            out.append(GameRecord(**json.loads(line)))
-    return out
+    """The games in the log; a torn last line (a run killed mid-write) is skipped."""
+    return [GameRecord(**row) for row in read_rows(path)]
 
 
 def run(cfg: HanabiBench, say: Callable[[str], None] = lambda _: None) -> list[GameRecord]:
-    """Play what is missing (resumable), bots interleaved per seed; return this run's games."""
-    path = log_path(cfg)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Play what is missing (resumable: `foundation.runs`), bots interleaved per seed;
+    return this run's games. Games played with other code or another partner are kept in
+    the log but not reused."""
     code = code_version()
-    done = {
-        (r.bot, r.players, r.seed): r
-        for r in load_records(path)
-        if r.partner == cfg.partner and r.code == code
-    }
+    log = RunLog(
+        log_path(cfg),
+        key=lambda r: (
+            (r["bot"], r["players"], r["seed"])
+            if r.get("partner") == cfg.partner and r.get("code") == code
+            else None
+        ),
+        sort_keys=False,
+    )
     seeds = range(cfg.seed, cfg.seed + cfg.games)
-    for i, seed in enumerate(seeds):
-        for spec in cfg.bots:
-            if (spec, cfg.players, seed) in done:
-                continue
-            rec = play_game(spec, cfg.players, seed, cfg.partner)
-            with path.open("a") as f:
-                f.write(json.dumps(asdict(rec)) + "\n")
-            done[(spec, cfg.players, seed)] = rec
-            say(f"[{i + 1}/{cfg.games}] {spec} seed {seed}: {rec.score:g}")
-    return [done[(spec, cfg.players, s)] for spec in cfg.bots for s in seeds]
+    units = [(spec, seed, i) for i, seed in enumerate(seeds) for spec in cfg.bots]
+
+    def play(unit: tuple[str, int, int]) -> dict[str, Any]:
+        spec, seed, _ = unit
+        return asdict(play_game(spec, cfg.players, seed, cfg.partner))
+
+    def report(unit: tuple[str, int, int], row: dict[str, Any] | None) -> None:
+        if row is not None:
+            spec, seed, i = unit
+            say(f"[{i + 1}/{cfg.games}] {spec} seed {seed}: {row['score']:g}")
+
+    run_units(log, units, key=lambda u: (u[0], cfg.players, u[1]), work=play, on_row=report)
+    return [GameRecord(**log.done[(spec, cfg.players, s)]) for spec in cfg.bots for s in seeds]
 
 
 def _mean_se(xs: list[float]) -> tuple[float, float]:

@@ -20,12 +20,14 @@ import argparse
 import hashlib
 import json
 import math
-import os
 import statistics
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from benchmarks.hanabi import play_game
+from foundation.jsonl import read_rows
+from foundation.runs import RunLog, run_units
 
 LOG = Path("benchmarks/results/hanabi_mds_games.jsonl")
 
@@ -45,9 +47,8 @@ def rules_sha() -> str:
 
 
 def load(path: Path = LOG) -> list[dict[str, object]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    """The logged games; a torn last line (a run killed mid-write) is skipped."""
+    return list(read_rows(path))
 
 
 def _seats(row: dict[str, object]) -> str:
@@ -58,25 +59,29 @@ def play(spec: str, partner: str, seeds: range, shard: int, shards: int, seats: 
     """Play `spec` (in seat 0, or in every seat) and the blueprint pair on each seed of the
     shard, skipping games already in the log; one fsynced line per game."""
     sha = rules_sha()
-    done = {(r["bot"], r["partner"], r["seed"], r["rules"], _seats(r)) for r in load()}
-    LOG.parent.mkdir(parents=True, exist_ok=True)
-    for seed in seeds:
-        if seed % shards != shard:
-            continue
-        for bot, where in ((partner, "0"), (spec, seats)):
-            key = (bot, partner, seed, sha, where)
-            if key in done:
-                continue
-            rec = play_game(bot, 2, seed, None if where == "all" else partner)
-            row = {**asdict(rec), "partner": partner, "rules": sha, "seats": where}
-            with LOG.open("a") as f:
-                f.write(json.dumps(row) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-            done.add(key)
-            print(
-                f"{bot} seats {where} seed {seed}: {rec.score:g} ({rec.seconds:.1f} s)", flush=True
-            )
+    log = RunLog(
+        LOG, key=lambda r: (r["bot"], r["partner"], r["seed"], r["rules"], _seats(r)),
+        sort_keys=False,
+    )  # fmt: skip
+    units = [
+        (bot, where, seed)
+        for seed in seeds
+        if seed % shards == shard
+        for bot, where in ((partner, "0"), (spec, seats))
+    ]
+
+    def game(unit: tuple[str, str, int]) -> dict[str, Any]:
+        bot, where, seed = unit
+        rec = play_game(bot, 2, seed, None if where == "all" else partner)
+        return {**asdict(rec), "partner": partner, "rules": sha, "seats": where}
+
+    def say(unit: tuple[str, str, int], row: dict[str, Any] | None) -> None:
+        if row is not None:
+            bot, where, seed = unit
+            print(f"{bot} seats {where} seed {seed}: {row['score']:g} ({row['seconds']:.1f} s)",
+                  flush=True)  # fmt: skip
+
+    run_units(log, units, key=lambda u: (u[0], partner, u[2], sha, u[1]), work=game, on_row=say)
 
 
 def _mean_se(xs: list[float]) -> tuple[float, float]:

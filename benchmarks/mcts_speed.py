@@ -14,6 +14,7 @@ settings skips them (resumable). Reports: JSON, a markdown table, a PNG plot.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -21,10 +22,11 @@ import random
 import statistics
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from foundation.runs import RunLog, run_units
 
 PAIRINGS = ("sims_python", "sims_cpp", "time_python", "time_cpp")
 
@@ -203,19 +205,6 @@ def _pairings(cfg: BenchConfig, py_sims: int) -> list[Pairing]:
     return [table[name] for name in cfg.pairings]
 
 
-def _load_log(path: Path, key: str) -> dict[tuple[str, int], dict[str, Any]]:
-    done: dict[tuple[str, int], dict[str, Any]] = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue  # a torn last line from an interrupted run
-            if rec.get("key") == key:
-                done[(rec["pairing"], rec["index"])] = rec
-    return done
-
-
 def _score(records: list[dict[str, Any]]) -> dict[str, Any]:
     scores = [
         1.0 if r["ours_return"] > 0 else 0.5 if r["ours_return"] == 0 else 0.0 for r in records
@@ -244,11 +233,22 @@ def _score(records: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _play_job(game: str, seed: int, key: str, job: tuple[Pairing, int]) -> dict[str, Any]:
+    """One game of a pairing, in a worker process: its log row."""
+    p, i = job
+    rec = {"key": key, "pairing": p.name, "index": i, "ours": p.ours, "theirs": p.theirs}
+    rec.update(play_one(game, p.ours, p.theirs, i % 2, seed * 100_003 + 2 * i))
+    return rec
+
+
 def run_matches(
     cfg: BenchConfig, python_rate: float, log_path: Path, progress: Progress
 ) -> dict[str, Any]:
     key = cfg.key()
-    done = _load_log(log_path, key)
+    log = RunLog(
+        log_path, key=lambda r: (r["pairing"], r["index"]) if r.get("key") == key else None
+    )
+    done = log.done
     # The Python bot's equal-time budget is fixed by the first run, so resumed games match.
     recorded = [r["theirs"] for (name, _), r in done.items() if name == "time_python"]
     py_sims = (
@@ -257,27 +257,25 @@ def run_matches(
         else max(1, round(python_rate * cfg.seconds))
     )
     pairings = _pairings(cfg, py_sims)
-    jobs = [(p, i) for p in pairings for i in range(cfg.games) if (p.name, i) not in done]
+    jobs = [(p, i) for p in pairings for i in range(cfg.games)]
     if len(done):
         progress.say(f"resuming: {len(done)} games already in {log_path}")
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with ProcessPoolExecutor(max_workers=max(1, cfg.workers)) as pool, log_path.open("a") as log:
-        futures = {
-            pool.submit(play_one, cfg.game, p.ours, p.theirs, i % 2, cfg.seed * 100_003 + 2 * i): (
-                p,
-                i,
-            )
-            for p, i in jobs
-        }
-        for n, fut in enumerate(as_completed(futures), 1):
-            p, i = futures[fut]
-            rec = {"key": key, "pairing": p.name, "index": i, "ours": p.ours, "theirs": p.theirs}
-            rec.update(fut.result())
-            log.write(json.dumps(rec) + "\n")
-            log.flush()
-            done[(p.name, i)] = rec
-            if n % 20 == 0 or n == len(jobs):
-                progress.say(f"{n}/{len(jobs)} games played")
+    played = 0
+
+    def report(job: tuple[Pairing, int], row: dict[str, Any] | None) -> None:
+        nonlocal played
+        if row is not None:
+            played += 1
+            if played % 20 == 0:
+                progress.say(f"{played} games played")
+
+    outcome = run_units(
+        log, jobs, key=lambda job: (job[0].name, job[1]),
+        work=functools.partial(_play_job, cfg.game, cfg.seed, key),
+        workers=max(1, cfg.workers), processes=True, on_row=report,
+    )  # fmt: skip
+    if outcome.new:
+        progress.say(f"{len(outcome.new)} games played")
     out = {}
     for p in pairings:
         records = [done[(p.name, i)] for i in range(cfg.games)]

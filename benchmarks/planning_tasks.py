@@ -13,19 +13,17 @@ import json
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from agents.graphs.env import Env
-from agents.graphs.rafa import PRESETS, Episode, RAFAAgent, RAFAConfig
-from agents.graphs.react_planning import ReActAgent, ReActConfig
+from agents.graphs.episode import AGENTS, run_episode
+from agents.graphs.rafa import PRESETS, RAFAConfig
 from agents.llm import BaseLLM
-from foundation.jsonl import JsonlLog, read_rows
-from foundation.runs import run_lock
-
-AGENTS = ("rafa", "tot", "react", "noplan")
+from foundation.jsonl import read_rows
+from foundation.runs import RunLog, run_lock, run_units
 
 
 class PlanningInputError(ValueError):
@@ -224,34 +222,9 @@ def load_model(
     return load_llm(model, base_url=base_url, budget=budget, cache=cache)
 
 
-def run_episode(
-    llm: BaseLLM,
-    env: Env,
-    agent: str,
-    config: RAFAConfig | None = None,
-    max_calls: int | None = None,
-) -> Episode:
-    """One agent on one environment with a fresh call budget and usage meter."""
-    from agents.llm import MeteredLLM, UsageMeter
-    from agents.llm.budget import CallBudget
-
-    meter = UsageMeter()
-    budgeted = CallBudget(llm, max_calls)
-    metered = MeteredLLM(budgeted, meter)
-    if agent == "react":
-        episode = ReActAgent(metered, env, ReActConfig(max_calls=max_calls)).run()
-    else:
-        episode = RAFAAgent(metered, env, config or PRESETS[agent]).run()
-    used = meter.summary()
-    episode.calls = used.calls
-    episode.tokens = used.input_tokens + used.output_tokens
-    episode.cost = used.cost
-    return episode
-
-
-def _done_ids(path: Path) -> Iterator[dict[str, Any]]:
-    """Finished instances; a torn last line (a run killed mid-write) is skipped."""
-    yield from (r for r in read_rows(path) if "id" in r)
+def _finished(path: Path) -> list[dict[str, Any]]:
+    """The run's finished instances, in order; a torn last line is skipped."""
+    return [r for r in read_rows(path) if "id" in r]
 
 
 def _check_settings(path: Path, settings: dict[str, Any]) -> None:
@@ -321,8 +294,8 @@ def _run_task(
 ) -> Summary:
     name = task.name
     path = out_dir / "trajectories.jsonl"
-    done = {r["id"]: r for r in _done_ids(path)}
-    log = JsonlLog(path)
+    log = RunLog(path, key=lambda row: row.get("id"))
+    done = dict(log.done)
     if llm is None and any(i.id not in done for i in instances):
         spent = sum(float(r.get("cost") or 0.0) for r in done.values())
         llm = load_model(task, model, base_url, max_cost, cache, spent)
@@ -331,32 +304,29 @@ def _run_task(
         task.configs.get(agent, RAFAConfig()), max_calls=max_calls, max_steps=task.max_steps
     )
     start = time.perf_counter()
-    records = []
-    stopped = ""
-    from agents.llm import BudgetExceeded
 
-    for inst in instances:
-        if inst.id in done:
-            records.append(done[inst.id])
-            continue
+    def solve(inst: Instance) -> dict[str, Any]:
         assert llm is not None
         began = time.perf_counter()
-        try:
-            episode = run_episode(llm, inst.make_env(), agent, config, max_calls)
-        except BudgetExceeded:
-            stopped = "budget"  # the unfinished instance is not recorded: a rerun redoes it
-            break
+        episode = run_episode(llm, inst.make_env(), agent, config, max_calls)
         record = {"id": inst.id, "task": name, "agent": agent, "model": model, **episode.as_dict()}
         record["seconds"] = round(time.perf_counter() - began, 2)
-        log.append(record)  # one fsynced line per finished instance: a crash loses nothing
-        records.append(record)
-        if progress:
-            verdict = episode.outcome.get("verdict")
+        return record
+
+    def report(inst: Instance, record: dict[str, Any] | None) -> None:
+        if progress and record is not None:
+            verdict = record["outcome"].get("verdict")
             progress(
-                f"{inst.id}: {'solved' if episode.success else 'failed'} "
-                f"({episode.ended_by}, {episode.calls} calls)"
+                f"{inst.id}: {'solved' if record['success'] else 'failed'} "
+                f"({record['ended_by']}, {record['calls']} calls)"
                 + (f"; checker: {verdict}" if verdict else "")
             )
+
+    # A reached --max-cost ends the run (`stopped="budget"`); the unfinished instance is
+    # not recorded, so a rerun redoes it.
+    outcome = run_units(log, instances, key=lambda i: i.id, work=solve, on_row=report)
+    stopped = outcome.stopped
+    records = [log.done[i.id] for i in instances if i.id in log.done]
     n = len(records)
     scores = [r["outcome"].get("score") for r in records if "score" in r["outcome"]]
     summary = Summary(
@@ -431,7 +401,7 @@ def solve(task: str, options: Any) -> dict[str, Any]:
         raise UserError(str(exc)) from None
     lines = summary.lines()
     if task == "game24" and option:  # one given puzzle: say what the checker found
-        last = list(_done_ids(Path(summary.out)))[-1]["outcome"]
+        last = _finished(Path(summary.out))[-1]["outcome"]
         lines.insert(1, f"answer {last['answer'] or '(none)'}; checker: {last['verdict']}")
     result = {**asdict(summary), "output": "\n".join(lines)}
     if summary.stopped:
@@ -461,7 +431,7 @@ def describe_run(path: str | Path, ids: Collection[str] | None = None) -> dict[s
     the middle 0.5 (e.g. a solvable Game of 24 state judged more likely impossible).
     `ids`: only these instances (to compare runs on the instances all of them finished)."""
     rows = [
-        r for r in _done_ids(Path(path) / "trajectories.jsonl") if ids is None or r["id"] in ids
+        r for r in _finished(Path(path) / "trajectories.jsonl") if ids is None or r["id"] in ids
     ]
     if not rows:
         raise PlanningInputError(f"no finished instances in {path}")

@@ -158,13 +158,15 @@ def run_units(
       replaces the plain append (a command whose row needs more than one line of work).
     """
     outcome: RunOutcome[T] = RunOutcome()
-    todo = []
+    todo, queued = [], set()
     for unit in units:
-        if key(unit) in log.done:
+        k = key(unit)
+        if k in log.done or k in queued:
             outcome.skipped += 1
             if on_row:
                 on_row(unit, None)
         else:
+            queued.add(k)
             todo.append(unit)
 
     def attempt(unit: T, run: Callable[[], Row]) -> Row:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from agents.graphs.episode import run_episode
 from agents.graphs.rafa import RAFAAgent, preset
 from agents.llm import ScriptedLLM
 from benchmarks.blocksworld.env import BlocksEnv
@@ -14,7 +15,7 @@ from benchmarks.blocksworld.problem import generate
 from benchmarks.game24.env import Game24Env
 from benchmarks.game24.oracle import Game24Oracle
 from benchmarks.game24.puzzles import load_heldout
-from benchmarks.planning_tasks import run_episode, run_task
+from benchmarks.planning_tasks import run_task
 from benchmarks.tictactoe.env import TicTacToeEnv
 
 
