@@ -215,11 +215,12 @@ def load_model(
         if model not in ("oracle", "oracle:mislead"):
             raise PlanningInputError(f"unknown oracle {model!r}; valid: oracle, oracle:mislead")
         return task.oracle(model.endswith(":mislead"))
-    from agents.llm import Budget, Usage, load_llm
+    from agents.llm import Usage, load_llm
+    from foundation.budget import Budget
 
     # The cap counts what earlier sessions of the run spent (`spent`), not just this one.
-    budget = None if max_cost is None else Budget(max_cost=max_cost, spent=Usage(cost=spent))
-    return load_llm(model, base_url=base_url, budget=budget, cache=cache)
+    budget = None if max_cost is None else Budget(dollars=max_cost)
+    return load_llm(model, base_url=base_url, budget=budget, spent=Usage(cost=spent), cache=cache)
 
 
 def _finished(path: Path) -> list[dict[str, Any]]:

@@ -4,6 +4,8 @@ swapped; a win needs both orders to agree), and report surprisal statistics.
 
     run_story("a lighthouse keeper finds a door", "local:smollm2", "runs/story")
     compare(premises, system_a, system_b, judge) -> win rate of a over b
+
+The outer loop that trains the writer (search -> pairs -> ORPO) is benchmarks/cosmos.py.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from agents.graphs.story import (
     write_story,
 )
 from agents.llm import BaseLLM, Completion
-from foundation.jsonl import write_atomic
+from benchmarks import cosmos
 from search.curiosity import step_value
 
 PREMISES = (
@@ -235,11 +237,6 @@ def compare_results(
     )
 
 
-def write_comparison(c: Comparison, path: str | Path) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(asdict(c), indent=2) + "\n")
-
-
 def solve_story(options: Any) -> dict[str, Any]:
     """`agents solve --task story --prompt "..."` (a `benchmarks.tasks.SolveOptions`; the
     premise comes from `options.extra["prompt"]`, plot steps from `options.max_iterations`)."""
@@ -275,43 +272,6 @@ BENCH_STORY = StoryConfig(steps=5, simulations=4, samples=3, max_tokens=32, judg
 """The story search the embedded-model benchmark runs: SmolLM2-135M answered "no" to the
 coherence judge prompt for every step it was shown (benchmarks/results/story_smollm2), so the
 judge only cost calls; the incoherence penalty is the empty/repeat test here."""
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60]
-
-
-def read_story(path: Path) -> StoryResult:
-    """A story `_cached` wrote (its trees are not kept)."""
-    d = json.loads(path.read_text())
-    return StoryResult(d["premise"], d["steps"], d["value"], d["llm_calls"], [], d["pairs"])
-
-
-def _cached(path: Path, make: Callable[[], StoryResult]) -> StoryResult:
-    """A story from `path` if written before, else `make()` it and write it (no trees)."""
-    if path.is_file():
-        return read_story(path)
-    result = make()
-    write_atomic(path, json.dumps({**asdict(result), "trees": []}) + "\n")
-    return result
-
-
-def mined_pairs(result: StoryResult) -> list[dict[str, Any]]:
-    """A story search's sibling pairs, tagged with the premise (held-out pairs are split by
-    it). The kept subtree is searched again at the next step, so a pair can come twice (or
-    flipped, with more visits): each sibling pair's latest ranking is kept once."""
-    latest = {(x["prompt"], frozenset((x["chosen"], x["rejected"]))): x for x in result.pairs}
-    return [{**pair, "premise": result.premise} for pair in latest.values()]
-
-
-def mine_path(work: Path, premise: str) -> Path:
-    """Where the mining story search on `premise` is cached."""
-    return work / "mine" / f"{_slug(premise)}.json"
-
-
-def mine_premise(llm: BaseLLM, premise: str, work: Path, story: StoryConfig) -> StoryResult:
-    """The story search on `premise`, cached at `mine_path` (resumable)."""
-    return _cached(mine_path(work, premise), lambda: StoryAgent(llm, story).run(premise))
 
 
 @dataclass
@@ -356,49 +316,6 @@ class StoryBench:
         return out
 
 
-def outer_loop(
-    model: str,
-    train_premises: Sequence[str],
-    work: Path,
-    story: StoryConfig,
-    orpo: Any,
-    progress: Callable[[str], None] = lambda s: None,
-) -> tuple[str, dict[str, Any], int, dict[str, float]]:
-    """One round of COS(M+O)S's outer loop, search -> pairs -> ORPO: search a story for each
-    premise with `model`, pool the sibling pairs (tagged with their premise, so held-out pairs
-    come from premises not trained on), train with ORPO (`orpo`: an ORPOConfig). Returns the
-    trained model's spec (`local:PATH`; the next round's search runs it), the training report,
-    the number of pairs and the seconds spent. Stories are cached under `work`."""
-    import time
-
-    from agents.llm import load_llm
-    from agents.training.orpo import load_pairs, load_trainable, train_orpo
-
-    seconds: dict[str, float] = {}
-    llm = load_llm(model, cache=False)
-    start = time.perf_counter()
-    rows = []
-    for p in train_premises:
-        r = mine_premise(llm, p, work, story)
-        mined = mined_pairs(r)
-        rows += mined
-        progress(f"mined {len(mined)} pairs ({len(r.pairs)} before dedup): {p}")
-    seconds["mine"] = time.perf_counter() - start
-    path = work / "pairs.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    trained = work / "orpo-model"
-    report_path = trained / "orpo_report.json"
-    if not report_path.is_file():
-        m, tok = load_trainable(model)
-        start = time.perf_counter()
-        report = train_orpo(m, tok, load_pairs(path), trained, orpo)
-        seconds["orpo"] = time.perf_counter() - start
-        for line in report.lines():
-            progress(line)
-        del m
-    return f"local:{trained}", json.loads(report_path.read_text()), len(rows), seconds
-
-
 def bench_stories(
     model: str,
     judge: str,
@@ -424,7 +341,7 @@ def bench_stories(
         start = time.perf_counter()
         out = []
         for p in premises:
-            out.append(_cached(work / name / f"{_slug(p)}.json", lambda p=p: make(p)))  # type: ignore[misc]
+            out.append(cosmos.cached(work / name / f"{cosmos.slug(p)}.json", lambda p=p: make(p)))  # type: ignore[misc]
             progress(f"{name}: {p} (value {out[-1].value:+.3f})")
         seconds[name] = time.perf_counter() - start
         return out
@@ -437,7 +354,9 @@ def bench_stories(
     report: dict[str, Any] = {}
     pairs = 0
     if orpo is not None:
-        spec, report, pairs, spent = outer_loop(model, train_premises, work, story, orpo, progress)
+        spec, report, pairs, spent = cosmos.outer_loop(
+            model, train_premises, work, story, orpo, progress
+        )
         seconds.update(spent)
         trained = load_llm(spec, cache=False)
         after = stories("search-orpo", lambda p: StoryAgent(trained, story).run(p))

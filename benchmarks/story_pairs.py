@@ -18,14 +18,8 @@ import time
 from pathlib import Path
 
 from agents.graphs.story import StoryConfig
-from benchmarks.stories import (
-    BENCH_STORY,
-    load_premises,
-    mine_path,
-    mine_premise,
-    mined_pairs,
-    read_story,
-)
+from benchmarks.cosmos import mine_path, mine_premise, mined_pairs, read_story
+from benchmarks.stories import BENCH_STORY, load_premises
 from foundation.jsonl import write_atomic
 
 

@@ -9,6 +9,11 @@ class UserError(Exception):
     exit_code = 2
 
 
+class ConfigError(UserError, ValueError):
+    """A setting out of range or inconsistent (a budget of 0 simulations, no budget at all
+    for a search); the message names the setting."""
+
+
 def one_line(exc: BaseException, limit: int | None = 300) -> str:
     """The exception's message on one line (whitespace collapsed), cut at `limit` characters;
     its type name when the message is empty. What error rows and observations record."""

@@ -33,7 +33,7 @@ class SearchBotConfig:
     """Keep the subtree of the move played (perfect-information games)."""
 
     def __post_init__(self) -> None:
-        self.mcts_config(0)  # a bad budget raises InvalidConfigError here
+        self.mcts_config(0)  # a bad budget raises a ConfigError here
 
     def mcts_config(self, seed: int) -> MCTSConfig:
         sims = 1000 if self.sims is None and self.seconds is None else self.sims

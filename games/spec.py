@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union
 
+from foundation.errors import ConfigError
 from games.errors import BotSpecError
-from search.errors import InvalidConfigError
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -89,7 +89,7 @@ def spec_config(
     1/0/true/false/yes/no/on/off, a Literal's choices, or `X | None` as X). Fields the spec
     leaves out take `defaults`, else the class default; `fixed` (say seed=3) are set by
     the caller and are no spec keys. An unknown key, a bad value or a config the class
-    rejects (`InvalidConfigError`) is a one-line BotSpecError."""
+    rejects (a `ConfigError`) is a one-line BotSpecError."""
     keys = spec_keys(cls, tuple(fixed))
     unknown = [k for k in spec.options if k not in keys]
     if unknown:
@@ -107,7 +107,7 @@ def spec_config(
             values[name] = defaults[name]
     try:
         return cls(**values, **fixed)
-    except InvalidConfigError as exc:
+    except ConfigError as exc:  # InvalidConfigError, or a Budget out of range
         raise BotSpecError(f"{spec.kind}: {exc}") from None
 
 

@@ -4,8 +4,9 @@ Seams: `Problem`, `Policy`, `Evaluator` (problem.py). Planners: `MCTS` (mcts.py)
 `beam_search` (beam.py). Evaluators and wrappers: evaluators.py. Export: export.py.
 """
 
+from foundation.budget import Budget
 from search.beam import BeamConfig, BeamResult, Plan, beam_search
-from search.config import Budget, MCTSConfig, Widening
+from search.config import MCTSConfig, Widening
 from search.errors import (
     InvalidConfigError,
     NoActionsError,
@@ -13,7 +14,7 @@ from search.errors import (
     UnsupportedProblemError,
 )
 from search.evaluators import BatchingEvaluator, CachedEvaluator, RandomRollout
-from search.export import tree_to_dict, tree_to_dot, tree_to_json
+from search.export import tree_to_dict, tree_to_dot, tree_to_html, tree_to_json, trees_to_html
 from search.mcts import MCTS, ActionStat, SearchResult, StopRule, final_child
 from search.problem import CHANCE, AsyncEvaluator, Evaluator, Policy, Problem, Values
 from search.selection import puct, uct
@@ -50,6 +51,8 @@ __all__ = [
     "subtree",
     "tree_to_dict",
     "tree_to_dot",
+    "tree_to_html",
     "tree_to_json",
+    "trees_to_html",
     "uct",
 ]

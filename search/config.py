@@ -6,24 +6,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+from foundation.budget import Budget
 from search.errors import InvalidConfigError
 from search.selection import RULES, SelectionRule
-
-
-@dataclass(frozen=True)
-class Budget:
-    """When a search stops: after `simulations`, after `seconds`, whichever comes first."""
-
-    simulations: int | None = None
-    seconds: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.simulations is None and self.seconds is None:
-            raise InvalidConfigError("a budget needs simulations or seconds (or both)")
-        if self.simulations is not None and self.simulations < 1:
-            raise InvalidConfigError(f"simulations must be >= 1, got {self.simulations}")
-        if self.seconds is not None and not self.seconds > 0:
-            raise InvalidConfigError(f"seconds must be > 0, got {self.seconds}")
 
 
 @dataclass(frozen=True)
@@ -60,6 +45,10 @@ class MCTSConfig:
     shuffle: bool = True
     """Shuffle children of a new node (reduces move-order bias, as OpenSpiel does)."""
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.budget.simulations is None and self.budget.seconds is None:
+            raise InvalidConfigError("a search budget needs simulations or seconds (or both)")
 
     def rule(self) -> SelectionRule:
         if callable(self.selection):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from foundation.errors import ConfigError
+
 
 class SearchError(Exception):
     """Base of every error the search core raises on purpose."""
 
 
-class InvalidConfigError(SearchError, ValueError):
+class InvalidConfigError(SearchError, ConfigError):
     """A search configuration is inconsistent (e.g. no budget at all)."""
 
 

@@ -146,9 +146,11 @@ class MCTS(Generic[S]):
                 values = leaf.terminal_returns if leaf.terminal else evaluate([leaf.state])[0]
                 self._backup(path, values)  # type: ignore[arg-type]
                 sims += 1
-                ended = self._ended(root, path, stop)
-                if ended:
-                    stopped_by = ended
+                if stop is not None and stop(root, path):
+                    stopped_by = "stop"
+                    break
+                if root.exhausted and not root.children:
+                    stopped_by = "exhausted"
                     break
         return self._result(root, sims, time.perf_counter() - start, stopped_by)
 

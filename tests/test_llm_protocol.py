@@ -17,7 +17,6 @@ import agents.llm
 from agents.llm import (
     LLM,
     BaseLLM,
-    Budget,
     BudgetedLLM,
     CachedLLM,
     Completion,
@@ -38,6 +37,7 @@ from agents.llm.local import LocalLLM
 from agents.llm.openai_backend import OpenAILLM
 from agents.llm.scripted import PlannedLLM
 from agents.llm.types import Wrapper, make_request
+from foundation.budget import Budget
 
 MSG = [{"role": "user", "content": "plan the next step"}]
 
@@ -62,7 +62,7 @@ FACTORIES: dict[type[BaseLLM], Callable[[Path], BaseLLM]] = {
     PricedLLM: lambda tmp: PricedLLM(_scripted(), FREE),
     RetryingLLM: lambda tmp: RetryingLLM(_scripted()),
     ConcurrencyLimitedLLM: lambda tmp: ConcurrencyLimitedLLM(_scripted(), 2),
-    BudgetedLLM: lambda tmp: BudgetedLLM(_scripted(), Budget(max_tokens=10_000), FREE),
+    BudgetedLLM: lambda tmp: BudgetedLLM(_scripted(), Budget(tokens=10_000), FREE),
     CallBudget: lambda tmp: CallBudget(_scripted(), 3),
     CachedLLM: lambda tmp: CachedLLM(_scripted(), ResponseCache(tmp / "cache.sqlite")),
     MeteredLLM: lambda tmp: MeteredLLM(_scripted(), UsageMeter()),
@@ -181,9 +181,9 @@ def test_a_model_that_only_satisfies_the_protocol_can_be_wrapped(tmp_path: Path)
     echo = EchoLLM()
     assert isinstance(echo, LLM) and not isinstance(echo, BaseLLM)
     meter = UsageMeter()
-    budget = Budget(max_tokens=1_000)
+    budgeted = BudgetedLLM(ConcurrencyLimitedLLM(RetryingLLM(echo), 2), Budget(tokens=1_000), FREE)
     cache = CachedLLM(
-        BudgetedLLM(ConcurrencyLimitedLLM(RetryingLLM(echo), 2), budget, FREE),
+        budgeted,
         ResponseCache(tmp_path / "cache.sqlite"),
     )
     llm = MeteredLLM(cache, meter)
@@ -195,7 +195,7 @@ def test_a_model_that_only_satisfies_the_protocol_can_be_wrapped(tmp_path: Path)
     assert [c.text for c in first] == [c.text for c in again] == [MSG[0]["content"]] * 2
     assert len(echo.requests) == 1 and all(c.from_cache for c in again)
     assert echo.requests[0].n == 2 and echo.requests[0].messages == tuple(MSG)
-    assert budget.spent == Usage(3, 4)
+    assert budgeted.spent == Usage(3, 4)
     assert meter.summary().calls == 2 and meter.summary().cache_hits == 1
     assert llm.unwrap() is echo
     asyncio.run(llm.aclose())

@@ -5,19 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from agents.cli import main
 from agents.llm import (
     GLOBAL_METER,
-    Budget,
     BudgetExceeded,
     LLMError,
     ScriptedLLM,
     load_llm,
 )
-from agents.llm.budget import Price, price_for
+from agents.llm.budget import BudgetedLLM, Price, price_for
+from foundation.budget import Budget
 from tests.llm_servers import serve
 
 MSG = [{"role": "user", "content": "plan the next step"}]
@@ -85,11 +86,28 @@ def test_sampled_calls_are_cached_per_sample_index(tmp_path: Path) -> None:
     assert c2[0].text not in texts
 
 
+def budgeted(llm: Any) -> BudgetedLLM:
+    """The budget wrapper inside a `load_llm` chain."""
+    while not isinstance(llm, BudgetedLLM):
+        llm = llm.inner
+    return llm
+
+
+def test_a_call_cap_refuses_the_call_after_the_last_allowed() -> None:
+    with serve("openai") as (url, state):
+        llm = load_llm("openai:m", base_url=url, cache=False, budget=Budget(calls=3))
+        for _ in range(3):
+            asyncio.run(llm.complete(MSG, max_tokens=5))
+        with pytest.raises(BudgetExceeded, match="calls cap"):
+            asyncio.run(llm.complete(MSG, max_tokens=5))
+    assert state.count == 3 and budgeted(llm).calls == 3
+
+
 def test_budget_stops_before_the_cap_and_reports_usage(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     price = Price(input=1000.0, output=2000.0)  # $ per 1M tokens: 100 in + 10 out = $0.12
-    budget = Budget(max_cost=0.50)
+    budget = Budget(dollars=0.50)
     with serve("openai") as (url, state):
         llm = load_llm("openai:m", base_url=url, cache=False, budget=budget, price="1000,2000")
         calls = 0
@@ -98,12 +116,13 @@ def test_budget_stops_before_the_cap_and_reports_usage(
                 asyncio.run(llm.complete(MSG, max_tokens=10))
                 calls += 1
     assert calls == state.count  # the refused call was never sent
-    assert 0 < budget.spent.cost <= 0.50
+    spent = budgeted(llm).spent
+    assert 0 < spent.cost <= 0.50
     # worst case of the refused call: ~8 prompt tokens (estimate) + 10 out
-    assert budget.spent.cost + price.cost(budget.spent.__class__(8, 10)) > 0.50 - 0.12
-    assert info.value.usage == budget.spent
-    assert "budget" in str(info.value)
-    assert GLOBAL_METER.summary().cost == pytest.approx(budget.spent.cost)
+    assert spent.cost + price.cost(spent.__class__(8, 10)) > 0.50 - 0.12
+    assert info.value.usage == spent
+    assert "dollars cap" in str(info.value) and "--max-cost" in str(info.value)
+    assert GLOBAL_METER.summary().cost == pytest.approx(spent.cost)
 
 
 def test_concurrent_calls_never_overshoot_the_cap_by_more_than_one_call() -> None:
@@ -111,7 +130,7 @@ def test_concurrent_calls_never_overshoot_the_cap_by_more_than_one_call() -> Non
     per_call = Price(1000.0, 2000.0).cost(__import__("agents.llm").llm.Usage(100, 10))
     with serve("openai") as (url, state):
         state.delay = 0.05
-        budget = Budget(max_cost=cap)
+        budget = Budget(dollars=cap)
         llm = load_llm("openai:m", base_url=url, cache=False, budget=budget, price="1000,2000")
 
         async def one() -> bool:
@@ -127,7 +146,7 @@ def test_concurrent_calls_never_overshoot_the_cap_by_more_than_one_call() -> Non
         done = asyncio.run(many())
     assert any(done) and not all(done)
     assert sum(done) == state.count
-    assert budget.spent.cost <= cap + per_call
+    assert budgeted(llm).spent.cost <= cap + per_call
 
 
 def test_cli_max_cost_refuses_with_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -20,6 +20,7 @@ from search_toys import (
     ZeroEvaluator,
 )
 
+from foundation.errors import ConfigError
 from search import (
     CHANCE,
     MCTS,
@@ -154,7 +155,9 @@ def test_budget_in_seconds_ends_the_search_cleanly() -> None:
 
 def test_bad_configs_fail_with_typed_errors() -> None:
     with pytest.raises(InvalidConfigError, match="simulations or seconds"):
-        Budget()
+        MCTSConfig(budget=Budget())
+    with pytest.raises(ConfigError, match="simulations must be >= 1"):
+        Budget(simulations=0)
     with pytest.raises(InvalidConfigError, match="valid: uct, puct"):
         MCTS(Nim(), ZeroEvaluator(), MCTSConfig(selection="best"))
     with pytest.raises(NoActionsError):

@@ -124,6 +124,22 @@ def test_edits_tests_and_finish_produce_a_patch(tools):
     assert run(tools, "finish").patch == ""
 
 
+def test_the_timed_sandbox_is_a_sandbox_and_times_every_call(tools):
+    from agents.swe.env import Stats, TimedSandbox
+    from sandboxes import Sandbox
+
+    stats = Stats()
+    sb = TimedSandbox(tools.sb, stats)
+    assert isinstance(sb, Sandbox) and sb.workdir == tools.sb.workdir
+    sid = sb.snapshot()
+    sb.write_file("timed.txt", "x\n")
+    assert sb.read_file("timed.txt") == "x\n" and sb.exec("cat timed.txt").stdout == "x\n"
+    spent = stats.sandbox_seconds
+    assert spent > 0
+    sb.restore(sid)
+    assert not sb.exec("test -e timed.txt").ok and stats.sandbox_seconds > spent
+
+
 def test_search_values_count_test_evidence_and_penalise_failed_or_repeated_actions():
     from agents.swe.search_problem import action_penalty, test_evidence
 

@@ -318,10 +318,11 @@ def test_story_pairs_mines_by_shard_resumes_and_pools_once_all_are_mined(
 
 
 def test_mining_premises_are_distinct_and_disjoint_from_the_evaluation_ones() -> None:
-    from benchmarks.stories import PREMISES, TRAIN_PREMISES, _slug
+    from benchmarks.cosmos import slug
+    from benchmarks.stories import PREMISES, TRAIN_PREMISES
 
     assert len(TRAIN_PREMISES) >= 100 and not any(p.startswith("#") for p in TRAIN_PREMISES)
-    assert len({_slug(p) for p in TRAIN_PREMISES}) == len(TRAIN_PREMISES)  # distinct cache files
+    assert len({slug(p) for p in TRAIN_PREMISES}) == len(TRAIN_PREMISES)  # distinct cache files
     assert set(PREMISES).isdisjoint(TRAIN_PREMISES)
 
 

@@ -14,7 +14,7 @@ import pytest
 from sandbox_helpers import DOCKER
 
 from benchmarks.swe_bench import RunConfig, RunPaths, evaluate, load_dataset
-from benchmarks.swe_bench.run import read_results
+from benchmarks.swe_bench.run import Report, read_results
 
 KINDS = ["local", DOCKER]
 
@@ -54,7 +54,7 @@ def preds_with(instances: list[dict], patch: str | None, model: str) -> dict[str
     }
 
 
-def run(instances, preds, out: Path, kind: str, run_id: str = "r", **kw) -> dict:
+def run(instances, preds, out: Path, kind: str, run_id: str = "r", **kw) -> Report:
     model = next(iter(preds.values()))["model_name_or_path"]
     return evaluate(instances, preds, RunPaths(out, run_id, model), RunConfig(sandbox=kind, **kw),
                     workers=2)  # fmt: skip

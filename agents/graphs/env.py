@@ -11,14 +11,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from search import Problem
+
 
 class BadAction(ValueError):
     """A model answer that is not a legal move here; the message is fed back to the model."""
 
 
 class Env(Protocol):
-    problem: Any
-    """A `search.Problem` over this task's states: the planner's model of the world."""
+    @property
+    def problem(self) -> Problem[Any, Any]:
+        """A `search.Problem` over this task's states: the planner's model of the world."""
+        ...
+
     state: Any
     """The true current state."""
     player: int

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from agents.graphs.env import BadAction, Env
-from agents.llm import BaseLLM
+from agents.llm import LLM, Message
+from search import Values
 
 UNPARSABLE = ("no step of the form", "no move of the form")
 """How the tasks' `BadAction` messages begin when a line names no move at all."""
@@ -27,7 +28,7 @@ def tally_rejection(stats: Counter[str], reason: str) -> None:
     stats["unparsable_lines" if reason.startswith(UNPARSABLE) else "invalid_lines"] += 1
 
 
-def user(text: str) -> list[dict[str, str]]:
+def user(text: str) -> list[Message]:
     return [{"role": "user", "content": text}]
 
 
@@ -71,8 +72,8 @@ class LLMPolicy:
     Answers are memoised per state, so a planner revisiting a state asks once."""
 
     def __init__(
-        self, llm: BaseLLM, env: Env, belief: str = "", prompts: SearchPrompts | None = None
-    ):
+        self, llm: LLM, env: Env, belief: str = "", prompts: SearchPrompts | None = None
+    ) -> None:
         self.llm, self.env, self.belief = llm, env, belief
         self.prompts = prompts or SearchPrompts()
         self.rejected: list[str] = []
@@ -135,8 +136,8 @@ class LLMEvaluator:
     Unusable answers count as 0.5, the "don't know" middle."""
 
     def __init__(
-        self, llm: BaseLLM, env: Env, belief: str = "", prompts: SearchPrompts | None = None
-    ):
+        self, llm: LLM, env: Env, belief: str = "", prompts: SearchPrompts | None = None
+    ) -> None:
         self.llm, self.env, self.belief = llm, env, belief
         self.prompts = prompts or SearchPrompts()
         self._memo: dict[str, float] = {}
@@ -166,8 +167,8 @@ class LLMEvaluator:
                 self.judged.append((round(self._memo[prompt], 4), round(exact, 4)))
         return self._memo[prompt]
 
-    def evaluate(self, states: Sequence[Any]) -> list[list[float]]:
-        out = []
+    def evaluate(self, states: Sequence[Any]) -> list[Values]:
+        out: list[Values] = []
         players = self.env.problem.num_players()
         for s in states:
             v = self.value(s)

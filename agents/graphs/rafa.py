@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal, TypedDict
 
 from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
 
 from agents.graphs.env import Env
 from agents.graphs.llm_search import (
@@ -31,7 +32,7 @@ from agents.graphs.llm_search import (
     header,
     user,
 )
-from agents.llm import BaseLLM
+from agents.llm import LLM
 from agents.llm.errors import OutOfCalls
 from search import (
     MCTS,
@@ -39,6 +40,7 @@ from search import (
     Budget,
     MCTSConfig,
     NoActionsError,
+    Node,
     Widening,
     beam_search,
 )
@@ -124,7 +126,7 @@ def _history(env: Env, memory: list[dict[str, Any]], last: int = 6) -> str:
 class RAFAAgent:
     """Builds and runs the graph for one environment instance."""
 
-    def __init__(self, llm: BaseLLM, env: Env, config: RAFAConfig | None = None) -> None:
+    def __init__(self, llm: LLM, env: Env, config: RAFAConfig | None = None) -> None:
         self.llm, self.env = llm, env
         self.config = config or RAFAConfig()
         self.rng = random.Random(self.config.seed)
@@ -132,44 +134,44 @@ class RAFAAgent:
         self.judged: list[tuple[float, float]] = []
         self.graph = self._build()
 
-    def _build(self) -> Any:
+    def _build(self) -> CompiledStateGraph[RAFAState, None, RAFAState, RAFAState]:
         g = StateGraph(RAFAState)
         g.add_node("learner", self.learner)
         g.add_node("planner", self.planner)
         g.add_node("act", self.act)
         g.add_edge(START, "learner")
         g.add_edge("learner", "planner")
-        g.add_conditional_edges("planner", lambda s: END if s.get("ended_by") else "act")
+        g.add_conditional_edges("planner", lambda state: END if state.get("ended_by") else "act")
         g.add_conditional_edges("act", self.route)
         return g.compile()
 
     # -------------------------------------------------------------- nodes
 
-    def learner(self, s: RAFAState) -> RAFAState:
-        memory = s.get("memory", [])
+    def learner(self, state: RAFAState) -> RAFAState:
+        memory = state.get("memory", [])
         mode = self.config.reflect
-        if not memory or mode == "never" or (mode == "on_surprise" and not s.get("surprise")):
+        if not memory or mode == "never" or (mode == "on_surprise" and not state.get("surprise")):
             return {}
-        prompt = f"{header('reflect', self.env, s.get('belief', ''))}\n"
+        prompt = f"{header('reflect', self.env, state.get('belief', ''))}\n"
         prompt += REFLECT.format(history=_history(self.env, memory))
         text = self.llm.complete_sync(user(prompt), max_tokens=80)[0].text.strip()
         return {"belief": " ".join(text.split())[:400]}
 
-    def planner(self, s: RAFAState) -> RAFAState:
+    def planner(self, state: RAFAState) -> RAFAState:
         c = self.config
-        if s.get("plan") and c.replan == "on_surprise" and not s.get("surprise"):
+        if state.get("plan") and c.replan == "on_surprise" and not state.get("surprise"):
             return {}  # the world went as predicted: keep acting on the plan
-        belief = s.get("belief", "")
+        belief = state.get("belief", "")
         policy = LLMPolicy(self.llm, self.env, belief, c.prompts)
         evaluator = LLMEvaluator(self.llm, self.env, belief, c.prompts)
-        state = self.env.state
+        now = self.env.state
         plan: list[Any] = []
         try:
             if c.planner == "none":
-                plan = [a for a, _ in policy.propose(state, 1)][:1]
+                plan = [a for a, _ in policy.propose(now, 1)][:1]
             elif c.planner == "beam":
                 cfg = BeamConfig(width=c.width, depth=c.depth, proposals=c.proposals)
-                result = beam_search(self.env.problem, state, evaluator, cfg, policy)
+                result = beam_search(self.env.problem, now, evaluator, cfg, policy)
                 plan = list(result.best.actions)
             else:
                 mcfg = MCTSConfig(
@@ -178,7 +180,7 @@ class RAFAAgent:
                     seed=c.seed,
                 )
                 search = MCTS(self.env.problem, evaluator, mcfg, policy)
-                plan = _principal_variation(search.search(state).root)
+                plan = _principal_variation(search.search(now).root)
         except NoActionsError:
             plan = []
         finally:
@@ -186,22 +188,22 @@ class RAFAAgent:
             self.stats.update(evaluator.stats)
             self.judged.extend(evaluator.judged)
         if not plan and c.fallback == "random":
-            move = first_legal(self.env, state, self.rng)
+            move = first_legal(self.env, now, self.rng)
             plan = [] if move is None else [move]
         if not plan:
             return {"plan": [], "ended_by": "no_move"}
         return {"plan": plan, "surprise": False}
 
-    def act(self, s: RAFAState) -> RAFAState:
+    def act(self, state: RAFAState) -> RAFAState:
         env = self.env
-        plan = s["plan"]
+        plan = state["plan"]
         before = env.state
         texts = []
-        state = before
+        now = before
         for a in plan:  # the plan's moves as text, for the record
-            texts.append(env.action_text(state, a))
+            texts.append(env.action_text(now, a))
             try:
-                state = env.problem.step(state, a)
+                now = env.problem.step(now, a)
             except Exception:
                 break
         shown = env.render(before)
@@ -211,10 +213,10 @@ class RAFAAgent:
         # the opponent's reply.
         overlap = min(len(happened), len(plan))
         surprise = happened[:overlap] != list(plan[:overlap])
-        state, seen = before, []
+        now, seen = before, []
         for a in happened:
-            seen.append(env.action_text(state, a))
-            state = env.problem.step(state, a)
+            seen.append(env.action_text(now, a))
+            now = env.problem.step(now, a)
         record = {
             "step": env.steps,
             "state": shown,
@@ -222,12 +224,12 @@ class RAFAAgent:
             "action": action_text,
             "happened": ", ".join(seen),
             "surprise": surprise,
-            "belief": s.get("belief", ""),
+            "belief": state.get("belief", ""),
         }
         rest = [] if surprise else list(plan[len(happened) :])
-        return {"plan": rest, "surprise": surprise, "memory": [*s.get("memory", []), record]}
+        return {"plan": rest, "surprise": surprise, "memory": [*state.get("memory", []), record]}
 
-    def route(self, s: RAFAState) -> str:
+    def route(self, state: RAFAState) -> str:
         if self.env.done() or self.env.steps >= self.config.max_steps:
             return END
         return "learner"
@@ -251,7 +253,10 @@ class RAFAAgent:
 
 
 def play_to_end(
-    graph: Any, start: dict[str, Any], recursion_limit: int, env: Env
+    graph: CompiledStateGraph[Any, Any, Any, Any],
+    start: dict[str, Any],
+    recursion_limit: int,
+    env: Env,
 ) -> tuple[dict[str, Any], str]:
     """Stream a planning graph to its end: its last state and why the episode ended (the
     state's `ended_by`, else out_of_calls, else max_steps if the task is not done, else done)."""
@@ -270,7 +275,7 @@ def play_to_end(
     return final, ended_by
 
 
-def _principal_variation(root: Any) -> list[Any]:
+def _principal_variation(root: Node) -> list[Any]:
     """The most-visited path from the root: MCTS's plan."""
     plan = []
     node = root

@@ -11,21 +11,27 @@ fresh sandbox and continues the thread.
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from agents.swe.env import UNPARSABLE, AgentEnv
 
+if TYPE_CHECKING:  # langgraph is imported when a graph is built
+    from langgraph.graph.state import CompiledStateGraph
+    from langgraph.types import Checkpointer
+
 
 class ReactState(TypedDict, total=False):
-    steps: list[dict]
+    steps: list[dict[str, Any]]
     diff: str
     status: str | None  # finished | rejected | max iterations | error: ...
     patch: str | None
     bad: int  # consecutive unparsable answers
-    pending: dict | None  # the parsed action waiting for the tool node
+    pending: dict[str, Any] | None  # the parsed action waiting for the tool node
 
 
-def build_react_graph(env: AgentEnv, checkpointer: Any = None) -> Any:
+def build_react_graph(
+    env: AgentEnv, checkpointer: Checkpointer = None
+) -> CompiledStateGraph[ReactState, None, ReactState, ReactState]:
     from langgraph.graph import END, StateGraph
 
     cfg = env.config
@@ -40,7 +46,7 @@ def build_react_graph(env: AgentEnv, checkpointer: Any = None) -> Any:
             bad = state.get("bad", 0) + 1
             out: ReactState = {"steps": [*steps, step], "bad": bad, "pending": None}
             if bad >= cfg.max_parse_errors:
-                out.update(status=UNPARSABLE, patch=None)
+                out.update({"status": UNPARSABLE, "patch": None})
             return out
         return {"pending": step, "bad": 0}
 
@@ -51,9 +57,9 @@ def build_react_graph(env: AgentEnv, checkpointer: Any = None) -> Any:
         out["diff"] = env.diff()
         tool_name = step["action"]["tool"]
         if tool_name == "finish":
-            out.update(status="finished", patch=obs["patch"] or "")
+            out.update({"status": "finished", "patch": obs["patch"] or ""})
         elif tool_name == "reject":
-            out.update(status="rejected", patch="")
+            out.update({"status": "rejected", "patch": ""})
         return out
 
     def after_act(state: ReactState) -> str:

@@ -12,7 +12,7 @@ from langgraph.graph import END, START, StateGraph
 from agents.graphs.env import BadAction, Env
 from agents.graphs.llm_search import header, tally_rejection, user
 from agents.graphs.rafa import Episode, play_to_end
-from agents.llm import BaseLLM
+from agents.llm import LLM
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ ACT = (
 
 
 class ReActAgent:
-    def __init__(self, llm: BaseLLM, env: Env, config: ReActConfig | None = None) -> None:
+    def __init__(self, llm: LLM, env: Env, config: ReActConfig | None = None) -> None:
         self.llm, self.env = llm, env
         self.config = config or ReActConfig()
         self.stats: Counter[str] = Counter()
@@ -46,9 +46,9 @@ class ReActAgent:
         g.add_conditional_edges("act", self.route)
         self.graph = g.compile()
 
-    def act(self, s: ReActState) -> ReActState:
+    def act(self, state: ReActState) -> ReActState:
         env, c = self.env, self.config
-        memory = s.get("memory", [])
+        memory = state.get("memory", [])
         past = "\n".join(
             f"- {m['state']} -> {m['action']}; then: {m['happened']}" for m in memory[-6:]
         )
@@ -78,10 +78,10 @@ class ReActAgent:
             if move is not None:
                 before = env.state
                 shown, action = env.render(before), env.action_text(before, move)
-                happened, state = [], before
+                happened, now = [], before
                 for a in env.act(move):
-                    happened.append(env.action_text(state, a))
-                    state = env.problem.step(state, a)
+                    happened.append(env.action_text(now, a))
+                    now = env.problem.step(now, a)
                 record = {
                     "step": env.steps,
                     "state": shown,
@@ -99,8 +99,8 @@ class ReActAgent:
             ]
         return {"ended_by": "no_move", "memory": memory}
 
-    def route(self, s: ReActState) -> str:
-        if s.get("ended_by") or self.env.done() or self.env.steps >= self.config.max_steps:
+    def route(self, state: ReActState) -> str:
+        if state.get("ended_by") or self.env.done() or self.env.steps >= self.config.max_steps:
             return END
         return "act"
 

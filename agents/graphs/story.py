@@ -11,7 +11,6 @@ low-value siblings become ORPO preference pairs (`search.preferences`).
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -20,8 +19,8 @@ from typing import Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 
-from agents.llm import BaseLLM
-from search import MCTS, Budget, MCTSConfig, Widening, tree_to_dict
+from agents.llm import LLM
+from search import MCTS, Budget, MCTSConfig, Widening, tree_to_dict, trees_to_html
 from search.curiosity import CuriosityEvaluator, CuriosityWeights, StepScore, step_value, surprisal
 from search.preferences import sibling_pairs
 from search.tree import Node
@@ -134,7 +133,7 @@ class StoryProblem:
 class StoryPolicy:
     """`search.Policy`: samples plot steps (with log-probs) and scores them as they arrive."""
 
-    def __init__(self, llm: BaseLLM, config: StoryConfig) -> None:
+    def __init__(self, llm: LLM, config: StoryConfig) -> None:
         self.llm, self.config = llm, config
         self.calls = 0
         self._found: dict[StoryState, list[Expansion]] = {}
@@ -204,7 +203,7 @@ class StoryResult:
 
 
 class StoryAgent:
-    def __init__(self, llm: BaseLLM, config: StoryConfig | None = None) -> None:
+    def __init__(self, llm: LLM, config: StoryConfig | None = None) -> None:
         self.config = c = config or StoryConfig()
         self.policy = StoryPolicy(llm, c)
         self.evaluator = CuriosityEvaluator(lambda s: [e.score for e in s.steps], c.weights)
@@ -225,10 +224,10 @@ class StoryAgent:
         )
         self.graph = g.compile()
 
-    def search_step(self, s: StoryGraphState) -> StoryGraphState:
+    def search_step(self, state: StoryGraphState) -> StoryGraphState:
         """Search from the story so far, mine sibling pairs, commit the chosen step."""
-        story = s["story"]
-        result = self.search.search(story, root=s.get("root"))
+        story = state["story"]
+        result = self.search.search(story, root=state.get("root"))
         root = result.root
         pairs = [
             {
@@ -250,8 +249,8 @@ class StoryAgent:
         return {
             "story": self.problem.step(story, result.action),
             "root": nxt,
-            "trees": [*s.get("trees", []), tree],
-            "pairs": [*s.get("pairs", []), *pairs],
+            "trees": [*state.get("trees", []), tree],
+            "pairs": [*state.get("pairs", []), *pairs],
         }
 
     def run(self, premise: str) -> StoryResult:
@@ -277,18 +276,9 @@ class StoryAgent:
 
 
 def tree_html(trees: list[dict[str, Any]], title: str = "story search") -> str:
-    """A self-contained HTML view: one collapsible tree per committed step."""
-
-    def node(d: dict[str, Any]) -> str:
-        label = html.escape(str(d["action"]))
-        meta = f"visits {d['visits']}, value {d['values'][0]:+.3f}" if d["values"] else ""
-        kids = "".join(node(k) for k in d.get("children", []))
-        inner = f"<ul>{kids}</ul>" if kids else ""
-        return f"<li><details open><summary>{label} <small>({meta})</small></summary>{inner}</details></li>"
-
-    body = "".join(f"<h3>step {i + 1}</h3><ul>{node(t)}</ul>" for i, t in enumerate(trees))
-    style = "body{font-family:sans-serif;max-width:60em} small{color:#666} li{margin:.2em 0}"
-    return f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title><style>{style}</style><h1>{html.escape(title)}</h1>{body}"
+    """A self-contained HTML view: one collapsible tree per committed step (the saved
+    `tree_to_dict` trees, whose node labels are the steps' texts)."""
+    return trees_to_html([(f"step {i + 1}", t) for i, t in enumerate(trees)], title=title)
 
 
 def write_story(result: StoryResult, out: str | Path) -> list[Path]:

@@ -11,23 +11,26 @@ replayed from it (no model call, no tool run) and the search continues where it 
 
 from __future__ import annotations
 
-import html
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from agents.swe.env import UNPARSABLE, AgentEnv
 from agents.swe.search_problem import SweEvaluator, SweSearch, SweState
-from search import Node
+from search import Node, tree_to_html
+
+if TYPE_CHECKING:  # langgraph is imported when the graph is built
+    from langgraph.graph.state import CompiledStateGraph
+    from langgraph.types import Checkpointer
 
 
 class SearchState(TypedDict, total=False):
-    candidates: list[dict]  # finished nodes: sid, patch, mean value, visits, steps
-    fallback: dict | None  # the best unfinished node with a diff
+    candidates: list[dict[str, Any]]  # finished nodes: sid, patch, mean value, visits, steps
+    fallback: dict[str, Any] | None  # the best unfinished node with a diff
     status: str | None
     patch: str | None
-    steps: list[dict]
+    steps: list[dict[str, Any]]
     diff: str
     bad: int
     replayed_llm_calls: int  # model answers taken from the journal after a kill
@@ -38,7 +41,7 @@ def run_search(
     tree_path: Path | None = None,
     journal_path: Path | None = None,
     swe: SweSearch | None = None,
-) -> tuple[list[dict], dict | None]:
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """MCTS over the instance; returns (finished candidates, best unfinished node).
     `journal_path`: the search's log, replayed if it exists (resume). The core stops the
     search: after `max_iterations` simulations, once `max_finished` episodes ended with a
@@ -102,7 +105,7 @@ class _Unparsable(Exception):
     pass
 
 
-def _walk(node: Any) -> Any:
+def _walk(node: Node) -> Iterator[Node]:
     yield node
     for c in node.children:
         yield from _walk(c)
@@ -110,10 +113,10 @@ def _walk(node: Any) -> Any:
 
 def build_swe_search_graph(
     env: AgentEnv,
-    checkpointer: Any = None,
+    checkpointer: Checkpointer = None,
     tree_path: Path | None = None,
     journal_path: Path | None = None,
-) -> Any:
+) -> CompiledStateGraph[SearchState, None, SearchState, SearchState]:
     from langgraph.graph import END, StateGraph
 
     def search_node(state: SearchState) -> SearchState:
@@ -154,7 +157,9 @@ def build_swe_search_graph(
 # ------------------------------------------------------------------ tree export
 
 
-def tree_dict(node: Any, evaluator: SweEvaluator, parent: Any = None) -> dict[str, Any]:
+def tree_dict(node: Node, evaluator: SweEvaluator, parent: Node | None = None) -> dict[str, Any]:
+    """The tree as JSON (trees/ID.json): per node its action and thought, visits, mean
+    value, and once reached its state's id, status, last observation and judgement."""
     st: SweState | None = node.state
     out: dict[str, Any] = {
         "action": "root" if parent is None else node.action.short(),
@@ -176,25 +181,29 @@ def tree_dict(node: Any, evaluator: SweEvaluator, parent: Any = None) -> dict[st
 
 
 def tree_html(tree: dict[str, Any]) -> str:
-    def item(n: dict[str, Any]) -> str:
+    """The HTML view of a `tree_dict` (trees/ID.html): the judge's verdict and the last
+    observation under each node."""
+
+    def note(parent: Mapping[str, Any] | None, n: Mapping[str, Any]) -> str:
+        status = f" {n['status']}" if n.get("status") else ""
+        return f"N={n['visits']} Q={n['value']:+.2f}{status}"
+
+    def details(parent: Mapping[str, Any] | None, n: Mapping[str, Any]) -> list[str]:
+        out = []
         judge = n.get("judge") or {}
-        head = f"<b>{html.escape(n['action'])}</b> N={n['visits']} Q={n['value']:+.2f}" + (
-            f" <i>{n['status']}</i>" if n.get("status") else ""
-        )
-        body = ""
         if judge:
-            body += f"<div class=j>judge {judge.get('value')}: {html.escape(str(judge.get('explanation', ''))[:300])}"
-            body += f"<br>feedback: {html.escape(str(judge.get('feedback', ''))[:300])}</div>"
+            explanation = str(judge.get("explanation", ""))[:300]
+            feedback = str(judge.get("feedback", ""))[:300]
+            out.append(f"judge {judge.get('value')}: {explanation}\nfeedback: {feedback}")
         if n.get("observation"):
-            body += f"<pre>{html.escape(n['observation'])}</pre>"
-        kids = "".join(f"<li>{item(c)}</li>" for c in n.get("children", []))
-        return f"<details open><summary>{head}</summary>{body}<ul>{kids}</ul></details>"
+            out.append(str(n["observation"]))
+        return out
 
-    style = "body{font-family:monospace} pre{background:#f4f4f4;margin:2px 0;max-height:12em;overflow:auto} .j{color:#555}"
-    return f"<!doctype html><meta charset=utf-8><title>SWE-Search tree</title><style>{style}</style><ul><li>{item(tree)}</li></ul>\n"
+    return tree_to_html(tree, details=details, note=note, title="SWE-Search tree")
 
 
-def save_tree(root: Any, evaluator: SweEvaluator, path: Path) -> None:
+def save_tree(root: Node, evaluator: SweEvaluator, path: Path) -> None:
+    """trees/ID.json and trees/ID.html for `path` trees/ID."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tree = tree_dict(root, evaluator)
     (path.parent / f"{path.name}.json").write_text(json.dumps(tree, indent=2, default=str) + "\n")

@@ -8,7 +8,7 @@ if llm.supports_tools:                     # native tool calling: see agents.llm
     c.tool_calls                           # (ToolCall(id, name, arguments), ...)
 """
 
-from agents.llm.budget import Budget, BudgetedLLM, Price
+from agents.llm.budget import BudgetedLLM, Price
 from agents.llm.cache import CachedLLM, ResponseCache
 from agents.llm.concurrency import ConcurrencyLimitedLLM
 from agents.llm.config import LLMConfig
@@ -45,7 +45,6 @@ __all__ = [
     "LLM",
     "BadResponseError",
     "BaseLLM",
-    "Budget",
     "BudgetExceeded",
     "BudgetedLLM",
     "CachedLLM",

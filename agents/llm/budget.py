@@ -11,11 +11,12 @@ import asyncio
 import json
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from agents.llm.errors import BudgetExceeded, LLMError, OutOfCalls
 from agents.llm.types import LLM, Completion, Request, Usage, Wrapper
+from foundation.budget import Budget, Spent
 
 
 @dataclass(frozen=True)
@@ -111,27 +112,10 @@ def estimate_prompt_tokens(request: Request) -> int:
     return chars // 3 + 1
 
 
-@dataclass
-class Budget:
-    """Caps on what calls may spend; None means no cap."""
-
-    max_cost: float | None = None
-    max_tokens: int | None = None
-    spent: Usage = field(default_factory=Usage)
-    reserved_cost: float = 0.0
-    reserved_tokens: int = 0
-
-    def remaining(self) -> str:
-        parts = []
-        if self.max_cost is not None:
-            parts.append(f"${self.spent.cost:.4f} of ${self.max_cost:.4f}")
-        if self.max_tokens is not None:
-            parts.append(f"{self.spent.total_tokens} of {self.max_tokens} tokens")
-        return ", ".join(parts) or "no cap"
-
-
 class BudgetedLLM(Wrapper):
-    """Refuses (raises `BudgetExceeded`) any call whose worst case would pass a cap.
+    """Refuses (raises `BudgetExceeded`, a `BudgetExhausted`) any call whose worst case
+    would pass a cap of `budget` (its calls, tokens and dollars; `spent`: what earlier
+    sessions of the same run used). `spent` is what this wrapper has counted since.
 
     The prompt's size is estimated from its characters, calibrated by the
     largest ratio of real to estimated prompt tokens seen so far. Until the
@@ -139,49 +123,54 @@ class BudgetedLLM(Wrapper):
     an uncalibrated estimate can be wrong for one in-flight call only.
     """
 
-    def __init__(self, inner: LLM, budget: Budget, price: Price):
+    def __init__(self, inner: LLM, budget: Budget, price: Price, spent: Usage | None = None):
         super().__init__(inner)
         self.budget = budget
         self.price = price
+        self.spent = spent or Usage()
+        self.calls = 0
+        self._reserved = Spent()
         self._lock = threading.Lock()  # held only for bookkeeping, never across an await
         self._ratio: float | None = None
         self._in_flight = 0
 
-    def _worst_case(self, request: Request) -> tuple[int, int, float]:
+    def _worst_case(self, request: Request) -> tuple[int, Spent]:
         estimate = estimate_prompt_tokens(request)
         prompt = int(estimate * (self._ratio or 1.0)) + 1
         output = request.n * request.max_tokens
-        return estimate, prompt + output, self.price.cost(Usage(prompt, output))
+        cost = self.price.cost(Usage(prompt, output))
+        return estimate, Spent(calls=1, tokens=prompt + output, dollars=cost)
 
-    def _admit(self, tokens: int, cost: float) -> bool:
+    def _used(self) -> Spent:
+        return Spent(calls=self.calls, tokens=self.spent.total_tokens, dollars=self.spent.cost)
+
+    def _admit(self, worst: Spent) -> bool:
         """Reserve the worst case, or raise; False means wait for calibration."""
-        b = self.budget
         with self._lock:
             if self._ratio is None and self._in_flight > 0:
                 return False
-            over_cost = b.max_cost is not None and (
-                b.spent.cost + b.reserved_cost + cost > b.max_cost
+            used = self._used()
+            pending = Spent(
+                calls=self._reserved.calls + worst.calls,
+                tokens=self._reserved.tokens + worst.tokens,
+                dollars=self._reserved.dollars + worst.dollars,
             )
-            over_tokens = b.max_tokens is not None and (
-                b.spent.total_tokens + b.reserved_tokens + tokens > b.max_tokens
-            )
-            if over_cost or over_tokens:
+            cap = used.passes(self.budget, pending)
+            if cap is not None:
                 raise BudgetExceeded(
-                    f"budget: this call could cost up to ${cost:.4f} / {tokens} tokens, "
-                    f"which would pass the cap (spent {b.remaining()}); raise the cap "
-                    "(--max-cost / --max-total-tokens) or lower max_tokens",
-                    usage=b.spent,
+                    f"budget: this call could use up to ${worst.dollars:.4f} / {worst.tokens} "
+                    f"tokens, which would pass the {cap} cap (spent {used.describe(self.budget)}); "
+                    "raise the cap (--max-cost for dollars) or lower max_tokens",
+                    usage=self.spent,
                 )
-            b.reserved_cost += cost
-            b.reserved_tokens += tokens
+            self._reserved = pending
             self._in_flight += 1
             return True
 
     async def _complete(self, request: Request) -> list[Completion]:
-        b = self.budget
         while True:
-            estimate, tokens, cost = self._worst_case(request)
-            if self._admit(tokens, cost):
+            estimate, worst = self._worst_case(request)
+            if self._admit(worst):
                 break
             await asyncio.sleep(0.005)
         completions: list[Completion] = []
@@ -190,10 +179,14 @@ class BudgetedLLM(Wrapper):
         finally:
             actual = sum((c.usage for c in completions), Usage())
             with self._lock:
-                b.reserved_cost -= cost
-                b.reserved_tokens -= tokens
+                r = self._reserved
+                self._reserved = Spent(
+                    calls=r.calls - 1, tokens=r.tokens - worst.tokens,
+                    dollars=r.dollars - worst.dollars,
+                )  # fmt: skip
                 self._in_flight -= 1
-                b.spent = b.spent + actual
+                self.calls += 1
+                self.spent = self.spent + actual
                 if completions:
                     ratio = actual.input_tokens / max(1, estimate)
                     self._ratio = max(self._ratio or 0.0, ratio, 1.0)

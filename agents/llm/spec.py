@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from agents.llm.budget import Budget, BudgetedLLM, PricedLLM, parse_price, price_for
+from agents.llm.budget import BudgetedLLM, PricedLLM, parse_price, price_for
 from agents.llm.cache import CachedLLM, ResponseCache, default_cache_dir
 from agents.llm.concurrency import ConcurrencyLimitedLLM
 from agents.llm.config import LLMConfig
 from agents.llm.errors import ModelSpecError
 from agents.llm.retry import RetryingLLM, RetryPolicy
-from agents.llm.types import LLM, BaseLLM
+from agents.llm.types import LLM, BaseLLM, Usage
 from agents.llm.usage import GLOBAL_METER, MeteredLLM, UsageMeter
+from foundation.budget import Budget
 
 PROVIDERS = ("openai", "anthropic", "local", "scripted")
 
@@ -66,12 +67,15 @@ def load_llm(
     *,
     meter: UsageMeter | None = None,
     budget: Budget | None = None,
+    spent: Usage | None = None,
     retry: RetryPolicy | None = None,
     **overrides: object,
 ) -> BaseLLM:
     """The usual way to get a model: backend + price + retry + concurrency
     limit + budget + response cache + usage meter (outermost first:
-    meter, cache, budget, concurrency, retry, price, backend)."""
+    meter, cache, budget, concurrency, retry, price, backend). `budget` caps calls,
+    tokens and dollars (default: the config's max_cost / max_total_tokens); `spent` is what
+    earlier sessions of the same run used against it."""
     config = spec if isinstance(spec, LLMConfig) else LLMConfig(model=spec)
     if overrides:
         config = config.model_copy(update=overrides)
@@ -82,9 +86,9 @@ def load_llm(
     llm = RetryingLLM(llm, retry or RetryPolicy(max_attempts=config.max_attempts))
     llm = ConcurrencyLimitedLLM(llm, config.concurrency)
     if budget is None and (config.max_cost is not None or config.max_total_tokens is not None):
-        budget = Budget(max_cost=config.max_cost, max_tokens=config.max_total_tokens)
+        budget = Budget(dollars=config.max_cost, tokens=config.max_total_tokens)
     if budget is not None:
-        llm = BudgetedLLM(llm, budget, price)
+        llm = BudgetedLLM(llm, budget, price, spent)
     if config.cache and provider != "scripted":
         path = config.cache_path or default_cache_dir() / "responses.sqlite"
         # Keyed by what answers (the backend's endpoint URL or weight files), not its name.

@@ -11,12 +11,18 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Coroutine, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+from agents.llm import LLM, Completion
 from agents.swe.actions import Action, ActionParseError, make_action, parse_action, tool_schemas
 from agents.swe.prompts import action_messages, judge_messages, parse_judgement, tool_messages
 from agents.swe.tools import Observation, RepoTools
+from sandboxes import ExecResult, Sandbox
+
+T = TypeVar("T")
 
 UNPARSABLE = "error: unparsable actions"
 STOP = ["\nObservation:", "\nOBSERVATION"]  # small models go on to invent the tool's output
@@ -55,43 +61,60 @@ class Stats:
 
 
 class TimedSandbox:
-    """A sandbox proxy that adds each call's duration to `stats.sandbox_seconds`."""
+    """A `Sandbox` proxy that adds each call's duration to `stats.sandbox_seconds`."""
 
-    def __init__(self, sb: Any, stats: Stats):
+    def __init__(self, sb: Sandbox, stats: Stats) -> None:
         self._sb, self._stats = sb, stats
         self.workdir = sb.workdir
 
-    def _timed(self, name: str, *args: Any, **kw: Any) -> Any:
+    @contextmanager
+    def _timed(self) -> Iterator[None]:
         t = time.perf_counter()
         try:
-            return getattr(self._sb, name)(*args, **kw)
+            yield
         finally:
             self._stats.sandbox_seconds += time.perf_counter() - t
 
-    def exec(self, cmd: str, timeout: float | None = None) -> Any:
-        return self._timed("exec", cmd, timeout=timeout)
+    def exec(self, cmd: str, timeout: float | None = None) -> ExecResult:
+        with self._timed():
+            return self._sb.exec(cmd, timeout=timeout)
 
     def read_file(self, path: str) -> str:
-        return self._timed("read_file", path)  # type: ignore[no-any-return]
+        with self._timed():
+            return self._sb.read_file(path)
 
     def write_file(self, path: str, content: str) -> None:
-        self._timed("write_file", path, content)
+        with self._timed():
+            self._sb.write_file(path, content)
 
     def snapshot(self) -> str:
-        return self._timed("snapshot")  # type: ignore[no-any-return]
+        with self._timed():
+            return self._sb.snapshot()
 
-    def restore(self, sid: str) -> None:
-        self._timed("restore", sid)
+    def restore(self, snapshot_id: str) -> None:
+        with self._timed():
+            self._sb.restore(snapshot_id)
+
+    def close(self) -> None:
+        """Closes the wrapped sandbox (whoever opened it usually does, by its context)."""
+        self._sb.close()
+
+    def __enter__(self) -> TimedSandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 @dataclass
 class AgentEnv:
-    instance: dict
-    llm: Any
-    sandbox: Any
+    instance: dict[str, Any]
+    llm: LLM
+    sandbox: Sandbox
+    """The instance's sandbox; timed (a `TimedSandbox` around the one given) once built."""
     test_cmd: str
     config: AgentConfig = field(default_factory=AgentConfig)
-    judge_llm: Any = None
+    judge_llm: LLM | None = None
     stats: Stats = field(default_factory=Stats)
 
     def __post_init__(self) -> None:
@@ -100,14 +123,13 @@ class AgentEnv:
 
     def _call(
         self,
-        llm: Any,
+        llm: LLM,
         messages: list[dict[str, Any]],
         temperature: float,
-        stop: Any = None,
+        stop: Sequence[str] | None = None,
         tools: list[dict[str, Any]] | None = None,
-    ) -> Any:
+    ) -> Completion:
         t = time.perf_counter()
-        kwargs: dict[str, Any] = {"tools": tools} if tools else {}
         cap = self.config.tool_max_tokens if tools else self.config.max_tokens
         try:
             out = run_async(
@@ -116,7 +138,7 @@ class AgentEnv:
                     max_tokens=cap,
                     temperature=temperature,
                     stop=stop,
-                    **kwargs,
+                    tools=tools or None,
                 )
             )
         finally:
@@ -125,16 +147,20 @@ class AgentEnv:
         return out[0]
 
     def _complete(
-        self, llm: Any, messages: list[dict[str, Any]], temperature: float, stop: Any = None
+        self,
+        llm: LLM,
+        messages: list[dict[str, Any]],
+        temperature: float,
+        stop: Sequence[str] | None = None,
     ) -> str:
-        return str(self._call(llm, messages, temperature, stop).text)
+        return self._call(llm, messages, temperature, stop).text
 
     @property
     def native_tools(self) -> bool:
         """Whether the agent's model is offered the tools natively (else: text format)."""
-        return bool(getattr(self.llm, "supports_tools", False))
+        return self.llm.supports_tools
 
-    def ask(self, steps: list[dict], feedback: list[str] | None = None) -> dict:
+    def ask(self, steps: list[dict[str, Any]], feedback: list[str] | None = None) -> dict[str, Any]:
         """One model call for the next action: a step with `action` (not yet run) or `error`."""
         temp = self.config.temperature if not feedback else max(self.config.temperature, 0.7)
         step = self._ask_once(steps, feedback, temp)
@@ -146,7 +172,9 @@ class AgentEnv:
                 return {**again, "resampled": "repeat"}
         return step
 
-    def _ask_once(self, steps: list[dict], feedback: list[str] | None, temp: float) -> dict:
+    def _ask_once(
+        self, steps: list[dict[str, Any]], feedback: list[str] | None, temp: float
+    ) -> dict[str, Any]:
         if self.native_tools:
             return self._ask_tools(steps, feedback, temp)
         answer = self._complete(
@@ -158,7 +186,9 @@ class AgentEnv:
             return {"answer": answer, "error": str(exc)}
         return {"answer": answer, "action": action.to_dict()}
 
-    def _ask_tools(self, steps: list[dict], feedback: list[str] | None, temp: float) -> dict:
+    def _ask_tools(
+        self, steps: list[dict[str, Any]], feedback: list[str] | None, temp: float
+    ) -> dict[str, Any]:
         """The native-tools twin of `ask`: the action is the answer's first tool call."""
         c = self._call(
             self.llm, tool_messages(self.instance, steps, feedback), temp, tools=tool_schemas()
@@ -181,7 +211,7 @@ class AgentEnv:
             return {**step, "error": str(exc)}
         return {**step, "action": action.to_dict()}
 
-    def execute(self, step: dict) -> dict:
+    def execute(self, step: dict[str, Any]) -> dict[str, Any]:
         """Run the step's action in the sandbox; the step gains its observation."""
         obs: Observation = self.tools.run(Action.from_dict(step["action"]))
         return {**step, "observation": obs.to_dict()}
@@ -198,7 +228,7 @@ class AgentEnv:
         if r.exit_code != 0:
             raise RuntimeError(f"cannot restore the checkpointed diff: {r.stderr.strip()[:200]}")
 
-    def judge(self, steps: list[dict], diff: str) -> dict[str, Any]:
+    def judge(self, steps: list[dict[str, Any]], diff: str) -> dict[str, Any]:
         """LLM judge {explanation, feedback, value in -100..100} (None value if unparsable)."""
         answer = self._complete(
             self.judge_llm or self.llm, judge_messages(self.instance, steps, diff), 0.0
@@ -214,7 +244,7 @@ EDITS = ("str_replace", "create_file")
 RESAMPLE_TEMPERATURE = 0.8
 
 
-def repeats(steps: list[dict], action: dict) -> bool:
+def repeats(steps: list[dict[str, Any]], action: dict[str, Any]) -> bool:
     """Whether `action` was already run with no edit since: its output would be the same."""
     a = Action.from_dict(action)
     for s in reversed(steps):
@@ -232,7 +262,7 @@ _loop: asyncio.AbstractEventLoop | None = None
 _loop_lock = threading.Lock()
 
 
-def run_async(coro: Any) -> Any:
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine on one long-lived event loop thread: HTTP clients stay bound to one
     loop, and graph nodes (sync, possibly in worker threads) can call async models."""
     global _loop

@@ -36,7 +36,10 @@ EXAMPLE = [
 
 
 def action_messages(
-    instance: dict, steps: list[dict], feedback: list[str] | None = None, tail: int = RECENT
+    instance: dict[str, Any],
+    steps: list[dict[str, Any]],
+    feedback: list[str] | None = None,
+    tail: int = RECENT,
 ) -> list[dict[str, Any]]:
     """The chat for the next action: task, then the trajectory as assistant/user turns."""
     msgs: list[dict[str, Any]] = [
@@ -60,7 +63,10 @@ TOOLS_SYSTEM = (
 
 
 def tool_messages(
-    instance: dict, steps: list[dict], feedback: list[str] | None = None, tail: int = RECENT
+    instance: dict[str, Any],
+    steps: list[dict[str, Any]],
+    feedback: list[str] | None = None,
+    tail: int = RECENT,
 ) -> list[dict[str, Any]]:
     """The chat for the next action of a model with native tool calling: each recent step
     is an assistant turn with its tool call, then the tool's result (neutral form, see
@@ -79,6 +85,7 @@ def tool_messages(
             msgs.append({"role": "user", "content": f"Invalid answer: {s['error']}"})
             continue
         msgs.append({"role": "assistant", "content": text, "tool_calls": [call]})
+        result: dict[str, Any]
         if "error" in s:
             result = {"content": f"Invalid call: {s['error']}", "is_error": True}
         else:
@@ -92,7 +99,7 @@ def tool_messages(
 
 
 def _task_and_older_steps(
-    msgs: list[dict[str, Any]], instance: dict, steps: list[dict], tail: int
+    msgs: list[dict[str, Any]], instance: dict[str, Any], steps: list[dict[str, Any]], tail: int
 ) -> int:
     """Append the issue and a one-line summary of the steps before the last `tail`; return
     the index of the first step to show in full (tail 0: none)."""
@@ -114,27 +121,28 @@ def _feedback_turn(feedback: list[str]) -> dict[str, str]:
     }
 
 
-def _short(step: dict) -> str:
+def _short(step: dict[str, Any]) -> str:
     if "error" in step:
         return f"invalid action ({step['error'][:60]})"
-    first = (step["observation"]["text"].splitlines() or [""])[0][:80]
+    first = (str(step["observation"]["text"]).splitlines() or [""])[0][:80]
     return f"{step['action']['tool']}: {first}"
 
 
 _HIT = re.compile(r"^([\w./-]+\.py):(\d+):", re.M)
 
 
-def _observation(step: dict, earlier: Sequence[dict] = ()) -> str:
+def _observation(step: dict[str, Any], earlier: Sequence[dict[str, Any]] = ()) -> str:
     """The tool's output, plus two nudges a small model needs: that an action was a repeat,
     and, after a find tool located code, the view_file call that reads it."""
     if "error" in step:
         return f"Invalid action: {step['error']}\nAnswer again in the format."
-    text = "Observation:\n" + step["observation"]["text"]
+    output: str = step["observation"]["text"]
+    text = "Observation:\n" + output
     act = step["action"]
     same = [e for e in earlier if "observation" in e and _call(e["action"]) == _call(act)]
     if same:
         text += "\n(You already ran this action: its result is the same. Do something else.)"
-    hit = _HIT.search(step["observation"]["text"])
+    hit = _HIT.search(output)
     if act["tool"] in ("find_class", "find_function", "find_code", "search") and hit:
         start = max(1, int(hit.group(2)) - 5)
         text += (
@@ -143,8 +151,8 @@ def _observation(step: dict, earlier: Sequence[dict] = ()) -> str:
     return text
 
 
-def _call(action: dict) -> tuple[str, str]:
-    return action["tool"], json.dumps(action.get("args", {}), sort_keys=True)
+def _call(action: dict[str, Any]) -> tuple[str, str]:
+    return str(action["tool"]), json.dumps(action.get("args", {}), sort_keys=True)
 
 
 JUDGE = (
@@ -155,7 +163,9 @@ JUDGE = (
 )
 
 
-def judge_messages(instance: dict, steps: list[dict], diff: str) -> list[dict[str, str]]:
+def judge_messages(
+    instance: dict[str, Any], steps: list[dict[str, Any]], diff: str
+) -> list[dict[str, str]]:
     lines = []
     for s in steps[-8:]:
         if "error" in s:

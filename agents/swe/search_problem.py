@@ -20,10 +20,11 @@ from it. Work done before the kill is not redone.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from typing import Any
 from agents.swe.actions import Action
 from agents.swe.env import AgentEnv
 from foundation.jsonl import JsonlLog, read_rows
+from search import Values
 
 DEPTH_PENALTY = 0.02  # per action: prefer short fixes (the paper's depth penalty)
 JUDGE_WEIGHT, TEST_WEIGHT = 0.5, 0.5
@@ -41,7 +43,7 @@ FAILED_PENALTY, REPEAT_PENALTY = 0.1, 0.1
 class SweState:
     sid: int
     parent: int | None
-    steps: tuple[dict, ...]
+    steps: tuple[dict[str, Any], ...]
     snapshot: str
     diff: str = ""
     status: str | None = None  # finished | rejected (terminal) or None
@@ -53,7 +55,7 @@ class SweState:
         return sum(1 for s in self.steps if "observation" in s)
 
 
-def test_evidence(steps: Sequence[dict]) -> float:
+def test_evidence(steps: Sequence[dict[str, Any]]) -> float:
     """+1 when the latest test run after the last edit passed, -1 when it failed, else 0."""
     for s in reversed(steps):
         if "observation" not in s:
@@ -69,7 +71,7 @@ def test_evidence(steps: Sequence[dict]) -> float:
     return 0.0
 
 
-def action_penalty(steps: Sequence[dict]) -> float:
+def action_penalty(steps: Sequence[dict[str, Any]]) -> float:
     """The paper's small penalties: a tool call that failed, or one repeated verbatim."""
     done = [s for s in steps if "observation" in s]
     if not done:
@@ -95,23 +97,25 @@ class Journal:
     def __init__(self, path: Path | None = None):
         self.path = path
         rows = read_rows(path) if path is not None else []
-        self.events: dict[str, Any] = {r["key"]: r["value"] for r in rows if "key" in r}
+        self.events: dict[str, dict[str, Any]] = {r["key"]: r["value"] for r in rows if "key" in r}
         self._log = JsonlLog(path) if path is not None else None
         self._seen: dict[str, int] = {}
         self.replayed: dict[str, int] = {}  # kind -> answers served from the journal
 
     @staticmethod
-    def digest(kind: str, request: Any) -> str:
+    def digest(kind: str, request: object) -> str:
         text = json.dumps(request, sort_keys=True, default=str, separators=(",", ":"))
         return f"{kind}:{hashlib.sha256(text.encode()).hexdigest()[:32]}"
 
-    def _next_key(self, kind: str, request: Any) -> str:
+    def _next_key(self, kind: str, request: object) -> str:
         base = self.digest(kind, request)
         n = self._seen.get(base, 0)
         self._seen[base] = n + 1
         return f"{base}:{n}"
 
-    def answer(self, kind: str, request: Any, make: Callable[[], Any]) -> Any:
+    def answer(
+        self, kind: str, request: object, make: Callable[[], dict[str, Any]]
+    ) -> dict[str, Any]:
         """The journal's answer to this occurrence of `request`, or `make()`'s, recorded."""
         key = self._next_key(kind, request)
         value = self.events.get(key)
@@ -142,7 +146,7 @@ class SweEvaluator:
     feedback: dict[int, list[str]] = field(default_factory=dict)
     values: dict[int, float] = field(default_factory=dict)
 
-    def evaluate(self, states: Sequence[SweState]) -> list[list[float]]:
+    def evaluate(self, states: Sequence[SweState]) -> list[Values]:
         return [[0.0 if s.parent is None else self.value(s)] for s in states]
 
     def value(self, state: SweState) -> float:
@@ -195,14 +199,16 @@ class SwePolicy:
     def propose(self, state: SweState, k: int) -> list[tuple[Action, float]]:
         have = self.proposals.setdefault(state.sid, [])
         tries = 0
-        errors: list[dict] = []  # this expansion's unparsable answers, fed back as in linear
+        errors: list[
+            dict[str, Any]
+        ] = []  # this expansion's unparsable answers, fed back as in linear
         while len(have) < k and tries < self.env.config.max_parse_errors:
             tries += 1
             shown = [*state.steps, *errors]
             feedback = self.evaluator.feedback.get(state.sid)
             step = self.journal.answer(
                 "ask", {"steps": shown, "feedback": feedback},
-                lambda shown=shown, feedback=feedback: self.env.ask(shown, feedback),
+                functools.partial(self.env.ask, shown, feedback),
             )  # fmt: skip
             if "error" in step:
                 self.parse_errors += 1
@@ -224,7 +230,7 @@ class SweProblem:
     journal: Journal
     evaluator: SweEvaluator
     answer_for: Callable[[SweState, Action], str] = lambda state, action: ""
-    _ids: Any = field(default_factory=lambda: itertools.count(1))
+    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _snaps: dict[int, str] = field(default_factory=dict)
 
     def root(self) -> SweState:
@@ -248,10 +254,10 @@ class SweProblem:
     def current_player(self, state: SweState) -> int:
         return 0
 
-    def actions(self, state: SweState) -> list[Any]:
+    def actions(self, state: SweState) -> list[Action]:
         return []  # open action space: the policy proposes
 
-    def chance_outcomes(self, state: SweState) -> list[Any]:
+    def chance_outcomes(self, state: SweState) -> list[tuple[Action, float]]:
         return []
 
     def is_terminal(self, state: SweState) -> bool:

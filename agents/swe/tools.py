@@ -15,7 +15,7 @@ from typing import Any
 
 from agents.swe.actions import Action
 from foundation.errors import one_line
-from sandboxes import SandboxError, UnsafePath
+from sandboxes import ExecResult, Sandbox, SandboxError, UnsafePath
 
 OUTPUT_CAP = 2000  # characters of tool output the model sees (head and tail kept)
 
@@ -62,11 +62,14 @@ def count_tests(output: str) -> tuple[int, int] | None:
 class RepoTools:
     """The agent's tools on one sandbox. `test_cmd` runs the tests from the repo root."""
 
-    def __init__(self, sandbox: Any, test_cmd: str = "python -m pytest -q", timeout: float = 300):
+    def __init__(
+        self, sandbox: Sandbox, test_cmd: str = "python -m pytest -q", timeout: float = 300
+    ) -> None:
         self.sb = sandbox
         self.test_cmd = test_cmd
         self.timeout = timeout
-        self._index: Any = None
+        self._index: Any = None  # a bm25s.BM25 (untyped library), built on the first search
+        self._chunk_cache: list[tuple[str, int, str]] | None = None
 
     def run(self, action: Action) -> Observation:
         handler = getattr(self, f"_{action.tool}", None)
@@ -86,7 +89,7 @@ class RepoTools:
 
     # ------------------------------------------------------------------ helpers
 
-    def _sh(self, cmd: str, timeout: float = 60) -> Any:
+    def _sh(self, cmd: str, timeout: float = 60) -> ExecResult:
         return self.sb.exec(cmd, timeout=timeout)
 
     def _read(self, path: str) -> str | None:
@@ -155,7 +158,7 @@ class RepoTools:
 
     def _chunks(self, size: int = 40) -> list[tuple[str, int, str]]:
         """Code chunks (path, first line, text) of `size` lines, indexed once per sandbox."""
-        if getattr(self, "_chunk_cache", None) is None:
+        if self._chunk_cache is None:
             chunks = []
             for path in self.python_files():
                 text = self._read(path) or ""

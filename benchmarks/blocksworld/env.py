@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agents.graphs.env import BadAction
+from agents.graphs.env import BadAction, Env
 from benchmarks.blocksworld.problem import (
     TABLE,
     BlocksProblem,
@@ -17,6 +17,9 @@ from benchmarks.blocksworld.problem import (
     describe,
     distance_map,
 )
+
+if TYPE_CHECKING:
+    from search import Problem
 
 INSTRUCTIONS = (
     "BlocksWorld: rearrange the blocks into the goal arrangement. One move picks up a clear "
@@ -93,3 +96,8 @@ class BlocksEnv:
             "success": self.success(),
             "final": describe(self.state),
         }
+
+
+if TYPE_CHECKING:  # the contracts the agents rely on (checked by mypy; nothing at run time)
+    _ENV: type[Env] = BlocksEnv
+    _PROBLEM: type[Problem[Stacks, Move]] = BlocksProblem

@@ -11,10 +11,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agents.graphs.env import BadAction
+from agents.graphs.env import BadAction, Env
 from benchmarks.game24.puzzles import TARGET, apply, check, fmt, solvable
+
+if TYPE_CHECKING:
+    from search import Problem
 
 INSTRUCTIONS = (
     "Game of 24: combine the numbers with + - * / until one number is left; it must be 24. "
@@ -169,3 +172,8 @@ class Game24Env:
             "verdict": verdict.reason if verdict else "unfinished",
             "success": bool(verdict and verdict.ok),
         }
+
+
+if TYPE_CHECKING:  # the contracts the agents rely on (checked by mypy; nothing at run time)
+    _ENV: type[Env] = Game24Env
+    _PROBLEM: type[Problem[G24State, tuple[int, str, int]]] = Game24Problem

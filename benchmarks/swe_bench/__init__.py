@@ -13,6 +13,8 @@ sandbox with the repo at base_commit; its final `git diff` is the prediction's m
 from benchmarks.swe_bench.dataset import (
     BUNDLED,
     DatasetError,
+    Instance,
+    Prediction,
     gold_predictions,
     load_dataset,
     load_predictions,
@@ -20,7 +22,7 @@ from benchmarks.swe_bench.dataset import (
     write_predictions,
 )
 from benchmarks.swe_bench.harness import InstanceResult, RunConfig, open_instance, run_instance
-from benchmarks.swe_bench.run import RunPaths, evaluate, make_report, read_results
+from benchmarks.swe_bench.run import Report, RunPaths, evaluate, make_report, read_results
 
 DEFAULT_DATASET = "swe-mini"
 
@@ -28,7 +30,10 @@ __all__ = [
     "BUNDLED",
     "DEFAULT_DATASET",
     "DatasetError",
+    "Instance",
     "InstanceResult",
+    "Prediction",
+    "Report",
     "RunConfig",
     "RunPaths",
     "evaluate",

@@ -40,6 +40,13 @@ INSTANCE_FIELDS = (
 )
 PREDICTION_FIELDS = ("instance_id", "model_name_or_path", "model_patch")
 
+Instance = dict[str, Any]
+"""A validated instance (JSON): the INSTANCE_FIELDS, all strings (`hints_text` may be None,
+FAIL_TO_PASS/PASS_TO_PASS JSON-encoded lists), and any other fields its source row has."""
+Prediction = dict[str, Any]
+"""One prediction (JSON): the PREDICTION_FIELDS (`model_patch` a string or None), any other
+fields of its line, and `error` (why it cannot be graded) for a line that cannot be."""
+
 _ID = re.compile(r"[A-Za-z0-9_.\-]+__[A-Za-z0-9_.\-]+-\d+")
 _REPO = re.compile(r"[A-Za-z0-9_.\-]+/[A-Za-z0-9_.\-]+")
 _SHA = re.compile(r"[0-9a-f]{40}")
@@ -49,7 +56,7 @@ class DatasetError(UserError):
     """A dataset or predictions file is malformed; the message names the place."""
 
 
-def load_dataset(name_or_path: str | Path, instance_ids: list[str] | None = None) -> list[dict]:
+def load_dataset(name_or_path: str | Path, instance_ids: list[str] | None = None) -> list[Instance]:
     """Instances of a bundled dataset (`swe-mini`), a JSON/JSONL file, or a Hugging Face
     dataset name (needs the `datasets` package and a reachable hub).
 
@@ -107,7 +114,7 @@ def _read_records(path: Path) -> list[tuple[Any, str]]:
 
 
 def _read_jsonl(path: Path, text: str) -> list[tuple[Any, str]]:
-    rows = []
+    rows: list[tuple[Any, str]] = []
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -122,7 +129,7 @@ def _read_jsonl(path: Path, text: str) -> list[tuple[Any, str]]:
 
 def _load_hf(name: str) -> list[tuple[Any, str]]:
     try:
-        import datasets  # type: ignore[import-not-found]
+        import datasets
     except ImportError:
         raise DatasetError(
             f"loading {name} from the Hugging Face hub needs `pip install datasets`; "
@@ -150,7 +157,7 @@ def _test_list(value: Any, field: str, where: str) -> list[str]:
     return items
 
 
-def validate_instance(row: Any, where: str) -> dict:
+def validate_instance(row: Any, where: str) -> Instance:
     """Check every official field; returns the row with FAIL_TO_PASS/PASS_TO_PASS as JSON
     strings (the official encoding) whatever form they came in."""
     if not isinstance(row, dict):
@@ -189,9 +196,10 @@ def validate_instance(row: Any, where: str) -> dict:
     return out
 
 
-def tests_of(instance: dict, field: str) -> list[str]:
+def tests_of(instance: Instance, field: str) -> list[str]:
     """FAIL_TO_PASS or PASS_TO_PASS as a list."""
-    return json.loads(instance[field])
+    tests: list[str] = json.loads(instance[field])  # a list of strings: validate_instance
+    return tests
 
 
 def model_dir(model: str) -> str:
@@ -200,7 +208,7 @@ def model_dir(model: str) -> str:
     return path_component(model.replace("/", "__"), "model_name_or_path")
 
 
-def prediction_problem(row: dict) -> str | None:
+def prediction_problem(row: dict[str, Any]) -> str | None:
     """Why one prediction line cannot be graded (None when it can)."""
     missing = [f for f in PREDICTION_FIELDS if f not in row]
     if missing:
@@ -223,7 +231,9 @@ def prediction_problem(row: dict) -> str | None:
     return None
 
 
-def load_predictions(path: str | Path, dataset: list[dict] | None = None) -> dict[str, dict]:
+def load_predictions(
+    path: str | Path, dataset: list[Instance] | None = None
+) -> dict[str, Prediction]:
     """Predictions JSONL (or a JSON array) keyed by instance id; each line checked.
 
     A line that names an instance but cannot be graded (a missing field, a patch that is not
@@ -235,7 +245,7 @@ def load_predictions(path: str | Path, dataset: list[dict] | None = None) -> dic
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"predictions file {path} not found")
-    preds: dict[str, dict] = {}
+    preds: dict[str, Prediction] = {}
     for row, where in _read_records(path):
         if not isinstance(row, dict):
             raise DatasetError(f"{where}: expected an object, got {type(row).__name__}")
@@ -277,14 +287,14 @@ def load_predictions(path: str | Path, dataset: list[dict] | None = None) -> dic
     return preds
 
 
-def write_predictions(path: str | Path, predictions: list[dict]) -> None:
+def write_predictions(path: str | Path, predictions: list[Prediction]) -> None:
     """Predictions JSONL in the official field order."""
     with open(path, "w", encoding="utf-8") as f:
         for p in predictions:
             f.write(json.dumps({k: p[k] for k in PREDICTION_FIELDS}) + "\n")
 
 
-def gold_predictions(instances: list[dict], model: str = "gold") -> list[dict]:
+def gold_predictions(instances: list[Instance], model: str = "gold") -> list[Prediction]:
     return [
         {"instance_id": i["instance_id"], "model_name_or_path": model, "model_patch": i["patch"]}
         for i in instances

@@ -15,10 +15,15 @@ import shlex
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from benchmarks.swe_bench import official, repos
-from benchmarks.swe_bench.specs import spec_for, test_directives, test_files
+from benchmarks.swe_bench.dataset import Instance, Prediction
+from benchmarks.swe_bench.specs import RepoSpec, spec_for, test_directives, test_files
 from foundation.errors import UserError, one_line
+
+if TYPE_CHECKING:
+    from sandboxes import Sandbox
 
 C = official.constants
 # Inside .git/: private to this sandbox, untouched by git clean, not part of the tree.
@@ -42,7 +47,7 @@ class InstanceResult:
     model_name_or_path: str
     status: str  # resolved | unresolved | error
     reason: str | None = None  # why it is an error (or what ended the tests abnormally)
-    report: dict | None = None  # swebench's per-instance report (None for errors)
+    report: dict[str, Any] | None = None  # swebench's per-instance report (None for errors)
     patch_sha: str = ""  # which prediction was graded: a changed patch is regraded
     duration_s: float = 0.0
     apply_cmd: str | None = None
@@ -71,7 +76,7 @@ def patch_sha(patch: object) -> str:
 
 
 def run_instance(
-    instance: dict, prediction: dict, log_dir: Path, config: RunConfig
+    instance: Instance, prediction: Prediction, log_dir: Path, config: RunConfig
 ) -> InstanceResult:
     """Grade one prediction; never raises for problems of the prediction, the patch, the
     repository or the tests: they end as an error result with the reason. What ends the
@@ -132,7 +137,16 @@ def run_instance(
     return result
 
 
-def _grade_in(sb, instance, prediction, spec, log_dir, log, result, config) -> None:
+def _grade_in(
+    sb: Sandbox,
+    instance: Instance,
+    prediction: Prediction,
+    spec: RepoSpec,
+    log_dir: Path,
+    log: _Log,
+    result: InstanceResult,
+    config: RunConfig,
+) -> None:
     iid = instance["instance_id"]
     sb.write_file(PATCH_FILE, prediction["model_patch"] or "")
     applied = None
@@ -220,7 +234,7 @@ def _grade_in(sb, instance, prediction, spec, log_dir, log, result, config) -> N
         result.reason = f"tests ended abnormally: {r.reason}"
 
 
-def _tampering(sb, model_patch: str, test_patch: str) -> list[str]:
+def _tampering(sb: Sandbox, model_patch: str, test_patch: str) -> list[str]:
     """`--strict`: the ways the applied model patch touches test infrastructure. Files are
     read inside the sandbox (the patch is hostile: its paths are quoted, never resolved
     on the host)."""
@@ -243,7 +257,7 @@ class InvalidPrediction(Exception):
 
 
 class _Log:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path) -> None:
         self.path = path
         path.write_text("")
 
@@ -252,7 +266,9 @@ class _Log:
             f.write(text.rstrip("\n") + "\n")
 
 
-def open_instance(instance: dict, config: RunConfig = RunConfig(), network: bool = False):
+def open_instance(
+    instance: Instance, config: RunConfig = RunConfig(), network: bool = False
+) -> Sandbox:
     """A started sandbox with the instance's repo at base_commit in its environment: where
     an agent works on the instance. Its `git diff` at the end is the prediction's patch.
     Close it (or use it as a context manager)."""

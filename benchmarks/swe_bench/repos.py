@@ -16,6 +16,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from benchmarks.swe_bench.dataset import Instance
 from foundation.errors import UserError
 
 SNAPSHOTS = Path(__file__).parent / "data" / "repos"
@@ -87,7 +88,7 @@ def base_commit_message(repo: str, version: str) -> str:
     return f"{repo} {version}"
 
 
-def materialize(instance: dict, dest: Path, repos_dir: Path | None = None) -> Path:
+def materialize(instance: Instance, dest: Path, repos_dir: Path | None = None) -> Path:
     """Create `dest` as a git repo checked out at `instance["base_commit"]`."""
     repo, version, base = instance["repo"], instance["version"], instance["base_commit"]
     dest.mkdir(parents=True, exist_ok=True)

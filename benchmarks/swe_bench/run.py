@@ -11,8 +11,9 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
 
-from benchmarks.swe_bench.dataset import model_dir
+from benchmarks.swe_bench.dataset import Instance, Prediction, model_dir
 from benchmarks.swe_bench.harness import (
     ERROR,
     RESOLVED,
@@ -24,9 +25,43 @@ from benchmarks.swe_bench.harness import (
     run_instance,
 )
 from foundation.jsonl import read_rows, write_atomic
-from foundation.runs import RunLog, run_lock, run_units
+from foundation.runs import Row, RunLog, run_lock, run_units
+
+if TYPE_CHECKING:
+    from sandboxes import EnvSpec
 
 RESULTS = "results.jsonl"
+
+Unit = tuple[Instance, Prediction]
+GradedKey = tuple[str, str | None, bool]
+"""What a graded row answers for: instance id, patch_sha, --strict."""
+
+
+class Report(TypedDict):
+    """The run report (`make_report`), in the order it is written."""
+
+    total_instances: int
+    submitted_instances: int
+    completed_instances: int
+    resolved_instances: int
+    unresolved_instances: int
+    infra_failure_instances: int
+    ambiguous_failure_instances: int
+    empty_patch_instances: int
+    error_instances: int
+    completed_ids: list[str]
+    incomplete_ids: list[str]
+    empty_patch_ids: list[str]
+    submitted_ids: list[str]
+    resolved_ids: list[str]
+    unresolved_ids: list[str]
+    infra_failure_ids: list[str]
+    ambiguous_failure_ids: list[str]
+    failure_reasons: dict[str, str]
+    error_ids: list[str]
+    schema_version: int
+    error_reasons: dict[str, str]
+    tampered_ids: list[str]
 
 
 @dataclass(frozen=True)
@@ -52,27 +87,27 @@ class RunPaths:
         return self.output / f"{model_dir(self.model)}.{self.run_id}.json"
 
 
-def is_empty(prediction: dict | None) -> bool:
+def is_empty(prediction: Prediction | None) -> bool:
     """An empty patch ("" or null) is not graded; a poisoned line is (as an error)."""
     if prediction is None:
         return True
     return not prediction.get("error") and prediction.get("model_patch") in ("", None)
 
 
-def read_results(path: Path) -> dict[str, dict]:
+def read_results(path: Path) -> dict[str, Row]:
     """Graded results by instance id; a torn last line (a crash mid-write) is ignored."""
     rows = read_rows(path)
     return {r["instance_id"]: r for r in rows if "instance_id" in r and "status" in r}
 
 
 def evaluate(
-    instances: list[dict],
-    predictions: dict[str, dict],
+    instances: list[Instance],
+    predictions: dict[str, Prediction],
     paths: RunPaths,
     config: RunConfig = RunConfig(),
     workers: int = 1,
     on_result: Callable[[InstanceResult | None, str], None] | None = None,
-) -> dict:
+) -> Report:
     """Grade every instance that has a non-empty prediction and is not graded yet (the
     same patch, the same --strict); write and return the report. `on_result(result,
     instance_id)` is called as each instance finishes (result None when it was skipped as
@@ -81,20 +116,20 @@ def evaluate(
         return _evaluate(instances, predictions, paths, config, workers, on_result)
 
 
-def _graded_key(row: dict) -> tuple[str, str | None, bool] | None:
+def _graded_key(row: Row) -> GradedKey | None:
     if "instance_id" not in row or "status" not in row:
         return None
     return (row["instance_id"], row.get("patch_sha"), bool(row.get("strict", False)))
 
 
 def _evaluate(
-    instances: list[dict],
-    predictions: dict[str, dict],
+    instances: list[Instance],
+    predictions: dict[str, Prediction],
     paths: RunPaths,
     config: RunConfig,
     workers: int,
     on_result: Callable[[InstanceResult | None, str], None] | None,
-) -> dict:
+) -> Report:
     log = RunLog(paths.results, key=_graded_key, sort_keys=False)  # rows as to_json writes
     units = [
         (inst, predictions[inst["instance_id"]])
@@ -102,7 +137,7 @@ def _evaluate(
         if not is_empty(predictions.get(inst["instance_id"]))
     ]
 
-    def key(unit: tuple[dict, dict]) -> tuple[str, str | None, bool]:
+    def key(unit: Unit) -> GradedKey:
         inst, pred = unit
         return (inst["instance_id"], patch_sha(pred.get("model_patch")), config.strict)
 
@@ -111,13 +146,13 @@ def _evaluate(
         _prepare_envs([i for i, p in todo if not p.get("error")], config)
     results: dict[str, InstanceResult] = {}
 
-    def grade(unit: tuple[dict, dict]) -> dict:
+    def grade(unit: Unit) -> Row:
         inst, pred = unit
         iid = inst["instance_id"]
         results[iid] = run_instance(inst, pred, paths.instance_dir(iid), config)
         return dict(json.loads(results[iid].to_json()))
 
-    def progress(unit: tuple[dict, dict], row: dict | None) -> None:
+    def progress(unit: Unit, row: Row | None) -> None:
         if on_result:
             iid = unit[0]["instance_id"]
             on_result(None if row is None else results[iid], iid)
@@ -128,7 +163,7 @@ def _evaluate(
     return report
 
 
-def _prepare_envs(instances: list[dict], config: RunConfig) -> None:
+def _prepare_envs(instances: list[Instance], config: RunConfig) -> None:
     """Build each distinct environment once, before the workers start (they would
     otherwise queue on the build lock, each holding a worker slot). An instance without an
     environment spec is skipped here: grading records it as an error row."""
@@ -136,7 +171,7 @@ def _prepare_envs(instances: list[dict], config: RunConfig) -> None:
     from foundation.errors import UserError
     from sandboxes import prepare_env
 
-    envs = set()
+    envs: set[EnvSpec] = set()
     for i in instances:
         with contextlib.suppress(UserError):
             envs.add(spec_for(i["repo"], i["version"]).env())
@@ -145,8 +180,11 @@ def _prepare_envs(instances: list[dict], config: RunConfig) -> None:
 
 
 def make_report(
-    instances: list[dict], predictions: dict[str, dict], results: dict, paths: RunPaths
-) -> dict:
+    instances: list[Instance],
+    predictions: dict[str, Prediction],
+    results: dict[str, Row],
+    paths: RunPaths,
+) -> Report:
     """The run report of swebench's `make_run_report` (schema_version 2), field for field:
     incomplete = no prediction, empty patch = "" or null, error = graded without a report
     (patch did not apply, tests timed out, sandbox failure). `failure_reasons` keeps the
@@ -156,7 +194,7 @@ def make_report(
     infrastructure (graded so only under --strict)."""
     from benchmarks.swe_bench.official import infra_failure
 
-    completed, resolved, unresolved, error, incomplete, empty = (set() for _ in range(6))
+    completed, resolved, unresolved, error, incomplete, empty = (set[str]() for _ in range(6))
     for inst in instances:
         iid = inst["instance_id"]
         pred = predictions.get(iid)
@@ -173,7 +211,9 @@ def make_report(
         completed.add(iid)
         (resolved if row["status"] == RESOLVED else unresolved).add(iid)
         assert row["status"] in (RESOLVED, UNRESOLVED)
-    reasons, infra, ambiguous = {}, set(), set()
+    reasons: dict[str, str] = {}
+    infra: set[str] = set()
+    ambiguous: set[str] = set()
     for iid in unresolved | error:
         log_dir = paths.instance_dir(iid)
         found = infra_failure.classify_logs(
@@ -212,6 +252,6 @@ def make_report(
     }
 
 
-def write_report(path: Path, report: dict) -> None:
+def write_report(path: Path, report: Report) -> None:
     """Write atomically: a reader never sees half a report."""
     write_atomic(path, json.dumps(report, indent=4) + "\n")

@@ -12,10 +12,17 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from benchmarks.swe_bench.dataset import Instance
 from benchmarks.tasks import SolveOptions
 from foundation.errors import UserError
+from foundation.runs import Row
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from agents.llm import LLM, UsageMeter
 
 DEFAULT_LIMIT = 1  # the embedded model needs minutes per instance on 2 cores
 DEFAULT_MAX_ITERATIONS = 8
@@ -37,7 +44,7 @@ def model_name(spec: str) -> str:
     return spec.replace("/", "__")
 
 
-def select(options: SolveOptions) -> list[dict]:
+def select(options: SolveOptions) -> list[Instance]:
     from benchmarks.swe_bench import DEFAULT_DATASET, load_dataset
 
     dataset = options.dataset or DEFAULT_DATASET
@@ -48,7 +55,9 @@ def select(options: SolveOptions) -> list[dict]:
     return instances[:limit] if limit > 0 else instances
 
 
-def run_swe_bench(options: SolveOptions, llm: Any = None, judge_llm: Any = None) -> dict[str, Any]:
+def run_swe_bench(
+    options: SolveOptions, llm: LLM | None = None, judge_llm: LLM | None = None
+) -> dict[str, Any]:
     """The whole run; `llm` overrides `options.model` (tests pass a model object).
     One process at a time per output directory (`run_lock`)."""
     from foundation.runs import run_lock
@@ -66,24 +75,28 @@ def run_swe_bench(options: SolveOptions, llm: Any = None, judge_llm: Any = None)
 
 
 def _run(
-    options: SolveOptions, instances: list[dict], kind: str, out: Path, llm: Any, judge_llm: Any
+    options: SolveOptions,
+    instances: list[Instance],
+    kind: str,
+    out: Path,
+    llm: LLM | None,
+    judge_llm: LLM | None,
 ) -> dict[str, Any]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from agents.llm import Budget, MeteredLLM, UsageMeter, load_llm
+    from agents.llm import MeteredLLM, UsageMeter, load_llm
     from agents.swe.env import AgentConfig
     from benchmarks.swe_bench.solver import SOLVE_LOG, SolveConfig, read_log, solve_all, write_json
+    from foundation.budget import Budget
 
     # Usage and the dollar cap count every session of this run, not just this one.
     meter = UsageMeter(ledger=out / USAGE_LEDGER)
     if llm is None:
-        budget = None
-        if options.max_cost is not None:
-            budget = Budget(max_cost=options.max_cost, spent=meter.spent())
+        budget = None if options.max_cost is None else Budget(dollars=options.max_cost)
         llm = load_llm(
-            options.model, base_url=options.base_url, budget=budget, cache=options.cache,
-            meter=meter,
+            options.model, base_url=options.base_url, budget=budget, spent=meter.spent(),
+            cache=options.cache, meter=meter,
         )  # fmt: skip
     else:
         llm = MeteredLLM(llm, meter)
@@ -101,7 +114,7 @@ def _run(
     )
     console = Console(stderr=True)
     clock = _Clock(out / "usage.json")
-    rows: dict[str, dict] = {}
+    rows: dict[str, Row] = {}
     stopped = None
     exit_code = 0
     with Progress(
@@ -110,7 +123,7 @@ def _run(
     ) as progress:  # fmt: skip
         bar = progress.add_task(f"solve {options.search} ({kind})", total=len(instances))
 
-        def on_done(row: dict | None, iid: str) -> None:
+        def on_done(row: Row | None, iid: str) -> None:
             if row is None:
                 progress.console.print(f"{iid}: already done (skipped)", highlight=False)
             else:
@@ -146,7 +159,15 @@ def _run(
     return summary
 
 
-def _grade(instances, rows, out, kind, name, console, options) -> Path:
+def _grade(
+    instances: list[Instance],
+    rows: dict[str, Row],
+    out: Path,
+    kind: str,
+    name: str,
+    console: Console,
+    options: SolveOptions,
+) -> Path:
     import json
 
     from benchmarks.swe_bench import RunConfig, RunPaths, evaluate
@@ -187,7 +208,9 @@ class _Clock:
         return self.before + time.monotonic() - self.start
 
 
-def _write_usage(out: Path, rows: dict, meter: Any, clock: _Clock) -> dict:
+def _write_usage(
+    out: Path, rows: dict[str, Row], meter: UsageMeter, clock: _Clock
+) -> dict[str, Any]:
     """usage.json: the run's totals over every session (the calls from the usage.jsonl
     ledger; wall time of a session killed with -9 is lost, its calls are not)."""
     from benchmarks.swe_bench.solver import write_json

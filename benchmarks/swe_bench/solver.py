@@ -16,15 +16,23 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agents.swe.env import AgentConfig, AgentEnv
+from benchmarks.swe_bench.dataset import Instance
 from foundation.errors import one_line
 from foundation.jsonl import read_rows, write_atomic
-from foundation.runs import RunLog, RunOutcome, run_units
+from foundation.runs import Row, RunLog, RunOutcome, run_units
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+    from langgraph.graph.state import CompiledStateGraph
+
+    from agents.llm import LLM
 
 SOLVE_LOG = "solve.jsonl"
 PREDICTIONS = "predictions.jsonl"
@@ -39,7 +47,7 @@ class SolveConfig:
     model_name: str = "agent"
 
 
-def read_log(path: Path) -> dict[str, dict]:
+def read_log(path: Path) -> dict[str, Row]:
     """Finished instances by id; a torn last line (killed mid-write) is ignored."""
     return {row["instance_id"]: row for row in read_rows(path) if "instance_id" in row}
 
@@ -48,17 +56,15 @@ def write_json(path: Path, data: Any) -> None:
     write_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
-def write_predictions(out: Path, done: dict[str, dict]) -> Path:
-    """predictions.jsonl, rewritten atomically from the solve log."""
+def write_predictions(out: Path, rows: Iterable[Row]) -> Path:
+    """predictions.jsonl, rewritten atomically from the solve log's rows."""
     path = out / PREDICTIONS
     keys = ("instance_id", "model_name_or_path", "model_patch")
-    write_atomic(
-        path, "".join(json.dumps({k: row[k] for k in keys}) + "\n" for row in done.values())
-    )
+    write_atomic(path, "".join(json.dumps({k: row[k] for k in keys}) + "\n" for row in rows))
     return path
 
 
-def open_checkpointer(path: Path) -> Any:
+def open_checkpointer(path: Path) -> BaseCheckpointSaver[str]:
     import sqlite3
 
     from langgraph.checkpoint.sqlite import SqliteSaver
@@ -68,13 +74,13 @@ def open_checkpointer(path: Path) -> Any:
 
 
 def solve_instance(
-    instance: dict,
-    llm: Any,
+    instance: Instance,
+    llm: LLM,
     config: SolveConfig,
     out: Path,
-    checkpointer: Any = None,
-    judge_llm: Any = None,
-) -> dict:
+    checkpointer: BaseCheckpointSaver[str] | None = None,
+    judge_llm: LLM | None = None,
+) -> Row:
     """Run the chosen graph on one instance in a fresh sandbox; returns its solve-log row.
     Raises what ends the whole run (budget, Ctrl-C, Docker gone); the checkpoint keeps
     the instance's progress for the rerun."""
@@ -89,12 +95,13 @@ def solve_instance(
         spec = spec_for(instance["repo"], instance["version"])
     except UserError as exc:  # no way to build this instance's environment
         raise RepoError(str(exc)) from None
-    state: dict = {}
+    state: dict[str, Any] = {}
     env: AgentEnv | None = None
+    graph: CompiledStateGraph[Any, Any, Any, Any]
     try:
         with open_instance(instance, RunConfig(sandbox=config.sandbox)) as sb:
             env = AgentEnv(instance, llm, sb, spec.test_cmd, config.agent, judge_llm)
-            thread = {"configurable": {"thread_id": f"{config.search}:{iid}"}}
+            thread: RunnableConfig = {"configurable": {"thread_id": f"{config.search}:{iid}"}}
             if config.search == "mcts":
                 from agents.graphs.swe_search import build_swe_search_graph
 
@@ -107,7 +114,7 @@ def solve_instance(
 
                 graph = build_react_graph(env, checkpointer)
                 limit = 4 * config.agent.max_iterations * config.agent.max_parse_errors + 20
-            run_cfg = {**thread, "recursion_limit": limit}
+            run_cfg: RunnableConfig = {**thread, "recursion_limit": limit}
             saved = graph.get_state(thread) if checkpointer is not None else None
             if saved is not None and saved.values and saved.next:
                 env.apply_diff(saved.values.get("diff", ""))  # resume mid-instance
@@ -152,7 +159,7 @@ def solve_instance(
     }
 
 
-def error_row(instance: dict, config: SolveConfig, exc: BaseException) -> dict:
+def error_row(instance: Instance, config: SolveConfig, exc: BaseException) -> Row:
     """The solve-log row of an instance that ended in an error (no patch), with the reason."""
     from benchmarks.swe_bench.repos import RepoError
     from sandboxes import BuildError
@@ -172,13 +179,13 @@ def error_row(instance: dict, config: SolveConfig, exc: BaseException) -> dict:
 
 
 def solve_all(
-    instances: list[dict],
-    llm: Any,
+    instances: list[Instance],
+    llm: LLM,
     config: SolveConfig,
     out: Path,
-    on_done: Callable[[dict | None, str], None] | None = None,
-    judge_llm: Any = None,
-) -> RunOutcome[dict]:
+    on_done: Callable[[Row | None, str], None] | None = None,
+    judge_llm: LLM | None = None,
+) -> RunOutcome[Instance]:
     """Solve every instance not yet in the solve log (`foundation.runs.run_units`); each
     finished one is appended to the log and the predictions rewritten. `on_done(row, id)`
     reports progress (row None: skipped, already done). A reached budget ends the run with
@@ -197,9 +204,9 @@ def solve_all(
             return True  # no key, server down, Docker gone, disk full: every instance would fail
         return lifecycle.stopping()  # its sandbox was closed by SIGTERM: not the instance's
 
-    def save(inst: dict, row: dict) -> None:
+    def save(inst: Instance, row: Row) -> None:
         log.append(row)
-        write_predictions(out, log.done)
+        write_predictions(out, log.done.values())
 
     try:
         return run_units(
@@ -210,4 +217,4 @@ def solve_all(
             on_row=(lambda inst, row: on_done(row, inst["instance_id"])) if on_done else None,
         )  # fmt: skip
     finally:
-        write_predictions(out, read_log(log.path))
+        write_predictions(out, read_log(log.path).values())

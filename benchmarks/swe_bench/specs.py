@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from benchmarks.swe_bench.mini.projects import PROJECTS
 from foundation.errors import UserError
+
+if TYPE_CHECKING:
+    from sandboxes import EnvSpec
 
 
 @dataclass(frozen=True)
@@ -21,7 +25,7 @@ class RepoSpec:
     python: str = "3"
     directives: str = "paths"  # test files as paths (pytest) or dotted modules (unittest)
 
-    def env(self):  # -> sandboxes.EnvSpec (imported lazily: sandboxes pulls in docker)
+    def env(self) -> EnvSpec:  # sandboxes is imported lazily: it pulls in docker
         from sandboxes import EnvSpec
 
         return EnvSpec(python=self.python, pip_packages=self.pip_packages)

@@ -12,14 +12,14 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchmarks.swe_bench.dataset import load_dataset
+from benchmarks.swe_bench.dataset import Instance, load_dataset
 from benchmarks.swe_bench.harness import RunConfig, run_instance
 
 
-def validate_instance(instance: dict, config: RunConfig, log_root: Path) -> list[str]:
+def validate_instance(instance: Instance, config: RunConfig, log_root: Path) -> list[str]:
     """Problems found with one instance (empty when it is sound)."""
     iid = instance["instance_id"]
-    problems = []
+    problems: list[str] = []
     for label, patch in (("gold", instance["patch"]), ("none", "")):
         pred = {"instance_id": iid, "model_name_or_path": label, "model_patch": patch}
         res = run_instance(instance, pred, log_root / label / iid, config)
@@ -36,7 +36,7 @@ def validate_instance(instance: dict, config: RunConfig, log_root: Path) -> list
 
 
 def validate_dataset(
-    instances: list[dict], config: RunConfig, workers: int = 2, log_root: Path | None = None
+    instances: list[Instance], config: RunConfig, workers: int = 2, log_root: Path | None = None
 ) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="swe-validate-") as tmp:
         root = log_root or Path(tmp)

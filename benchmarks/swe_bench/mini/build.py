@@ -69,9 +69,12 @@ def fixed_tree(project: Project, sdist: Path, dest: Path) -> None:
                 continue
             if "__pycache__" in rel or rel.endswith(".pyc"):
                 continue
+            data = tar.extractfile(m)
+            if data is None:  # never: m is a regular file
+                continue
             out = dest / rel
             out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_bytes(tar.extractfile(m).read())  # type: ignore[union-attr]
+            out.write_bytes(data.read())
     for spec in SPECS:
         if spec.repo != project.repo:
             continue
@@ -109,10 +112,13 @@ def run_tests(python: str, repo: Path, project: Project, test_patch: str) -> dic
         f"{cmd} {' '.join(directives)}", shell=True, cwd=repo, capture_output=True, text=True
     )
     parse = official.log_parsers.PARSER_REGISTRY[spec.log_parser]
-    return parse(proc.stdout + "\n" + proc.stderr, None)
+    statuses: dict[str, str] = parse(proc.stdout + "\n" + proc.stderr, None)  # test -> status
+    return statuses
 
 
-def build_instance(spec: Spec, project: Project, fixed: Path, env_commit: str, python: str):
+def build_instance(
+    spec: Spec, project: Project, fixed: Path, env_commit: str, python: str
+) -> dict[str, str]:
     work = Path(tempfile.mkdtemp(prefix=f"swe-mini-{spec.instance_id}-"))
     try:
         shutil.copytree(fixed, work, dirs_exist_ok=True)
