@@ -7,10 +7,11 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
-from dataclasses import dataclass
 
 import typer
 
+import agents.commands as commands
+from agents.commands import CLI
 from foundation.errors import UserError, one_line
 
 app = typer.Typer(
@@ -27,18 +28,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(eval_app, name="eval")
 
 
-@dataclass(frozen=True)
-class CLI:
-    """The command groups a command module may add to."""
-
-    app: typer.Typer
-    bench: typer.Typer
-    eval: typer.Typer
-
-
 def _register_all() -> None:
-    import agents.commands as commands
-
     cli = CLI(app=app, bench=bench_app, eval=eval_app)
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"agents.commands.{info.name}")

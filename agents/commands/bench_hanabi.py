@@ -4,10 +4,58 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 
 import typer
+from pydantic import model_validator
+from typing_extensions import Self
 
-from foundation.errors import UserError
+from agents.commands import CLI
+from agents.commands.settings import CommandSettings, Count
+
+if TYPE_CHECKING:
+    from benchmarks.hanabi import HanabiBench
+
+
+class BenchHanabiSettings(CommandSettings):
+    """`agents bench hanabi`'s options; `config()` is the benchmark's `HanabiBench`."""
+
+    FLAGS: ClassVar[dict[str, str]] = {"as_json": "--json"}
+
+    bot: tuple[str, ...] = ("hanabi_rules",)
+    games: Count = 100
+    seed: int = 0
+    players: int = 2
+    partner: str | None = None
+    out: Path = Path("benchmarks/results")
+    as_json: bool = False
+
+    @model_validator(mode="after")
+    def _playable(self) -> Self:
+        """The game loads with --players, and every bot spec builds (before any game runs)."""
+        from games.bots import make_bot
+        from games.errors import GameError
+        from games.hanabi.game import HanabiConfig
+
+        try:
+            game = HanabiConfig(players=self.players).load()
+            for spec in [*self.bot, *([self.partner] if self.partner else [])]:
+                make_bot(game, spec, seed=0)
+        except GameError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    def config(self) -> HanabiBench:
+        from benchmarks.hanabi import HanabiBench
+
+        return HanabiBench(
+            bots=tuple(dict.fromkeys(self.bot)),
+            games=self.games,
+            seed=self.seed,
+            players=self.players,
+            out=str(self.out),
+            partner=self.partner,
+        )
 
 
 def bench_hanabi(
@@ -28,36 +76,22 @@ def bench_hanabi(
 ) -> None:
     """Mean score ± SE, share of 25s, histogram and seconds per move for each bot; writes
     hanabi_<P>p.{json,md,png} and appends games to hanabi_games.jsonl (resumable)."""
-    from benchmarks.hanabi import HanabiBench, markdown, run, summarize, write_reports
-    from games.bots import make_bot
-    from games.errors import GameError
-    from games.hanabi.game import HanabiConfig
+    settings = BenchHanabiSettings(
+        bot=tuple(bot), games=games, seed=seed, players=players, partner=partner, out=out,
+        as_json=as_json,
+    )  # fmt: skip
+    from benchmarks.hanabi import markdown, run, summarize, write_reports
 
-    if games < 1:
-        raise UserError("--games must be >= 1")
-    try:
-        game = HanabiConfig(players=players).load()
-        for spec in [*bot, *([partner] if partner else [])]:
-            make_bot(game, spec, seed=0)  # validate every spec before playing
-    except GameError as exc:
-        raise UserError(str(exc)) from None
-    cfg = HanabiBench(
-        bots=tuple(dict.fromkeys(bot)),
-        games=games,
-        seed=seed,
-        players=players,
-        out=str(out),
-        partner=partner,
-    )
-    say = (lambda _: None) if as_json else (lambda s: typer.echo(s, err=True))
+    cfg = settings.config()
+    say = (lambda _: None) if settings.as_json else (lambda s: typer.echo(s, err=True))
     summary = summarize(cfg, run(cfg, say))
-    paths = write_reports(summary, out)
-    if as_json:
+    paths = write_reports(summary, settings.out)
+    if settings.as_json:
         typer.echo(json.dumps(summary, indent=2))
     else:
         typer.echo(markdown(summary))
         typer.echo("wrote " + ", ".join(str(p) for p in paths))
 
 
-def register(cli) -> None:  # type: ignore[no-untyped-def]
+def register(cli: CLI) -> None:
     cli.bench.command("hanabi")(bench_hanabi)

@@ -4,10 +4,63 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 
 import typer
+from pydantic import field_validator
 
-from foundation.errors import UserError
+from agents.commands import CLI
+from agents.commands.settings import CommandSettings, Count, Positive
+
+if TYPE_CHECKING:
+    from benchmarks.mcts_speed import BenchConfig
+
+
+class BenchMctsSettings(CommandSettings):
+    """`agents bench mcts`'s options; `config()` is the benchmark's `BenchConfig`."""
+
+    FLAGS: ClassVar[dict[str, str]] = {"as_json": "--json"}
+
+    game: str = "connect_four"
+    sims: Count = 1000
+    games: Count = 200
+    seconds: Positive = 0.05
+    positions: Count = 4
+    reps: Count = 3
+    workers: Count = 2
+    seed: int = 0
+    reuse: bool = False
+    pairing: tuple[str, ...] = ()
+    out: Path = Path("benchmarks/results")
+    as_json: bool = False
+
+    @field_validator("game")
+    @classmethod
+    def _known_game(cls, game: str) -> str:
+        import pyspiel
+
+        if game.split("(")[0] not in pyspiel.registered_names():
+            raise ValueError(f"unknown game {game!r}; try connect_four or tic_tac_toe")
+        return game
+
+    @field_validator("pairing")
+    @classmethod
+    def _known_pairings(cls, pairing: tuple[str, ...]) -> tuple[str, ...]:
+        from benchmarks.mcts_speed import PAIRINGS
+
+        bad = [p for p in pairing if p not in PAIRINGS]
+        if bad:
+            raise ValueError(f"unknown pairing {bad[0]!r}; valid: {', '.join(PAIRINGS)}")
+        return pairing
+
+    def config(self) -> BenchConfig:
+        from benchmarks.mcts_speed import PAIRINGS, BenchConfig
+
+        return BenchConfig(
+            game=self.game, sims=self.sims, games=self.games, seconds=self.seconds,
+            positions=self.positions, reps=self.reps, workers=self.workers, seed=self.seed,
+            reuse=self.reuse, pairings=self.pairing or PAIRINGS, out=str(self.out),
+        )  # fmt: skip
 
 
 def bench_mcts(
@@ -34,23 +87,17 @@ def bench_mcts(
 ) -> None:
     """Simulations per second at equal simulations, and win rates at equal simulations and
     equal wall-clock time; writes mcts_speed.{json,md,png} under --out (resumable)."""
-    from benchmarks.mcts_speed import PAIRINGS, BenchConfig, Progress, markdown, run, write_reports
-
-    if game.split("(")[0] not in __import__("pyspiel").registered_names():
-        raise UserError(f"unknown game {game!r}; try connect_four or tic_tac_toe")
-    bad = [p for p in pairing if p not in PAIRINGS]
-    if bad:
-        raise UserError(f"unknown pairing {bad[0]!r}; valid: {', '.join(PAIRINGS)}")
-    if min(sims, games, positions, reps, workers) < 1 or seconds <= 0:
-        raise UserError("sims, games, positions, reps and workers must be >= 1, seconds > 0")
-    cfg = BenchConfig(
+    settings = BenchMctsSettings(
         game=game, sims=sims, games=games, seconds=seconds, positions=positions, reps=reps,
-        workers=workers, seed=seed, reuse=reuse, pairings=tuple(pairing) or PAIRINGS, out=str(out),
+        workers=workers, seed=seed, reuse=reuse, pairing=tuple(pairing), out=out,
+        as_json=as_json,
     )  # fmt: skip
-    say = (lambda _: None) if as_json else (lambda s: typer.echo(s, err=True))
-    result = run(cfg, Progress(say))
-    paths = write_reports(result, out)
-    if as_json:
+    from benchmarks.mcts_speed import Progress, markdown, run, write_reports
+
+    say = (lambda _: None) if settings.as_json else (lambda s: typer.echo(s, err=True))
+    result = run(settings.config(), Progress(say))
+    paths = write_reports(result, settings.out)
+    if settings.as_json:
         slim = {**result, "speed": {k: v for k, v in result["speed"].items() if k != "samples"}}
         typer.echo(json.dumps(slim, indent=2))
     else:
@@ -58,5 +105,5 @@ def bench_mcts(
         typer.echo("wrote " + ", ".join(str(p) for p in paths))
 
 
-def register(cli) -> None:  # type: ignore[no-untyped-def]
+def register(cli: CLI) -> None:
     cli.bench.command("mcts")(bench_mcts)

@@ -6,8 +6,55 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from pydantic import field_validator, model_validator
+from typing_extensions import Self
 
-from foundation.errors import UserError
+from agents.commands import CLI
+from agents.commands.settings import CommandSettings, Count
+
+
+class BenchPlanningSettings(CommandSettings):
+    """`agents bench planning`'s options; `run_dir(agent)` is where each agent's run goes."""
+
+    task: str = "game24"
+    agent: tuple[str, ...] = ("rafa",)
+    model: str = "local:smollm2"
+    limit: Count = 10
+    max_calls: Count = 60
+    option: str = ""
+    out: Path = Path("runs/planning")
+
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, task: str) -> str:
+        from benchmarks.planning_tasks import TASKS
+
+        if task not in TASKS:
+            raise ValueError(f"unknown task {task!r}; valid: {', '.join(TASKS)}")
+        return task
+
+    @field_validator("agent")
+    @classmethod
+    def _known_agents(cls, agent: tuple[str, ...]) -> tuple[str, ...]:
+        from agents.graphs.episode import AGENTS
+
+        bad = [a for a in agent if a not in AGENTS]
+        if bad:
+            raise ValueError(f"unknown agent {bad[0]!r}; valid: {', '.join(AGENTS)}")
+        return agent
+
+    @model_validator(mode="after")
+    def _oracle_exists(self) -> Self:
+        from benchmarks.planning_tasks import TASKS
+
+        if self.model.startswith("oracle") and TASKS[self.task].oracle is None:
+            raise ValueError(f"task {self.task} has no oracle model; give a model spec")
+        return self
+
+    def run_dir(self, agent: str) -> Path:
+        """OUT/TASK/AGENT-MODEL[-OPTION]."""
+        safe = self.model.replace("/", "_").replace(":", "_")
+        return self.out / self.task / f"{agent}-{safe}{'-' + self.option if self.option else ''}"
 
 
 def bench_planning(
@@ -26,26 +73,21 @@ def bench_planning(
     ),
 ) -> None:
     """Success rate, steps, LLM calls, tokens and cost per agent; resumable."""
-    from benchmarks.planning_tasks import AGENTS, TASKS, run_task
+    settings = BenchPlanningSettings(
+        task=task, agent=tuple(agent), model=model, limit=limit, max_calls=max_calls,
+        option=option, out=out,
+    )  # fmt: skip
+    from benchmarks.planning_tasks import run_task
 
-    if task not in TASKS:
-        raise UserError(f"unknown task {task!r}; valid: {', '.join(TASKS)}")
-    bad = [a for a in agent if a not in AGENTS]
-    if bad:
-        raise UserError(f"unknown agent {bad[0]!r}; valid: {', '.join(AGENTS)}")
-    if limit < 1 or max_calls < 1:
-        raise UserError("--limit and --max-calls must be >= 1")
-    if model.startswith("oracle") and TASKS[task].oracle is None:
-        raise UserError(f"task {task} has no oracle model; give a model spec")
-    safe = model.replace("/", "_").replace(":", "_")
-    for a in agent:
+    for a in settings.agent:
         summary = run_task(
-            task, a, model, limit, out / task / f"{a}-{safe}{'-' + option if option else ''}",
-            max_calls=max_calls, option=option, progress=lambda s: typer.echo(s, err=True),
+            settings.task, a, settings.model, settings.limit, settings.run_dir(a),
+            max_calls=settings.max_calls, option=settings.option,
+            progress=lambda s: typer.echo(s, err=True),
         )  # fmt: skip
         for line in summary.lines():
             typer.echo(line)
 
 
-def register(cli: object) -> None:
-    cli.bench.command("planning")(bench_planning)  # type: ignore[attr-defined]
+def register(cli: CLI) -> None:
+    cli.bench.command("planning")(bench_planning)

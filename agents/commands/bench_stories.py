@@ -5,10 +5,90 @@ each judged pairwise by a model with positions swapped."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+from pydantic import field_validator, model_validator
+from typing_extensions import Self
 
-from foundation.errors import UserError
+from agents.commands import CLI
+from agents.commands.settings import CommandSettings, Count, NonNegative, Size
+
+if TYPE_CHECKING:
+    from agents.graphs.story import StoryConfig
+    from agents.training.orpo import ORPOConfig
+
+
+class BenchStoriesSettings(CommandSettings):
+    """`agents bench stories`'s options; `story()` and `orpo()` are the configs they make."""
+
+    model: str = "local:smollm2"
+    judge: str = ""
+    premises: int = 6
+    train_premises: int = 4
+    steps: Count = 5
+    simulations: Count = 4
+    samples: Count = 3
+    max_tokens: Count = 32
+    judge_steps: bool = False
+    orpo_steps: Size = 0
+    orpo_lr: float = 3e-5
+    orpo_beta: float = 0.1
+    orpo_batch: Count = 2
+    lora: bool = False
+    orpo_top_layers: Size = 6
+    orpo_max_prompt: Size = 64
+    orpo_minutes: NonNegative = 15.0
+    work: Path = Path("runs/stories")
+    out: Path = Path("benchmarks/results/stories_smollm2")
+
+    @field_validator("premises")
+    @classmethod
+    def _premises(cls, premises: int) -> int:
+        from benchmarks.stories import PREMISES
+
+        if not 1 <= premises <= len(PREMISES):
+            raise ValueError(f"--premises must be in 1..{len(PREMISES)}")
+        return premises
+
+    @model_validator(mode="after")
+    def _orpo(self) -> Self:
+        from benchmarks.stories import TRAIN_PREMISES
+
+        if self.orpo_steps and not 2 <= self.train_premises <= len(TRAIN_PREMISES):
+            raise ValueError(f"--train-premises must be in 2..{len(TRAIN_PREMISES)}")
+        if self.orpo_lr <= 0 or self.orpo_beta < 0:
+            raise ValueError("--orpo-lr must be > 0 and --orpo-beta >= 0")
+        return self
+
+    def story(self) -> StoryConfig:
+        from agents.graphs.story import StoryConfig
+
+        return StoryConfig(
+            steps=self.steps,
+            simulations=self.simulations,
+            samples=self.samples,
+            max_tokens=self.max_tokens,
+            judge=self.judge_steps,
+        )
+
+    def orpo(self) -> ORPOConfig | None:
+        """The outer loop's training settings; None without --orpo-steps."""
+        if not self.orpo_steps:
+            return None
+        from agents.training.orpo import ORPOConfig
+
+        return ORPOConfig(
+            steps=self.orpo_steps,
+            lr=self.orpo_lr,
+            beta=self.orpo_beta,
+            batch_size=self.orpo_batch,
+            heldout=0.25,
+            lora=self.lora,
+            top_layers=0 if self.lora else self.orpo_top_layers,
+            max_prompt=self.orpo_max_prompt,
+            max_seconds=60 * self.orpo_minutes,
+        )
 
 
 def bench_stories(
@@ -43,54 +123,30 @@ def bench_stories(
     ),
 ) -> None:
     """Win rates (judge, both orders), position-bias counts and surprisal statistics."""
-    from agents.graphs.story import StoryConfig
+    settings = BenchStoriesSettings(
+        model=model, judge=judge, premises=premises, train_premises=train_premises, steps=steps,
+        simulations=simulations, samples=samples, max_tokens=max_tokens,
+        judge_steps=judge_steps, orpo_steps=orpo_steps, orpo_lr=orpo_lr, orpo_beta=orpo_beta,
+        orpo_batch=orpo_batch, lora=lora, orpo_top_layers=orpo_top_layers,
+        orpo_max_prompt=orpo_max_prompt, orpo_minutes=orpo_minutes, work=work, out=out,
+    )  # fmt: skip
     from benchmarks.stories import PREMISES, TRAIN_PREMISES, bench_stories, write_bench
 
-    if not 1 <= premises <= len(PREMISES):
-        raise UserError(f"--premises must be in 1..{len(PREMISES)}")
-    if orpo_steps and not 2 <= train_premises <= len(TRAIN_PREMISES):
-        raise UserError(f"--train-premises must be in 2..{len(TRAIN_PREMISES)}")
-    if min(steps, simulations, samples, max_tokens, orpo_batch) < 1 or orpo_steps < 0:
-        raise UserError("--steps, --simulations, --samples, --max-tokens must be >= 1")
-    if orpo_lr <= 0 or orpo_beta < 0:
-        raise UserError("--orpo-lr must be > 0 and --orpo-beta >= 0")
-    story = StoryConfig(
-        steps=steps,
-        simulations=simulations,
-        samples=samples,
-        max_tokens=max_tokens,
-        judge=judge_steps,
-    )
-    orpo = None
-    if orpo_steps:
-        from agents.training.orpo import ORPOConfig
-
-        orpo = ORPOConfig(
-            steps=orpo_steps,
-            lr=orpo_lr,
-            beta=orpo_beta,
-            batch_size=orpo_batch,
-            heldout=0.25,
-            lora=lora,
-            top_layers=0 if lora else orpo_top_layers,
-            max_prompt=orpo_max_prompt,
-            max_seconds=60 * orpo_minutes,
-        )
     bench = bench_stories(
-        model,
-        judge or model,
-        PREMISES[:premises],
-        work,
-        story,
-        orpo,
-        TRAIN_PREMISES[:train_premises],
+        settings.model,
+        settings.judge or settings.model,
+        PREMISES[: settings.premises],
+        settings.work,
+        settings.story(),
+        settings.orpo(),
+        TRAIN_PREMISES[: settings.train_premises],
         progress=lambda s: typer.echo(s, err=True),
     )
     for line in bench.lines():
         typer.echo(line)
-    for path in write_bench(bench, out):
+    for path in write_bench(bench, settings.out):
         typer.echo(f"wrote {path}")
 
 
-def register(cli: object) -> None:
-    cli.bench.command("stories")(bench_stories)  # type: ignore[attr-defined]
+def register(cli: CLI) -> None:
+    cli.bench.command("stories")(bench_stories)

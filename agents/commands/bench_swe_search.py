@@ -3,8 +3,41 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+from agents.commands import CLI
+from agents.commands.settings import CommandSettings, Count, NonNegative, Sandbox, Size, comma_list
+
+if TYPE_CHECKING:
+    from benchmarks.tasks import SolveOptions
+
+
+class BenchSweSearchSettings(CommandSettings):
+    """`agents bench swe-search`'s options; `options()` is what both arms solve with."""
+
+    model: str = "local:smollm2"
+    limit: Size = 3
+    instances: str = ""
+    max_iterations: Count | None = None
+    max_cost: NonNegative | None = None
+    sandbox: Sandbox = "auto"
+    base_url: str | None = None
+    output: Path = Path("runs/bench_swe_search")
+
+    def options(self) -> SolveOptions:
+        from benchmarks.tasks import SolveOptions
+
+        return SolveOptions(
+            model=self.model,
+            limit=self.limit,
+            instances=comma_list(self.instances),
+            max_iterations=self.max_iterations,
+            max_cost=self.max_cost,
+            sandbox=self.sandbox,
+            base_url=self.base_url,
+        )
 
 
 def swe_search(
@@ -18,20 +51,15 @@ def swe_search(
     output: Path = typer.Option(Path("runs/bench_swe_search"), "--output", "-o"),
 ) -> None:
     """Resolve rate, cost, wall time and LLM calls of both agents, in one table."""
+    settings = BenchSweSearchSettings(
+        model=model, limit=limit, instances=instances, max_iterations=max_iterations,
+        max_cost=max_cost, sandbox=sandbox, base_url=base_url, output=output,
+    )  # fmt: skip
     from benchmarks.swe_search import compare, table
-    from benchmarks.tasks import SolveOptions
 
-    options = SolveOptions(
-        model=model,
-        limit=limit,
-        instances=tuple(i for i in instances.split(",") if i),
-        max_iterations=max_iterations,
-        max_cost=max_cost,
-        sandbox=sandbox,
-        base_url=base_url,
-    )
-    typer.echo(table(compare(options, output), options))
+    options = settings.options()
+    typer.echo(table(compare(options, settings.output), options))
 
 
-def register(cli) -> None:
+def register(cli: CLI) -> None:
     cli.bench.command("swe-search")(swe_search)

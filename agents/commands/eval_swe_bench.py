@@ -3,10 +3,68 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+from pydantic import field_validator
 
+from agents.commands import CLI
+from agents.commands.settings import CommandSettings, Count, Positive, Sandbox, comma_list
 from foundation.errors import UserError
+
+if TYPE_CHECKING:
+    from benchmarks.swe_bench import InstanceResult, RunConfig
+
+
+class EvalSweBenchSettings(CommandSettings):
+    """`agents eval swe-bench`'s options; `run_config()` is what the harness grades with."""
+
+    predictions: Path
+    dataset: str = "swe-mini"
+    instances: str = ""
+    workers: Count = 2
+    sandbox: Sandbox = "auto"
+    output: Path = Path("logs/run_evaluation")
+    run_id: str = ""
+    timeout: Positive = 900.0
+    repos_dir: Path | None = None
+    strict: bool = False
+
+    @field_validator("run_id")
+    @classmethod
+    def _one_name(cls, run_id: str) -> str:
+        from foundation.runs import path_component
+
+        try:
+            return path_component(run_id, "run id") if run_id else run_id
+        except UserError as exc:
+            raise ValueError(str(exc)) from None
+
+    @property
+    def gold(self) -> bool:
+        """`--predictions gold`: grade the dataset's own patches."""
+        return str(self.predictions) == "gold"
+
+    @property
+    def ids(self) -> list[str]:
+        return list(comma_list(self.instances))
+
+    def run_name(self) -> str:
+        """--run-id, or <dataset>.<predictions file stem>; always one safe directory name."""
+        from foundation.runs import path_component
+
+        if self.run_id:
+            return self.run_id
+        name = Path(self.dataset).stem if Path(self.dataset).exists() else self.dataset
+        return path_component(f"{name.replace('/', '__')}.{self.predictions.stem}", "run id")
+
+    def run_config(self, sandbox: str) -> RunConfig:
+        """The harness settings, with `sandbox` the kind `--sandbox` resolved to."""
+        from benchmarks.swe_bench import RunConfig
+
+        return RunConfig(
+            sandbox=sandbox, test_timeout=self.timeout, repos_dir=self.repos_dir, strict=self.strict
+        )
 
 
 def swe_bench(
@@ -55,11 +113,15 @@ def swe_bench(
 ) -> None:
     """Apply each prediction, run the tests, grade FAIL_TO_PASS / PASS_TO_PASS, and write
     per-instance logs and the official report JSON. Resumes an interrupted run."""
+    settings = EvalSweBenchSettings(
+        predictions=predictions, dataset=dataset, instances=instances, workers=workers,
+        sandbox=sandbox, output=output, run_id=run_id, timeout=timeout, repos_dir=repos_dir,
+        strict=strict,
+    )  # fmt: skip
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from benchmarks.swe_bench import (
-        RunConfig,
         RunPaths,
         evaluate,
         gold_predictions,
@@ -68,27 +130,20 @@ def swe_bench(
     )
     from benchmarks.swe_bench.dataset import model_dir
     from benchmarks.swe_bench.run import is_empty
-    from foundation.runs import path_component
-
-    if sandbox not in ("docker", "local", "auto"):
-        raise UserError(f"--sandbox must be docker, local or auto, not {sandbox!r}")
-    ids = [i.strip() for i in instances.split(",") if i.strip()]
-    full = load_dataset(dataset)
-    selected = load_dataset(dataset, ids) if ids else full
-    if str(predictions) == "gold":
-        preds = {p["instance_id"]: p for p in gold_predictions(selected)}
-    else:
-        preds = load_predictions(predictions, full)
-    model = next(iter(preds.values()))["model_name_or_path"]
-    model_dir(model)  # a name that cannot be one directory is a one-line error
     from sandboxes import resolve_kind
 
-    kind = resolve_kind(sandbox)  # Docker not running -> a one-line error with the hint
-    name = Path(dataset).stem if Path(dataset).exists() else dataset.replace("/", "__")
-    run_id = path_component(run_id or f"{name}.{predictions.stem}", "run id")
-    paths = RunPaths(output, run_id, model)
-    config = RunConfig(sandbox=kind, test_timeout=timeout, repos_dir=repos_dir, strict=strict)
-    _check_disk(output)
+    full = load_dataset(settings.dataset)
+    selected = load_dataset(settings.dataset, settings.ids) if settings.ids else full
+    if settings.gold:
+        preds = {p["instance_id"]: p for p in gold_predictions(selected)}
+    else:
+        preds = load_predictions(settings.predictions, full)
+    model = next(iter(preds.values()))["model_name_or_path"]
+    model_dir(model)  # a name that cannot be one directory is a one-line error
+    kind = resolve_kind(settings.sandbox)  # Docker not running -> a one-line error with the hint
+    paths = RunPaths(settings.output, settings.run_name(), model)
+    config = settings.run_config(kind)
+    _check_disk(settings.output)
 
     console = Console(stderr=True)
     todo = [i for i in selected if not is_empty(preds.get(i["instance_id"]))]
@@ -102,19 +157,21 @@ def swe_bench(
     ) as progress:
         task = progress.add_task(f"swe-bench ({kind})", total=len(todo))
 
-        def on_result(result, instance_id: str) -> None:
+        def on_result(result: InstanceResult | None, instance_id: str) -> None:
             status = "skipped (already graded)" if result is None else result.status
             if result is not None and result.reason:
                 status += f": {result.reason}"
             progress.console.print(f"{instance_id}: {status}", highlight=False)
             progress.advance(task)
 
-        report = evaluate(selected, preds, paths, config, workers=workers, on_result=on_result)
+        report = evaluate(
+            selected, preds, paths, config, workers=settings.workers, on_result=on_result
+        )
     console.print(
         f"resolved {report['resolved_instances']}/{report['total_instances']}, "
         f"unresolved {report['unresolved_instances']}, errors {report['error_instances']}, "
         f"empty {report['empty_patch_instances']}, missing {len(report['incomplete_ids'])}"
-        + (f", tampered {len(report['tampered_ids'])}" if strict else "")
+        + (f", tampered {len(report['tampered_ids'])}" if settings.strict else "")
     )
     typer.echo(str(paths.report))
 
@@ -132,5 +189,5 @@ def _check_disk(output: Path, need_mb: int = 200) -> None:
         )
 
 
-def register(cli) -> None:
+def register(cli: CLI) -> None:
     cli.eval.command("swe-bench")(swe_bench)

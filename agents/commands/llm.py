@@ -6,23 +6,120 @@ import asyncio
 import json
 import os
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import typer
+from pydantic import ValidationError, ValidationInfo, field_validator
 from rich.console import Console
 from rich.table import Table
 
+from agents.commands import CLI
+from agents.commands.settings import CommandSettings, Count, NonNegative, Positive, flag
 from agents.llm.config import LLMConfig, describe
 from foundation.errors import UserError
+
+if TYPE_CHECKING:
+    from agents.llm import Completion
 
 console = Console()
 err = Console(stderr=True)
 
 
-def register(cli: Any) -> None:
+def register(cli: CLI) -> None:
     cli.app.command("models")(models)
     cli.app.command("ask")(ask)
     cli.bench.command("llm")(bench_llm)
+
+
+class ModelsSettings(CommandSettings):
+    """`agents models`'s options."""
+
+    base_url: str | None = None
+
+
+class AskSettings(CommandSettings):
+    """`agents ask`'s options; `llm_config()` is the model's `LLMConfig`."""
+
+    FLAGS: ClassVar[dict[str, str]] = {
+        "prompt": "PROMPT",
+        "as_json": "--json",
+        "cache": "--no-cache",
+    }
+
+    prompt: str
+    model: str = "local:smollm2"
+    base_url: str | None = None
+    system: str | None = None
+    n: int = 1
+    temperature: float = 0.0
+    max_tokens: int = 256
+    as_json: bool = False
+    timeout: Positive = 120.0
+    max_attempts: Count = 4
+    max_cost: NonNegative | None = None
+    price: str | None = None
+    no_cache: bool = False
+
+    @field_validator("prompt")
+    @classmethod
+    def _some_prompt(cls, prompt: str) -> str:
+        if not prompt.strip():
+            raise ValueError("the prompt is empty: give the question as an argument")
+        return prompt
+
+    @field_validator("n", "max_tokens")
+    @classmethod
+    def _at_least_one(cls, value: int, info: ValidationInfo) -> int:
+        if value < 1:
+            raise ValueError(f"{flag(info)} must be at least 1 (got {value})")
+        return value
+
+    @field_validator("temperature")
+    @classmethod
+    def _temperature(cls, temperature: float) -> float:
+        if temperature < 0:
+            raise ValueError(f"--temperature must be >= 0 (got {temperature})")
+        return temperature
+
+    def llm_config(self) -> LLMConfig:
+        try:
+            return LLMConfig(
+                model=self.model,
+                base_url=self.base_url,
+                timeout=self.timeout,
+                max_attempts=self.max_attempts,
+                max_cost=self.max_cost,
+                price=self.price,
+                cache=not self.no_cache,
+            )
+        except ValidationError as exc:
+            raise UserError(self.explain(exc)) from None
+
+    def messages(self) -> list[dict[str, str]]:
+        system = [{"role": "system", "content": self.system}] if self.system else []
+        return [*system, {"role": "user", "content": self.prompt}]
+
+
+class BenchLlmSettings(CommandSettings):
+    """`agents bench llm`'s options."""
+
+    FLAGS: ClassVar[dict[str, str]] = {"as_json": "--json"}
+
+    model: str = "local:smollm2"
+    prompts: Count = 8
+    samples: Count = 8
+    prompt_tokens: Count = 1024
+    new_tokens: Count = 32
+    repeats: Count = 3
+    as_json: bool = False
+    output: str | None = None
+
+    @field_validator("model")
+    @classmethod
+    def _local(cls, model: str) -> str:
+        if not model.startswith("local:"):
+            raise ValueError("bench llm measures a local: model (e.g. local:smollm2)")
+        return model
 
 
 def _probe(url: str, timeout: float = 2.0) -> str | None:
@@ -42,6 +139,7 @@ def models(
     ] = None,
 ) -> None:
     """List the model backends and whether each is usable on this machine."""
+    settings = ModelsSettings(base_url=base_url)
     from agents.llm.local_model import EMBEDDED, LocalWeights, embedded_gguf
 
     table = Table(title="model backends")
@@ -65,7 +163,7 @@ def models(
         ("openai", "OPENAI_API_KEY", "OPENAI_BASE_URL"),
         ("anthropic", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"),
     ):
-        url = base_url or os.environ.get(url_var)
+        url = settings.base_url or os.environ.get(url_var)
         problem = None if os.environ.get(key_var) else f"{key_var} not set"
         detail = f"key set; server {url or 'default (hosted)'}"
         if problem is None and url:
@@ -109,44 +207,31 @@ def ask(
     ] = False,
 ) -> None:
     """Ask a model one question and print its answer(s)."""
+    settings = AskSettings(
+        prompt=prompt, model=model, base_url=base_url, system=system, n=n,
+        temperature=temperature, max_tokens=max_tokens, as_json=as_json, timeout=timeout,
+        max_attempts=max_attempts, max_cost=max_cost, price=price, no_cache=no_cache,
+    )  # fmt: skip
     from agents.llm import GLOBAL_METER, load_llm
 
-    if not prompt.strip():
-        raise UserError("the prompt is empty: give the question as an argument")
-    if n < 1:
-        raise UserError(f"--n must be at least 1 (got {n})")
-    if max_tokens < 1:
-        raise UserError(f"--max-tokens must be at least 1 (got {max_tokens})")
-    if temperature < 0:
-        raise UserError(f"--temperature must be >= 0 (got {temperature})")
-    try:
-        config = LLMConfig(
-            model=model,
-            base_url=base_url,
-            timeout=timeout,
-            max_attempts=max_attempts,
-            max_cost=max_cost,
-            price=price,
-            cache=not no_cache,
-        )
-    except ValueError as exc:
-        raise UserError(str(exc).splitlines()[-1]) from None
-    llm = load_llm(config)
-    messages = ([{"role": "system", "content": system}] if system else []) + [
-        {"role": "user", "content": prompt}
-    ]
+    llm = load_llm(settings.llm_config())
 
-    async def run() -> list[Any]:
+    async def run() -> list[Completion]:
         try:
-            return await llm.complete(messages, n=n, temperature=temperature, max_tokens=max_tokens)
+            return await llm.complete(
+                settings.messages(),
+                n=settings.n,
+                temperature=settings.temperature,
+                max_tokens=settings.max_tokens,
+            )
         finally:
             await llm.aclose()
 
     completions = asyncio.run(run())
     summary = GLOBAL_METER.summary()
-    if as_json:
+    if settings.as_json:
         out = {
-            "model": model,
+            "model": settings.model,
             "answers": [
                 {"text": c.text, "finish_reason": c.finish_reason, "from_cache": c.from_cache}
                 for c in completions
@@ -156,7 +241,7 @@ def ask(
         sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
         return
     for i, c in enumerate(completions):
-        if n > 1:
+        if settings.n > 1:
             console.rule(f"answer {i + 1}", style="dim")
         console.print(c.text, highlight=False, markup=False)
     err.print(f"[dim]usage: {summary.line()}[/]", highlight=False)
@@ -182,22 +267,21 @@ def bench_llm(
     ] = None,
 ) -> None:
     """Local-model throughput: batched vs sequential, shared vs separate prefill."""
+    settings = BenchLlmSettings(
+        model=model, prompts=prompts, samples=samples, prompt_tokens=prompt_tokens,
+        new_tokens=new_tokens, repeats=repeats, as_json=as_json, output=output,
+    )  # fmt: skip
     from benchmarks.llm_throughput import markdown, run_benchmark
 
-    if not model.startswith("local:"):
-        raise UserError("bench llm measures a local: model (e.g. local:smollm2)")
-    if min(prompts, samples, prompt_tokens, new_tokens, repeats) < 1:
-        raise UserError(
-            "--prompts, --samples, --prompt-tokens, --new-tokens, --repeats must be >= 1"
-        )
     result = run_benchmark(
-        model, prompts, samples, prompt_tokens, new_tokens, progress=not as_json, repeats=repeats
-    )
-    if output:
+        settings.model, settings.prompts, settings.samples, settings.prompt_tokens,
+        settings.new_tokens, progress=not settings.as_json, repeats=settings.repeats,
+    )  # fmt: skip
+    if settings.output:
         from pathlib import Path
 
-        Path(output).write_text(markdown(result))
-    if as_json:
+        Path(settings.output).write_text(markdown(result))
+    if settings.as_json:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
     else:
         console.print(markdown(result), markup=False, highlight=False)

@@ -4,10 +4,61 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import typer
+from pydantic import field_validator
 
+from agents.commands import CLI
+from agents.commands.settings import CommandSettings
 from foundation.errors import UserError
+
+
+class PlaySettings(CommandSettings):
+    """`agents play`'s options; `seat_specs(players)` says who plays each seat."""
+
+    FLAGS: ClassVar[dict[str, str]] = {"game": "GAME", "thinking": "--thinking/--no-thinking"}
+
+    game: str
+    opponent: tuple[str, ...] = ("mcts:sims=1000",)
+    human: tuple[int, ...] = (0,)
+    seed: int = 0
+    trees: Path | None = None
+    thinking: bool = True
+
+    @field_validator("opponent")
+    @classmethod
+    def _some_opponent(cls, opponent: tuple[str, ...]) -> tuple[str, ...]:
+        if not opponent:
+            raise ValueError("--opponent: give at least one bot spec")
+        return opponent
+
+    @field_validator("human")
+    @classmethod
+    def _seat_numbers(cls, human: tuple[int, ...]) -> tuple[int, ...]:
+        bad = [h for h in human if h < 0]
+        if bad:
+            raise ValueError(f"--human {bad[0]}: seats are numbered from 0")
+        return tuple(sorted(set(human)))
+
+    def seat_specs(self, players: int) -> list[str | None]:
+        """Each seat's bot spec, None for a human seat (the last --opponent repeats); a
+        seat number or an --opponent count the game does not have is a `UserError`."""
+        bad = [h for h in self.human if h >= players]
+        if bad:
+            raise UserError(f"--human {bad[0]}: {self.game} has seats 0-{players - 1}")
+        bot_seats = [p for p in range(players) if p not in self.human]
+        if len(self.opponent) > len(bot_seats):
+            raise UserError(
+                f"{len(self.opponent)} --opponent specs for {len(bot_seats)} bot seat(s) "
+                f"in {self.game}"
+            )
+        return [
+            None
+            if p in self.human
+            else self.opponent[min(bot_seats.index(p), len(self.opponent) - 1)]
+            for p in range(players)
+        ]
 
 
 def _read_line(prompt: str) -> str | None:
@@ -59,28 +110,22 @@ def play(
     from games.errors import GameError
     from games.play import PlaySession, Seat
 
+    settings = PlaySettings(
+        game=game, opponent=tuple(opponent), human=tuple(human), seed=seed, trees=trees,
+        thinking=thinking,
+    )  # fmt: skip
     try:
-        loaded = load_game(game)
-        n = loaded.num_players()
-        seats_human = sorted(set(human))
-        bad = [h for h in seats_human if not 0 <= h < n]
-        if bad:
-            raise UserError(f"--human {bad[0]}: {game} has seats 0-{n - 1}")
-        bot_seats = [p for p in range(n) if p not in seats_human]
-        if len(opponent) > len(bot_seats):
-            raise UserError(
-                f"{len(opponent)} --opponent specs for {len(bot_seats)} bot seat(s) in {game}"
-            )
-        seats = []
-        for p in range(n):
-            if p in seats_human:
-                seats.append(Seat("human"))
-                continue
-            spec = opponent[min(bot_seats.index(p), len(opponent) - 1)]
-            seats.append(Seat(spec, make_bot(loaded, spec, seed=seed + p)))
+        loaded = load_game(settings.game)
+        seats = [
+            Seat("human")
+            if spec is None
+            else Seat(spec, make_bot(loaded, spec, seed=settings.seed + p))
+            for p, spec in enumerate(settings.seat_specs(loaded.num_players()))
+        ]
         result = PlaySession(
-            loaded, seats, _read_line, _write, seed=seed, show_thinking=thinking, tree_dir=trees
-        ).run()
+            loaded, seats, _read_line, _write, seed=settings.seed,
+            show_thinking=settings.thinking, tree_dir=settings.trees,
+        ).run()  # fmt: skip
     except GameError as exc:
         raise UserError(str(exc)) from None
     except KeyboardInterrupt:
@@ -91,5 +136,5 @@ def play(
         raise typer.Exit(0)
 
 
-def register(cli) -> None:  # type: ignore[no-untyped-def]
+def register(cli: CLI) -> None:
     cli.app.command("play")(play)

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import ClassVar
 
 import typer
 
+from agents.commands import CLI
+from agents.commands.settings import CommandSettings
 
-def register(cli: Any) -> None:
+
+class SandboxGcSettings(CommandSettings):
+    """`agents sandbox gc`'s options (`agents sandbox status` has none)."""
+
+    FLAGS: ClassVar[dict[str, str]] = {"everything": "--all"}
+
+    everything: bool = False
+
+
+def register(cli: CLI) -> None:
     group = typer.Typer(help="Sandboxes: Docker and local backends.", no_args_is_help=True)
     cli.app.add_typer(group, name="sandbox")
 
@@ -49,11 +60,12 @@ def register(cli: Any) -> None:
         and repository-copy directories in the temp dir, and per-sandbox cgroups (with any
         process still in them). Only what belongs to a process that is gone; --all also
         removes containers whose owner still runs."""
+        settings = SandboxGcSettings(everything=everything)
         from sandboxes import cgroups, docker_available, engine, scratch
 
         ok, why = docker_available()
         if ok:
-            removed = engine.remove_orphans(everything=everything)
+            removed = engine.remove_orphans(everything=settings.everything)
             typer.echo(
                 f"removed {len(removed)} container(s)"
                 + (": " + ", ".join(removed) if removed else "")

@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from pydantic import field_validator, model_validator
+from typing_extensions import Self
 
+from agents.commands import CLI
+from agents.commands.settings import (
+    CommandSettings,
+    Count,
+    NonNegative,
+    Sandbox,
+    Size,
+    comma_list,
+    one_of,
+)
 from foundation.errors import UserError
+
+if TYPE_CHECKING:
+    from benchmarks.tasks import SolveOptions
 
 PLANNING = ("game24", "blocksworld", "tictactoe")
 USED_BY: dict[str, tuple[str, ...]] = {
@@ -27,16 +43,83 @@ IGNORED_BY: dict[str, tuple[str, ...]] = {
 """The common options a task does not read: giving one is an error, not a silent no-op."""
 
 
-def check_options(task: str, given: dict[str, bool]) -> None:
-    """Refuse options that `task` would ignore (`given`: option name -> passed or not)."""
-    for name, passed in given.items():
-        if not passed:
-            continue
+def misplaced(task: str, given: list[str]) -> list[str]:
+    """Why each option in `given` (flags the user passed) does not apply to `task`."""
+    why = []
+    for name in given:
         users = USED_BY.get(name)
         if users is not None and task not in users:
-            raise UserError(f"{name} does not apply to --task {task}; it is for {', '.join(users)}")
-        if name in IGNORED_BY.get(task, ()):
-            raise UserError(f"{name} does not apply to --task {task}")
+            why.append(f"{name} does not apply to --task {task}; it is for {', '.join(users)}")
+        elif name in IGNORED_BY.get(task, ()):
+            why.append(f"{name} does not apply to --task {task}")
+    return why
+
+
+class SolveSettings(CommandSettings):
+    """`agents solve`'s options; `options()` is what the task runs with."""
+
+    task: str = "swe-bench"
+    model: str = "local:smollm2"
+    dataset: str | None = None
+    instances: str = ""
+    limit: Size | None = None
+    search: Annotated[str, one_of("linear", "mcts")] = "linear"
+    max_iterations: Count | None = None
+    max_cost: NonNegative | None = None
+    workers: Count = 1
+    sandbox: Sandbox = "auto"
+    output: Path | None = None
+    no_eval: bool = False
+    base_url: str | None = None
+    no_cache: bool = False
+    agent: str | None = None
+    prompt: str | None = None
+    option: str | None = None
+
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, task: str) -> str:
+        from benchmarks.tasks import get_task
+
+        try:
+            get_task(task)
+        except UserError as exc:
+            raise ValueError(str(exc)) from None
+        return task
+
+    @model_validator(mode="after")
+    def _options_apply(self) -> Self:
+        """An option the task would not read is an error (passed: not at its default)."""
+        given = [
+            self.flag(name)
+            for name, info in type(self).model_fields.items()
+            if getattr(self, name) != info.default
+        ]
+        why = misplaced(self.task, given)
+        if why:
+            raise ValueError("; ".join(why))
+        return self
+
+    def options(self) -> SolveOptions:
+        from benchmarks.tasks import SolveOptions
+
+        extra = {"agent": self.agent, "prompt": self.prompt, "option": self.option}
+        return SolveOptions(
+            model=self.model,
+            dataset=self.dataset,
+            instances=comma_list(self.instances),
+            limit=self.limit,
+            search=self.search,
+            max_iterations=self.max_iterations,
+            max_cost=self.max_cost,
+            workers=self.workers,
+            sandbox=self.sandbox,
+            output=self.output,
+            evaluate=not self.no_eval,
+            base_url=self.base_url,
+            cache=not self.no_cache,
+            extra={k: v for k, v in extra.items() if v is not None},
+        )
 
 
 def solve(
@@ -104,50 +187,20 @@ def solve(
 ) -> None:
     """Solve a task's instances with a model and an agent graph; write predictions,
     trajectories, search trees and usage; then grade. Rerun the same command to resume."""
-    from benchmarks.tasks import SolveOptions, get_task
+    from benchmarks.tasks import get_task
 
-    found = get_task(task)
-    check_options(
-        task,
-        {
-            "--agent": agent is not None,
-            "--prompt": prompt is not None,
-            "--option": option is not None,
-            "--dataset": dataset is not None,
-            "--instances": bool(instances),
-            "--limit": limit is not None,
-            "--search": search != "linear",
-            "--workers": workers != 1,
-            "--sandbox": sandbox != "auto",
-            "--no-eval": no_eval,
-            "--max-cost": max_cost is not None,
-            "--base-url": base_url is not None,
-            "--no-cache": no_cache,
-        },
-    )
-    extra = {"agent": agent, "prompt": prompt, "option": option}
-    options = SolveOptions(
-        model=model,
-        dataset=dataset,
-        instances=tuple(i.strip() for i in instances.split(",") if i.strip()),
-        limit=limit,
-        search=search,
-        max_iterations=max_iterations,
-        max_cost=max_cost,
-        workers=workers,
-        sandbox=sandbox,
-        output=output,
-        evaluate=not no_eval,
-        base_url=base_url,
-        cache=not no_cache,
-        extra={k: v for k, v in extra.items() if v is not None},
-    )
-    summary = found.run(options)
+    settings = SolveSettings(
+        task=task, model=model, dataset=dataset, instances=instances, limit=limit,
+        search=search, max_iterations=max_iterations, max_cost=max_cost, workers=workers,
+        sandbox=sandbox, output=output, no_eval=no_eval, base_url=base_url, no_cache=no_cache,
+        agent=agent, prompt=prompt, option=option,
+    )  # fmt: skip
+    summary = get_task(settings.task).run(settings.options())
     typer.echo(summary.get("output", ""))
     code = int(summary.get("exit_code", 0))
     if code:
         raise typer.Exit(code)
 
 
-def register(cli) -> None:
+def register(cli: CLI) -> None:
     cli.app.command("solve")(solve)

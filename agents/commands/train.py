@@ -3,11 +3,109 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from pydantic import field_validator, model_validator
+from typing_extensions import Self
 
+from agents.commands import CLI
+from agents.commands.settings import (
+    CommandSettings,
+    Count,
+    NonNegative,
+    Positive,
+    Size,
+    one_of,
+)
 from foundation.errors import UserError
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
+    from agents.training.orpo import ORPOConfig
+
+
+def parse_fold(fold: str) -> tuple[int, int]:
+    """'I/K' -> (I, K); '' -> (0, 0): no cross-validation."""
+    if not fold:
+        return 0, 0
+    try:
+        index, folds = (int(x) for x in fold.split("/"))
+    except ValueError:
+        raise ValueError(f"--fold must be I/K (e.g. 0/5), not {fold!r}") from None
+    if folds < 2 or not 0 <= index < folds:
+        raise ValueError(f"--fold I/K needs K >= 2 and 0 <= I < K, not {fold!r}")
+    return index, folds
+
+
+class TrainOrpoSettings(CommandSettings):
+    """`agents train orpo`'s options; `config()` is the trainer's `ORPOConfig`."""
+
+    pairs: Path
+    model: str = "local:smollm2"
+    out: Path = Path("runs/orpo-model")
+    steps: Count = 200
+    lr: Positive = 5e-5
+    beta: float = 0.1
+    batch_size: Count = 4
+    heldout: float = 0.25
+    fold: str = ""
+    seed: int = 0
+    backend: Annotated[str, one_of("ours", "trl")] = "ours"
+    lora: bool = False
+    lora_rank: Count = 16
+    top_layers: Size = 0
+    max_minutes: NonNegative = 0.0
+    max_prompt: Size = 0
+
+    @field_validator("pairs")
+    @classmethod
+    def _pairs_file(cls, pairs: Path) -> Path:
+        if not pairs.is_file():
+            raise ValueError(f"no such pairs file: {pairs}")
+        return pairs
+
+    @field_validator("heldout")
+    @classmethod
+    def _share(cls, heldout: float) -> float:
+        if not 0 <= heldout < 1:
+            raise ValueError(f"--heldout must be in [0, 1) (got {heldout})")
+        return heldout
+
+    @field_validator("fold")
+    @classmethod
+    def _fold(cls, fold: str) -> str:
+        parse_fold(fold)
+        return fold
+
+    @model_validator(mode="after")
+    def _lora_or_top_layers(self) -> Self:
+        if self.lora and self.top_layers:
+            raise ValueError("give --lora or --top-layers, not both")
+        return self
+
+    def config(self) -> ORPOConfig:
+        from agents.training.orpo import ORPOConfig
+
+        index, folds = parse_fold(self.fold)
+        return ORPOConfig(
+            steps=self.steps,
+            lr=self.lr,
+            beta=self.beta,
+            batch_size=self.batch_size,
+            heldout=self.heldout,
+            folds=folds,
+            fold=index,
+            seed=self.seed,
+            backend=self.backend,
+            lora=self.lora,
+            lora_rank=self.lora_rank,
+            top_layers=self.top_layers,
+            max_prompt=self.max_prompt,
+            max_seconds=60 * self.max_minutes,
+        )
+
 
 train_app = typer.Typer(help="Train models on what search found.", no_args_is_help=True)
 
@@ -49,49 +147,21 @@ def train_orpo_cmd(
     ),
 ) -> None:
     """ORPO fine-tune; prints the time and the held-out log-odds preference before/after."""
-    from agents.training.orpo import ORPOConfig, load_pairs, load_trainable, train_orpo
+    settings = TrainOrpoSettings(
+        pairs=pairs, model=model, out=out, steps=steps, lr=lr, beta=beta, batch_size=batch_size,
+        heldout=heldout, fold=fold, seed=seed, backend=backend, lora=lora, lora_rank=lora_rank,
+        top_layers=top_layers, max_minutes=max_minutes, max_prompt=max_prompt,
+    )  # fmt: skip
+    from agents.training.orpo import load_pairs, load_trainable, train_orpo
 
-    if not pairs.is_file():
-        raise UserError(f"no such pairs file: {pairs}")
-    if backend not in ("ours", "trl"):
-        raise UserError(f"unknown --backend {backend!r}; valid: ours, trl")
-    if lora_rank < 1 or max_prompt < 0 or top_layers < 0:
-        raise UserError("--lora-rank must be >= 1, --max-prompt and --top-layers >= 0")
-    if lora and top_layers:
-        raise UserError("give --lora or --top-layers, not both")
-    if steps < 1 or batch_size < 1 or lr <= 0 or not 0 <= heldout < 1:
-        raise UserError("--steps and --batch-size must be >= 1, --lr > 0, 0 <= --heldout < 1")
-    folds = index = 0
-    if fold:
-        try:
-            index, folds = (int(x) for x in fold.split("/"))
-        except ValueError:
-            raise UserError(f"--fold must be I/K (e.g. 0/5), not {fold!r}") from None
-        if folds < 2 or not 0 <= index < folds:
-            raise UserError(f"--fold I/K needs K >= 2 and 0 <= I < K, not {fold!r}")
     try:
-        data = load_pairs(pairs)
+        data = load_pairs(settings.pairs)
         if len(data) < 2:
-            raise UserError(f"{pairs} holds {len(data)} pair(s); ORPO needs at least 2")
-        m, tok = load_trainable(model)
+            raise UserError(f"{settings.pairs} holds {len(data)} pair(s); ORPO needs at least 2")
+        m, tok = load_trainable(settings.model)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    cfg = ORPOConfig(
-        steps=steps,
-        lr=lr,
-        beta=beta,
-        batch_size=batch_size,
-        heldout=heldout,
-        folds=folds,
-        fold=index,
-        seed=seed,
-        backend=backend,
-        lora=lora,
-        lora_rank=lora_rank,
-        top_layers=top_layers,
-        max_prompt=max_prompt,
-        max_seconds=60 * max_minutes,
-    )
+    cfg = settings.config()
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
@@ -102,7 +172,7 @@ def train_orpo_cmd(
         TimeElapsedColumn(),
         console=Console(stderr=True),
     ) as bar:
-        tasks: dict[str, Any] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(phase: str, done: int, total: int) -> None:
             if phase not in tasks:
@@ -110,12 +180,12 @@ def train_orpo_cmd(
             bar.update(tasks[phase], completed=done)
 
         try:
-            report = train_orpo(m, tok, data, out, cfg, progress)
+            report = train_orpo(m, tok, data, settings.out, cfg, progress)
         except ValueError as exc:
             raise UserError(str(exc)) from None
     for line in report.lines():
         typer.echo(line)
 
 
-def register(cli: object) -> None:
-    cli.app.add_typer(train_app, name="train")  # type: ignore[attr-defined]
+def register(cli: CLI) -> None:
+    cli.app.add_typer(train_app, name="train")

@@ -1,0 +1,106 @@
+"""The settings model behind each command: its options, validated, in one frozen object.
+
+A command passes every option to its model first (`SolveSettings(task=task, ...)`); the model
+checks them and builds the lower layer's config (`SolveOptions`, `BenchConfig`, ...). What is
+wrong becomes one `UserError`, which the CLI prints as one line, exit 2: a validator raises
+`ValueError("--flag must be ...")`, and every such message is joined into that line. The
+fields carry the option names and defaults the command's typer signature has
+(tests/test_command_settings.py holds them equal)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, ValidationInfo
+
+from foundation.errors import UserError
+
+
+class CommandSettings(BaseModel):
+    """Base of the commands' settings: frozen, no unknown fields, and constructing one with
+    bad values raises `UserError` (not pydantic's multi-line `ValidationError`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    FLAGS: ClassVar[dict[str, str]] = {}
+    """Field -> how the user spells it, where that is not `--field-name`."""
+
+    def __init__(self, /, **options: Any) -> None:
+        try:
+            super().__init__(**options)
+        except ValidationError as exc:
+            raise UserError(type(self).explain(exc)) from None
+
+    @classmethod
+    def flag(cls, field: str) -> str:
+        return cls.FLAGS.get(field, "--" + field.replace("_", "-"))
+
+    @classmethod
+    def explain(cls, exc: ValidationError) -> str:
+        """One line for all that is wrong: each validator's own message, else the option's
+        name and pydantic's message (a value of the wrong type)."""
+        messages: list[str] = []
+        for error in exc.errors(include_url=False):
+            cause = (error.get("ctx") or {}).get("error")
+            if error["type"] in ("value_error", "assertion_error") and cause is not None:
+                text = str(cause)
+            elif error["loc"]:
+                text = f"{cls.flag(str(error['loc'][0]))}: {error['msg']}"
+            else:
+                text = error["msg"]
+            if text not in messages:
+                messages.append(text)
+        return "; ".join(messages)
+
+
+def flag(info: ValidationInfo) -> str:
+    """The option a field validator is checking, as the user types it."""
+    return "--" + (info.field_name or "option").replace("_", "-")
+
+
+def either(choices: tuple[str, ...]) -> str:
+    """'a, b or c'."""
+    return choices[0] if len(choices) == 1 else f"{', '.join(choices[:-1])} or {choices[-1]}"
+
+
+def _at_least(low: float) -> AfterValidator:
+    def check(value: float, info: ValidationInfo) -> float:
+        if value < low:
+            raise ValueError(f"{flag(info)} must be >= {low} (got {value})")
+        return value
+
+    return AfterValidator(check)
+
+
+def _above(low: float) -> AfterValidator:
+    def check(value: float, info: ValidationInfo) -> float:
+        if not value > low:
+            raise ValueError(f"{flag(info)} must be > {low} (got {value})")
+        return value
+
+    return AfterValidator(check)
+
+
+def one_of(*choices: str) -> AfterValidator:
+    """A string option that takes one of `choices`."""
+
+    def check(value: str, info: ValidationInfo) -> str:
+        if value not in choices:
+            raise ValueError(f"{flag(info)} must be {either(choices)}, not {value!r}")
+        return value
+
+    return AfterValidator(check)
+
+
+Count = Annotated[int, _at_least(1)]
+"""A whole number >= 1 (games, workers, steps...)."""
+Size = Annotated[int, _at_least(0)]
+"""A whole number >= 0 (0 often meaning "all" or "none")."""
+Positive = Annotated[float, _above(0)]
+NonNegative = Annotated[float, _at_least(0)]
+Sandbox = Annotated[str, one_of("docker", "local", "auto")]
+
+
+def comma_list(text: str) -> tuple[str, ...]:
+    """'a, b,,c' -> ('a', 'b', 'c')."""
+    return tuple(part.strip() for part in text.split(",") if part.strip())
