@@ -46,7 +46,7 @@ def rules_sha() -> str:
     return hashlib.sha256(Path(rules.__file__).read_bytes()).hexdigest()[:12]
 
 
-def load(path: Path = LOG) -> list[dict[str, object]]:
+def load(path: Path = LOG) -> list[dict[str, Any]]:
     """The logged games; a torn last line (a run killed mid-write) is skipped."""
     return list(read_rows(path))
 
@@ -91,11 +91,11 @@ def _mean_se(xs: list[float]) -> tuple[float, float]:
 
 def report(out: Path = Path("benchmarks/results")) -> str:
     rows = load()
-    groups: dict[tuple[str, str], dict[tuple[str, str], dict[int, dict[str, object]]]] = {}
+    groups: dict[tuple[str, str], dict[tuple[str, str], dict[int, dict[str, Any]]]] = {}
     for r in rows:
         key = (str(r["partner"]), str(r["rules"]))
         who = (str(r["bot"]), _seats(r))
-        groups.setdefault(key, {}).setdefault(who, {})[int(r["seed"])] = r  # type: ignore[call-overload]
+        groups.setdefault(key, {}).setdefault(who, {})[int(r["seed"])] = r
     summary = []
     lines = ["# Hanabi MDS/MMDS vs blueprint (2 players, paired decks)"]
     for (partner, sha), bots in groups.items():
@@ -112,15 +112,15 @@ def report(out: Path = Path("benchmarks/results")) -> str:
             seeds = sorted(s for s in recs if s in base)
             if not seeds:
                 continue
-            diffs = [float(recs[s]["score"]) - float(base[s]["score"]) for s in seeds]  # type: ignore[arg-type]
+            diffs = [float(recs[s]["score"]) - float(base[s]["score"]) for s in seeds]
             mean, se = _mean_se(diffs)
-            ours = statistics.fmean(float(recs[s]["score"]) for s in seeds)  # type: ignore[arg-type]
-            theirs = statistics.fmean(float(base[s]["score"]) for s in seeds)  # type: ignore[arg-type]
-            secs = sum(float(recs[s]["seconds"]) for s in seeds)  # type: ignore[arg-type]
+            ours = statistics.fmean(float(recs[s]["score"]) for s in seeds)
+            theirs = statistics.fmean(float(base[s]["score"]) for s in seeds)
+            secs = sum((float(recs[s]["seconds"]) for s in seeds), 0.0)
             # Seat 0 alone makes about half of the moves (two players).
-            moves = sum(int(recs[s]["moves"]) for s in seeds) / (1 if seats == "all" else 2)  # type: ignore[call-overload]
-            devs = sum(int(recs[s]["deviations"]) for s in seeds) / len(seeds)  # type: ignore[call-overload]
-            bad = sum(int(recs[s]["illegal"]) for s in seeds)  # type: ignore[call-overload]
+            moves = sum(int(recs[s]["moves"]) for s in seeds) / (1 if seats == "all" else 2)
+            devs = sum(int(recs[s]["deviations"]) for s in seeds) / len(seeds)
+            bad = sum(int(recs[s]["illegal"]) for s in seeds)
             summary.append(
                 {
                     "bot": bot,
@@ -143,6 +143,7 @@ def report(out: Path = Path("benchmarks/results")) -> str:
             )
     lines += ["", NOTES]
     text = "\n".join(lines) + "\n"
+    out.mkdir(parents=True, exist_ok=True)
     (out / "hanabi_mds.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "hanabi_mds.md").write_text(text)
     return text

@@ -12,6 +12,7 @@ tokens/s compare like with like.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -100,14 +101,14 @@ def run_benchmark(
             ("seq", lambda: [llm.generate_batch([r], ignore_eos=True)[0] for r in reqs]),
             ("bat", lambda: llm.generate_batch(reqs, ignore_eos=True)),
         ):
-            seconds, out = _timed(fn)
-            runs[key].append((seconds, _out_tokens(out)))
+            took, out = _timed(fn)
+            runs[key].append((took, _out_tokens(out)))
         say(f"round {rep + 1}/{repeats}: n={samples} of a {long_len}-token prompt ...")
         for key, share in (("sep", False), ("shr", True)):
-            seconds, out = _timed(
-                lambda share=share: llm.generate_batch([many], share_prefill=share, ignore_eos=True)
+            took, out = _timed(
+                functools.partial(llm.generate_batch, [many], share_prefill=share, ignore_eos=True)
             )
-            runs[key].append((seconds, _out_tokens(out)))
+            runs[key].append((took, _out_tokens(out)))
 
     def seconds(key: str) -> float:
         return statistics.median(s for s, _ in runs[key])
@@ -115,31 +116,32 @@ def run_benchmark(
     def rate(key: str) -> float:
         return round(statistics.median(t / s for s, t in runs[key]), 2)
 
-    result = {
+    batch: dict[str, Any] = {
+        "prompts": prompts,
+        "sequential_tokens_per_s": rate("seq"),
+        "batched_tokens_per_s": rate("bat"),
+        "sequential_seconds": round(seconds("seq"), 6),
+        "batched_seconds": round(seconds("bat"), 6),
+        "speedup": round(seconds("seq") / seconds("bat"), 2),
+    }
+    shared: dict[str, Any] = {
+        "samples": samples,
+        "prompt_tokens": long_len,
+        "separate_tokens_per_s": rate("sep"),
+        "shared_tokens_per_s": rate("shr"),
+        "separate_seconds": round(seconds("sep"), 6),
+        "shared_seconds": round(seconds("shr"), 6),
+        "speedup": round(seconds("sep") / seconds("shr"), 2),
+    }
+    return {
         "model": model,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "load_seconds": round(load_s, 3),
         "repeats": repeats,
         "new_tokens_per_sample": new_tokens,
-        "batch": {
-            "prompts": prompts,
-            "sequential_tokens_per_s": rate("seq"),
-            "batched_tokens_per_s": rate("bat"),
-            "sequential_seconds": round(seconds("seq"), 6),
-            "batched_seconds": round(seconds("bat"), 6),
-        },
-        "shared_prefill": {
-            "samples": samples,
-            "prompt_tokens": long_len,
-            "separate_tokens_per_s": rate("sep"),
-            "shared_tokens_per_s": rate("shr"),
-            "separate_seconds": round(seconds("sep"), 6),
-            "shared_seconds": round(seconds("shr"), 6),
-        },
+        "batch": batch,
+        "shared_prefill": shared,
     }
-    result["batch"]["speedup"] = round(seconds("seq") / seconds("bat"), 2)
-    result["shared_prefill"]["speedup"] = round(seconds("sep") / seconds("shr"), 2)
-    return result
 
 
 def markdown(r: dict[str, Any]) -> str:

@@ -250,7 +250,7 @@ def run_matches(
     )
     done = log.done
     # The Python bot's equal-time budget is fixed by the first run, so resumed games match.
-    recorded = [r["theirs"] for (name, _), r in done.items() if name == "time_python"]
+    recorded = [r["theirs"] for r in done.values() if r["pairing"] == "time_python"]
     py_sims = (
         int(recorded[0].rpartition("=")[2])
         if recorded

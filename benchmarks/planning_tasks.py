@@ -9,6 +9,7 @@ Model `oracle` (or `oracle:mislead`) is the task's deterministic oracle model.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -57,9 +58,11 @@ def _game24(limit: int, option: str) -> list[Instance]:
     if option:  # one given puzzle, solvable or not (the checker says which)
         puzzle = _puzzle(option)
         name = "g24-" + "-".join(map(str, puzzle))
-        return [Instance(name, lambda: Game24Env(puzzle))]
+        return [Instance(name, functools.partial(Game24Env, puzzle))]
     puzzles = load_heldout()[:limit]
-    return [Instance(f"g24-{i:03d}", lambda p=p: Game24Env(p)) for i, p in enumerate(puzzles)]
+    return [
+        Instance(f"g24-{i:03d}", functools.partial(Game24Env, p)) for i, p in enumerate(puzzles)
+    ]
 
 
 def _puzzle(option: str) -> tuple[int, ...]:
@@ -76,7 +79,9 @@ def _blocksworld(limit: int, option: str) -> list[Instance]:
     from benchmarks.blocksworld.problem import generate
 
     blocks = _blocks(option)
-    return [Instance(x.id, lambda x=x: BlocksEnv(x)) for x in generate(limit, blocks, seed=0)]
+    return [
+        Instance(x.id, functools.partial(BlocksEnv, x)) for x in generate(limit, blocks, seed=0)
+    ]
 
 
 MAX_BLOCKS = 6
@@ -98,7 +103,9 @@ def _tictactoe(limit: int, option: str) -> list[Instance]:
 
     opponent = _opponent(option)
     return [
-        Instance(f"ttt-{opponent}-{i:03d}", lambda i=i: TicTacToeEnv(opponent, seat=i % 2, seed=i))
+        Instance(
+            f"ttt-{opponent}-{i:03d}", functools.partial(TicTacToeEnv, opponent, seat=i % 2, seed=i)
+        )
         for i in range(limit)
     ]
 

@@ -10,6 +10,7 @@ The outer loop that trains the writer (search -> pairs -> ORPO) is benchmarks/co
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -341,7 +342,8 @@ def bench_stories(
         start = time.perf_counter()
         out = []
         for p in premises:
-            out.append(cosmos.cached(work / name / f"{cosmos.slug(p)}.json", lambda p=p: make(p)))  # type: ignore[misc]
+            path = work / name / f"{cosmos.slug(p)}.json"
+            out.append(cosmos.cached(path, functools.partial(make, p)))
             progress(f"{name}: {p} (value {out[-1].value:+.3f})")
         seconds[name] = time.perf_counter() - start
         return out
@@ -369,7 +371,8 @@ def bench_stories(
 
 
 def _config_dict(c: StoryConfig) -> dict[str, Any]:
-    return json.loads(json.dumps(asdict(c), default=str))
+    out: dict[str, Any] = json.loads(json.dumps(asdict(c), default=str))
+    return out
 
 
 def write_bench(bench: StoryBench, out: str | Path) -> list[Path]:

@@ -185,6 +185,8 @@ def limited(
 def pump(stream: IO[bytes], buffer: CappedBuffer) -> threading.Thread:
     def run() -> None:
         with contextlib.suppress(Exception):
+            # read1: what is there now, not a full 64 KiB (typeshed's IO lacks it; a
+            # Popen pipe is a BufferedReader, which has it).
             while chunk := stream.read1(1 << 16):  # type: ignore[attr-defined]
                 buffer.write(chunk)
         with contextlib.suppress(Exception):

@@ -181,8 +181,9 @@ class LocalSandbox:
             proc.wait()
             self._running = None
             for pipe in (proc.stdin, proc.stdout, proc.stderr):
-                with contextlib.suppress(OSError):
-                    pipe.close()  # type: ignore[union-attr]
+                if pipe is not None:
+                    with contextlib.suppress(OSError):
+                        pipe.close()
             if self._closed:
                 raise SandboxError(f"{self.root} was closed while `{cmd[:80]}` ran") from exc
             raise SandboxError(f"could not put a command into {self.root}'s cgroup: {exc}") from exc

@@ -144,7 +144,7 @@ class MCTS(Generic[S]):
                 path = self._select(root)
                 leaf = path[-1]
                 values = leaf.terminal_returns if leaf.terminal else evaluate([leaf.state])[0]
-                self._backup(path, values)  # type: ignore[arg-type]
+                self._backup(path, values)  # type: ignore[arg-type]  # terminal_returns is set on terminal nodes
                 sims += 1
                 if stop is not None and stop(root, path):
                     stopped_by = "stop"
@@ -188,7 +188,7 @@ class MCTS(Generic[S]):
                 leaf = path[-1]
                 try:
                     if leaf.terminal:
-                        values: Values = leaf.terminal_returns  # type: ignore[assignment]
+                        values: Values = leaf.terminal_returns  # type: ignore[assignment]  # set on terminal nodes
                     else:
                         values = (await evaluate([leaf.state]))[0]
                 finally:

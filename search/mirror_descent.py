@@ -202,6 +202,7 @@ def _run_world(
 def _worker(task: _Task[A]) -> _Done:
     assert _JOB is not None, "mirror-descent worker started without a job"
     sample_world, rollout, counters, deadline, base = _JOB
+    # The job is stored untyped per process (a module global set by the pool initializer).
     return _run_world(sample_world, rollout, counters, deadline, base, task)  # type: ignore[arg-type]
 
 

@@ -48,7 +48,7 @@ def open_backend(kind: str, repo: Path | None, network: bool = False, **limits: 
             ENV,
             repo_dir=repo,
             network=network,
-            limits=Limits(**limits),  # type: ignore[arg-type]
+            limits=Limits(**limits),
         )
     finally:
         if plain:

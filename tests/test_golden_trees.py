@@ -397,13 +397,13 @@ def test_chance_golden_tree(chance: str) -> None:
     config = MCTSConfig(
         budget=Budget(simulations=CHANCE_SIMS),
         c=CHANCE_C,
-        chance=chance,  # type: ignore[arg-type]
+        chance=chance,
         shuffle=False,
         seed=CHANCE_SEED,
     )
     result = MCTS(CHANCE_PROBLEM, DictEvaluator(CHANCE_VALUES), config).search("root")
     assert_tree(result.root, CHANCE_EXPECTED[chance], priors=True)
-    assert result.root.child("risky").player == CHANCE  # type: ignore[union-attr]
+    assert result.root.child("risky").player == CHANCE
     assert result.action == "risky"
     mcts = MCTS(CHANCE_PROBLEM, DictEvaluator(CHANCE_VALUES), one_at_a_time(config))
     root, trace = simulation_trace(mcts, "root", CHANCE_SIMS)

@@ -20,7 +20,7 @@ from games.hanabi.rules import RuleBot, decide, rule_position, tracker_for
 from search.mirror_descent import MDSConfig
 
 
-def _midgame(seed: int, moves: int = 20):  # type: ignore[no-untyped-def]
+def _midgame(seed: int, moves: int = 20):
     return rule_position(seed, moves)
 
 
@@ -124,7 +124,7 @@ def _run(args: list[str]) -> None:
         assert exc.code in (0, None)
 
 
-def test_bench_hanabi_cli_writes_reports_and_resumes(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_bench_hanabi_cli_writes_reports_and_resumes(tmp_path, capsys) -> None:
     args = ["bench", "hanabi", "--bot", "hanabi_rules", "--bot", "random", "--games", "4",
             "--out", str(tmp_path), "--json"]  # fmt: skip
     _run(args)
@@ -140,7 +140,7 @@ def test_bench_hanabi_cli_writes_reports_and_resumes(tmp_path, capsys) -> None: 
     assert "24.62" in (tmp_path / "hanabi_2p.md").read_text()
 
 
-def test_bench_hanabi_replays_games_when_the_bot_code_changed(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_bench_hanabi_replays_games_when_the_bot_code_changed(tmp_path, monkeypatch) -> None:
     from benchmarks import hanabi
 
     cfg = hanabi.HanabiBench(bots=("hanabi_rules",), games=2, out=str(tmp_path))
@@ -153,7 +153,7 @@ def test_bench_hanabi_replays_games_when_the_bot_code_changed(tmp_path, monkeypa
     assert len(hanabi.load_records(hanabi.log_path(cfg))) == 4
 
 
-def test_bench_hanabi_bad_input_is_one_line(capsys) -> None:  # type: ignore[no-untyped-def]
+def test_bench_hanabi_bad_input_is_one_line(capsys) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["bench", "hanabi", "--players", "6"])
     assert exc.value.code == 2
@@ -197,7 +197,7 @@ def test_lean_rollouts_match_plain_ones_and_reuse_the_public_view(
     built = [0]
     real = rules.Public.__init__
 
-    def counting(self, t):  # type: ignore[no-untyped-def]
+    def counting(self, t):
         built[0] += 1
         real(self, t)
 
@@ -221,7 +221,7 @@ def _card(name: str) -> int:
     return "RYGWB".index(name[0]) * 5 + int(name[1]) - 1
 
 
-def _position(hands: list[list[str]], fireworks: tuple[int, ...] = (0,) * 5, info: int = 8):  # type: ignore[no-untyped-def]
+def _position(hands: list[list[str]], fireworks: tuple[int, ...] = (0,) * 5, info: int = 8):
     from games.hanabi.game import Tracker
 
     t = Tracker(HanabiConfig())

@@ -24,7 +24,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return train(out, games=3, epochs=1, hidden=8, layers=1, say=None)
 
 
-def midgame(seed: int, moves: int = 12):  # type: ignore[no-untyped-def]
+def midgame(seed: int, moves: int = 12):
     return rule_position(seed, 10 + moves)
 
 

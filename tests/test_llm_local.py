@@ -120,7 +120,7 @@ def test_concurrent_calls_run_as_one_batch(tiny_model_dir: Path) -> None:
         batches.append(len(prompts))
         return original(prompts, *args, **kwargs)
 
-    engine.generate = spy  # type: ignore[method-assign]
+    engine.generate = spy
 
     async def many() -> list[list[object]]:
         return await asyncio.gather(*(llm.complete(_msgs(p), max_tokens=5) for p in PROMPTS))
@@ -128,7 +128,7 @@ def test_concurrent_calls_run_as_one_batch(tiny_model_dir: Path) -> None:
     results = asyncio.run(many())
     assert batches == [3]
     alone = [llm.generate_batch([make_request(_msgs(p), max_tokens=5)])[0][0].text for p in PROMPTS]
-    assert [r[0].text for r in results] == alone  # type: ignore[attr-defined]
+    assert [r[0].text for r in results] == alone
 
 
 def test_a_system_message_is_added_when_the_caller_has_none(tiny_model_dir: Path) -> None:

@@ -53,7 +53,7 @@ TINY = TreeProblem(
 
 
 def _sims(n: int, **kw: object) -> MCTSConfig:
-    return MCTSConfig(budget=Budget(simulations=n), **kw)  # type: ignore[arg-type]
+    return MCTSConfig(budget=Budget(simulations=n), **kw)
 
 
 def test_golden_tree_uct_after_eight_simulations() -> None:
@@ -114,10 +114,10 @@ def test_three_player_returns_go_to_the_right_player() -> None:
         result = MCTS(problem, evaluator, _sims(300, seed=1)).search(Picks(picks))
         assert result.action == 1, picks  # own pick helps oneself whatever the others do
     root = MCTS(problem, evaluator, _sims(600, seed=2)).search(Picks()).root
-    leaf = root.child(1).child(1).child(1)  # type: ignore[union-attr]
+    leaf = root.child(1).child(1).child(1)
     assert leaf is not None and leaf.values() == [-1.0, -1.0, -1.0]
-    p1_zero = root.child(1).child(0)  # type: ignore[union-attr]
-    assert p1_zero is not None and p1_zero.mean(1) < root.child(1).child(1).mean(1)  # type: ignore[union-attr]
+    p1_zero = root.child(1).child(0)
+    assert p1_zero is not None and p1_zero.mean(1) < root.child(1).child(1).mean(1)
 
 
 def test_progressive_widening_holds_its_bound() -> None:
@@ -206,7 +206,7 @@ def test_four_workers_batch_evaluations_and_find_the_winning_move() -> None:
     assert sequential.search(state).action == result.action
 
 
-def _walk(node):  # type: ignore[no-untyped-def]
+def _walk(node):
     yield node
     for c in node.children:
         yield from _walk(c)

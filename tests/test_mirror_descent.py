@@ -32,7 +32,7 @@ def rollout(world: str, action: str, rng: random.Random) -> float:
     return heads if world == "heads" else tails
 
 
-def cycling_worlds(*worlds: str):  # type: ignore[no-untyped-def]
+def cycling_worlds(*worlds: str):
     it = iter(worlds * 100)
     return lambda rng: next(it)
 

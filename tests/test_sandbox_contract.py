@@ -117,4 +117,4 @@ def test_close_is_idempotent_and_exceptions_close(kind: str, repo: Path) -> None
     if kind == "docker":
         assert labelled_containers() == []
     else:
-        assert not sandbox.root.exists()  # type: ignore[attr-defined]
+        assert not sandbox.root.exists()

@@ -35,7 +35,7 @@ def repo(tmp_path: Path) -> Path:
 
 
 def still_usable(sandbox: object) -> None:
-    result = sandbox.exec("echo alive", timeout=60)  # type: ignore[attr-defined]
+    result = sandbox.exec("echo alive", timeout=60)
     assert (result.stdout, result.stderr, result.reason) == ("alive\n", "", None)
     assert subprocess.run(["true"]).returncode == 0  # the host can still start processes
 
@@ -122,7 +122,7 @@ def test_gc_removes_containers_whose_owner_died_and_keeps_live_ones(kind: str) -
     with open_backend(kind, None) as live:
         engine.remove_orphans()
         assert labelled_containers(owner.pid) == []
-        assert live.container.name in labelled_containers()  # type: ignore[attr-defined]
+        assert live.container.name in labelled_containers()
 
 
 @pytest.mark.parametrize("kind", [DOCKER])
@@ -203,10 +203,10 @@ def test_sigterm_closes_sandboxes_opened_in_worker_threads(kind: str) -> None:
     )
     assert owner.stdout is not None
     where = owner.stdout.readline().strip()
-    assert where, owner.stderr.read()  # type: ignore[union-attr]
+    assert where, owner.stderr.read()
     time.sleep(1)
     owner.send_signal(signal.SIGTERM)
-    assert owner.wait(timeout=60) == 128 + signal.SIGTERM, owner.stderr.read()[-2000:]  # type: ignore[union-attr]
+    assert owner.wait(timeout=60) == 128 + signal.SIGTERM, owner.stderr.read()[-2000:]
     if kind == "docker":
         assert labelled_containers(owner.pid) == []
     else:
@@ -230,5 +230,5 @@ def test_the_next_local_sandbox_removes_what_a_sigkilled_run_left(tmp_path: Path
     with open_backend("local", None) as live:
         assert not left.exists()  # swept when this process opened its first sandbox
         assert local_sandbox.remove_orphans(tmp_path) == []
-        assert local_sandbox.remove_orphans() == [] and live.root.is_dir()  # type: ignore[attr-defined]
+        assert local_sandbox.remove_orphans() == [] and live.root.is_dir()
     assert old.is_dir()

@@ -24,7 +24,7 @@ def test_a_failing_sandbox_ends_its_instance_and_the_run_goes_on(
     real = RepoTools._find_class
     broken: list[str] = []
 
-    def flaky(self: RepoTools, name: str):  # type: ignore[no-untyped-def]
+    def flaky(self: RepoTools, name: str):
         if not broken:  # the first instance's sandbox dies under the agent
             broken.append(name)
             raise SandboxError("lost the command in agents-search-x: container vanished")

@@ -28,7 +28,7 @@ needs_cgroup = pytest.mark.skipif(
 @pytest.mark.parametrize("kind", ["local", "local-plain"])
 def test_the_cgroup_lives_and_dies_with_the_sandbox(kind: str) -> None:
     with open_backend(kind, None, memory_mb=300, pids=50) as sb:
-        cgroup = sb.cgroup  # type: ignore[attr-defined]
+        cgroup = sb.cgroup
         assert cgroup is not None and all(d.is_dir() for d in cgroup.dirs)
         limits = {p.name: p.read_text().strip() for d in cgroup.dirs for p in d.glob("*.max")}
         limits.update(
@@ -85,7 +85,7 @@ def test_without_a_cgroup_root_kills_every_process_of_the_private_uid(
     mark = marker()
     try:
         with open_backend("local-plain", None) as sb:
-            assert sb.cgroup is None  # type: ignore[attr-defined]
+            assert sb.cgroup is None
             sb.exec(DETACH.format(marker=mark), timeout=60)
             assert host_processes_matching(f"\0detached-{mark}\0".encode()) == []
         assert g.table()[g.LEFTOVERS]["plain"].held

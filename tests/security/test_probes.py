@@ -57,7 +57,7 @@ def held(claims: dict[str, dict[str, g.Cell]], key: str, mode: str) -> bool:
 def sandbox(mode: str, **limits: float) -> Iterator[Sandbox]:
     with open_backend(KIND[mode], None, **limits) as sb:
         if mode != "docker":  # the mode under test is the one that runs
-            assert sb.bwrap == (mode == "bwrap")  # type: ignore[attr-defined]
+            assert sb.bwrap == (mode == "bwrap")
         yield sb
 
 
