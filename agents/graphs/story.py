@@ -22,7 +22,7 @@ from langgraph.graph import END, START, StateGraph
 from agents.llm import LLM
 from search import MCTS, Budget, MCTSConfig, Widening, tree_to_dict, trees_to_html
 from search.curiosity import CuriosityEvaluator, CuriosityWeights, StepScore, step_value, surprisal
-from search.preferences import sibling_pairs
+from search.preferences import ranked_siblings, sibling_pairs
 from search.tree import Node
 
 
@@ -315,32 +315,26 @@ def write_story(result: StoryResult, out: str | Path) -> list[Path]:
 def pairs_from_trees(
     premise: str, steps: list[str], trees: list[dict[str, Any]], every: bool = True
 ) -> list[dict[str, Any]]:
-    """Preference pairs mined again from saved trees (tree.json): tree i was searched after
-    the first i committed `steps`; node labels are the expansions' texts."""
+    """Preference pairs mined again from saved trees (tree.json) by the same miner as a live
+    search (`search.preferences.ranked_siblings`): tree i was searched after the first i
+    committed `steps`; node labels are the expansions' texts."""
     out: list[dict[str, Any]] = []
-
-    def walk(node: dict[str, Any], path: list[str], committed: list[str]) -> None:
-        kids = [k for k in node.get("children", []) if k["visits"] >= 1]
-        ranked = sorted(kids, key=lambda k: k["values"][0], reverse=True)
-        if every:
-            pairs = [(a, b) for i, a in enumerate(ranked) for b in ranked[i + 1 :]]
-        else:
-            pairs = [(ranked[0], ranked[-1])] if len(ranked) >= 2 else []
-        state = StoryState(premise, tuple(Expansion(t, 0.0, 0.0) for t in committed + path))
-        for a, b in pairs:
-            if a["values"][0] > b["values"][0]:
-                out.append(
-                    {
-                        "prompt": propose_prompt(state),
-                        "chosen": a["action"],
-                        "rejected": b["action"],
-                        "chosen_value": a["values"][0],
-                        "rejected_value": b["values"][0],
-                    }
-                )
-        for k in kids:
-            walk(k, [*path, k["action"]], committed)
-
     for i, tree in enumerate(trees):
-        walk(tree, [], steps[:i])
+        for path, a, b in ranked_siblings(
+            tree,
+            lambda node: [k for k in node.get("children", []) if k["visits"] >= 1],
+            lambda node: float(node["values"][0]),
+            every=every,
+        ):
+            texts = [*steps[:i], *(n["action"] for n in path[1:])]
+            state = StoryState(premise, tuple(Expansion(t, 0.0, 0.0) for t in texts))
+            out.append(
+                {
+                    "prompt": propose_prompt(state),
+                    "chosen": a["action"],
+                    "rejected": b["action"],
+                    "chosen_value": a["values"][0],
+                    "rejected_value": b["values"][0],
+                }
+            )
     return out
