@@ -1,13 +1,16 @@
-"""The task registry behind `agents solve --task NAME` (the `benchmarks.Task` seam).
+"""The task registry behind `agents solve --task NAME`, and the `Task` seam.
 
-A task turns the common solve options into a run: its dataset, the environment of each
-instance, the agent, the scorer and the report. Add yours at the bottom of this file with
-one call (the run function imports its module lazily, as `_swe_bench` does):
+A `Task` turns the options every `agents solve` shares (`SolveOptions`) into a whole run:
+it picks its instances (dataset), builds each instance's environment, runs the agent on
+it through the run primitive (`foundation.runs`), scores the result and returns a summary
+dict whose "output" the CLI prints and whose "exit_code" becomes the process's (0 when
+absent). The registered tasks: swe-bench (benchmarks/swe_bench/solve.py), game24,
+blocksworld and tictactoe (benchmarks/planning_tasks.py), story (benchmarks/stories.py).
 
-    register_task(Task("game24", "Game of 24 with RAFA", run=lambda o: _lazy("benchmarks.game24.solve", "run", o)))
+Add one at the bottom of this file with one call; its module is imported only when the
+task runs, so `agents --help` stays fast:
 
-`run(options)` returns a summary dict and the process exit code is `summary["exit_code"]`
-(0 when absent). Import heavy modules inside `run`, so `agents --help` stays fast.
+    register_task(RegisteredTask("mytask", "what it does", _lazy_run("mypackage.solve", "run")))
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from foundation.errors import UserError
 
@@ -40,11 +43,31 @@ class SolveOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@runtime_checkable
+class Task(Protocol):
+    """What `agents solve --task` runs: a name, a one-line description, and `run`."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...
+
+    def run(self, options: SolveOptions) -> dict[str, Any]:
+        """The whole run on `options`; the summary dict ("output", "exit_code", ...)."""
+        ...
+
+
 @dataclass(frozen=True)
-class Task:
+class RegisteredTask:
+    """A `Task` made of a name, a description and a run function."""
+
     name: str
     description: str
-    run: Callable[[SolveOptions], dict[str, Any]]
+    runner: Callable[[SolveOptions], dict[str, Any]]
+
+    def run(self, options: SolveOptions) -> dict[str, Any]:
+        return self.runner(options)
 
 
 TASKS: dict[str, Task] = {}
@@ -62,54 +85,54 @@ def get_task(name: str) -> Task:
         raise UserError(f"unknown task {name!r}; known: {', '.join(sorted(TASKS))}") from None
 
 
-def _lazy(module: str, function: str, options: SolveOptions) -> dict[str, Any]:
-    """Import a task's module only when it runs (keeps `agents --help` fast)."""
-    import importlib
+def _lazy_run(module: str, function: str) -> Callable[[SolveOptions], dict[str, Any]]:
+    """`module.function`, imported only when the task runs (keeps `agents --help` fast)."""
 
-    result: dict[str, Any] = getattr(importlib.import_module(module), function)(options)
-    return result
+    def run(options: SolveOptions) -> dict[str, Any]:
+        import importlib
 
+        result: dict[str, Any] = getattr(importlib.import_module(module), function)(options)
+        return result
 
-def _swe_bench(options: SolveOptions) -> dict[str, Any]:
-    return _lazy("benchmarks.swe_bench.solve", "run_swe_bench", options)
+    return run
 
 
 register_task(
-    Task(
+    RegisteredTask(
         "swe-bench",
         "Repair repositories (SWE-bench format; bundled swe-mini by default), graded by the harness.",
-        _swe_bench,
+        _lazy_run("benchmarks.swe_bench.solve", "run_swe_bench"),
     )
 )
 
 
 def _planning(name: str) -> Callable[[SolveOptions], dict[str, Any]]:
-    return lambda o: _lazy("benchmarks.planning_tasks", f"solve_{name}", o)
+    return _lazy_run("benchmarks.planning_tasks", f"solve_{name}")
 
 
 register_task(
-    Task(
+    RegisteredTask(
         "game24", "Game of 24 (held-out set) with RAFA, ToT, ReAct or noplan.", _planning("game24")
     )
 )
 register_task(
-    Task(
+    RegisteredTask(
         "blocksworld",
         "BlocksWorld (seeded instances) with RAFA, ToT, ReAct or noplan.",
         _planning("blocksworld"),
     )
 )
 register_task(
-    Task(
+    RegisteredTask(
         "tictactoe",
         "Tic-tac-toe against an OpenSpiel bot with RAFA, ToT, ReAct or noplan.",
         _planning("tictactoe"),
     )
 )
 register_task(
-    Task(
+    RegisteredTask(
         "story",
         "COS(M+O)S story search from --prompt: story, tree HTML, step values.",
-        lambda o: _lazy("benchmarks.stories", "solve_story", o),
+        _lazy_run("benchmarks.stories", "solve_story"),
     )
 )

@@ -80,7 +80,11 @@ def test_unparsable_answers_end_the_instance_with_its_trajectory_kept(tmp_path):
 
 
 def test_tasks_are_looked_up_in_one_registry():
+    from benchmarks.tasks import TASKS, Task
+
     assert get_task("swe-bench").name == "swe-bench"
+    assert set(TASKS) == {"swe-bench", "game24", "blocksworld", "tictactoe", "story"}
+    assert all(isinstance(t, Task) and t.description for t in TASKS.values())
     from foundation.errors import UserError
 
     with pytest.raises(UserError, match=r"unknown task 'nope'; known: .*swe-bench"):
