@@ -49,13 +49,14 @@ def run_search(
     from search import MCTS, Budget, MCTSConfig, NoActionsError, Widening
 
     cfg = env.config
+    settings = cfg.search
     swe = swe or SweSearch.build(env, journal_path)
     mcts = MCTS(
         swe.problem,
         swe.evaluator,
         MCTSConfig(
-            budget=Budget(simulations=cfg.max_iterations), c=1.0, widening=Widening(1.0, 0.5),
-            seed=0,
+            budget=Budget(simulations=cfg.max_iterations), c=settings.c,
+            widening=Widening(settings.widening_k, settings.widening_alpha), seed=settings.seed,
         ),
         policy=swe.policy,
     )  # fmt: skip
@@ -68,7 +69,7 @@ def run_search(
         leaf = path[-1]
         if leaf.visits == 1 and leaf.terminal and leaf.state.status == "finished":
             finished += bool(leaf.state.patch)  # a new episode that ended with a patch
-        return finished >= cfg.max_finished
+        return finished >= settings.max_finished
 
     try:
         mcts.search(state, root=root, stop=enough)

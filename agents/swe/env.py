@@ -29,6 +29,34 @@ STOP = ["\nObservation:", "\nOBSERVATION"]  # small models go on to invent the t
 
 
 @dataclass(frozen=True)
+class SweSearchConfig:
+    """Every setting of SWE-Search (ALGORITHMS.md section 3) in one place: the tree's
+    shape and stopping, UCT, and the hybrid value."""
+
+    sims_per_iteration: int = 2
+    """`--max-iterations N` runs N x this many simulations (each is at most one action)."""
+    max_depth: int = 8
+    """Actions along one branch."""
+    max_finished: int = 3
+    """Stop once this many episodes ended with a patch."""
+    c: float = 1.0
+    """UCT exploration constant."""
+    widening_k: float = 1.0
+    widening_alpha: float = 0.5
+    """Progressive widening: a node with n visits holds at most ceil(k * n**alpha) children."""
+    seed: int = 0
+    judge_weight: float = 0.5
+    test_weight: float = 0.5
+    """value = judge_weight * judge/100 + test_weight * test evidence - penalties."""
+    depth_penalty: float = 0.02
+    """Per action along the branch: prefer short fixes (the paper's depth penalty)."""
+    failed_penalty: float = 0.1
+    """The last tool call failed."""
+    repeat_penalty: float = 0.1
+    """The last tool call repeats an earlier one verbatim."""
+
+
+@dataclass(frozen=True)
 class AgentConfig:
     """Limits of one instance (the CLI's --max-iterations, ...)."""
 
@@ -40,10 +68,8 @@ class AgentConfig:
     tool_max_tokens: int = 800
     """Answer cap for models with native tool calls (an edit's JSON arguments are long)."""
     temperature: float = 0.0
-    max_depth: int = 8
-    """SWE-Search: actions along one branch."""
-    max_finished: int = 3
-    """SWE-Search: stop after this many finished candidates."""
+    search: SweSearchConfig = field(default_factory=SweSearchConfig)
+    """SWE-Search's settings (`--search mcts`)."""
 
 
 @dataclass

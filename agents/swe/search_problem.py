@@ -30,13 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from agents.swe.actions import Action
-from agents.swe.env import AgentEnv
+from agents.swe.env import AgentEnv, SweSearchConfig
 from foundation.jsonl import JsonlLog, read_rows
 from search import Values
-
-DEPTH_PENALTY = 0.02  # per action: prefer short fixes (the paper's depth penalty)
-JUDGE_WEIGHT, TEST_WEIGHT = 0.5, 0.5
-FAILED_PENALTY, REPEAT_PENALTY = 0.1, 0.1
 
 
 @dataclass(frozen=True)
@@ -71,7 +67,9 @@ def test_evidence(steps: Sequence[dict[str, Any]]) -> float:
     return 0.0
 
 
-def action_penalty(steps: Sequence[dict[str, Any]]) -> float:
+def action_penalty(
+    steps: Sequence[dict[str, Any]], config: SweSearchConfig = SweSearchConfig()
+) -> float:
     """The paper's small penalties: a tool call that failed, or one repeated verbatim."""
     done = [s for s in steps if "observation" in s]
     if not done:
@@ -79,12 +77,12 @@ def action_penalty(steps: Sequence[dict[str, Any]]) -> float:
     last = done[-1]
     penalty = 0.0
     if not last["observation"]["ok"] and last["action"]["tool"] != "run_tests":
-        penalty += FAILED_PENALTY
+        penalty += config.failed_penalty
     key = (last["action"]["tool"], repr(sorted(last["action"]["args"].items())))
     if any(
         (s["action"]["tool"], repr(sorted(s["action"]["args"].items()))) == key for s in done[:-1]
     ):
-        penalty += REPEAT_PENALTY
+        penalty += config.repeat_penalty
     return penalty
 
 
@@ -159,8 +157,9 @@ class SweEvaluator:
         )  # fmt: skip
         judge = j["value"] / 100 if j["value"] is not None else 0.0
         tests = test_evidence(state.steps)
-        value = JUDGE_WEIGHT * judge + TEST_WEIGHT * tests - DEPTH_PENALTY * state.depth
-        value -= action_penalty(state.steps)
+        cfg = self.env.config.search
+        value = cfg.judge_weight * judge + cfg.test_weight * tests - cfg.depth_penalty * state.depth
+        value -= action_penalty(state.steps, cfg)
         value = max(-1.0, min(1.0, value))
         self.judgements[state.sid] = {**j, "tests": tests, "combined": round(value, 4)}
         self._note(state, value)
@@ -261,7 +260,7 @@ class SweProblem:
         return []
 
     def is_terminal(self, state: SweState) -> bool:
-        return state.status is not None or state.depth >= self.env.config.max_depth
+        return state.status is not None or state.depth >= self.env.config.search.max_depth
 
     def returns(self, state: SweState) -> list[float]:
         assert state.reward is not None, "returns() of a state that is not terminal"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -86,7 +87,7 @@ def _run(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from agents.llm import MeteredLLM, UsageMeter, load_llm
-    from agents.swe.env import AgentConfig
+    from agents.swe.env import AgentConfig, SweSearchConfig
     from benchmarks.swe_bench.solver import SOLVE_LOG, SolveConfig, read_log, solve_all, write_json
     from foundation.budget import Budget
 
@@ -102,12 +103,16 @@ def _run(
         llm = MeteredLLM(llm, meter)
     name = model_name(options.model)
     iters = options.max_iterations or DEFAULT_MAX_ITERATIONS
+    agent = AgentConfig(
+        max_iterations=iters
+        if options.search == "linear"
+        else SweSearchConfig().sims_per_iteration * iters,
+    )
+    if options.model.startswith("local:"):
+        agent = replace(agent, max_tokens=LOCAL_MAX_TOKENS)
     config = SolveConfig(
         search=options.search,
-        agent=AgentConfig(
-            max_iterations=iters if options.search == "linear" else 2 * iters,
-            **({"max_tokens": LOCAL_MAX_TOKENS} if options.model.startswith("local:") else {}),
-        ),
+        agent=agent,
         sandbox=kind,
         workers=options.workers,
         model_name=name,
