@@ -4,7 +4,7 @@ the field's annotation. Every bot with options goes through `spec_config`, so ev
 option is a config field and the errors read alike: one line naming the valid keys, or
 the bad value and what it should be.
 
-Spec keys are the field names, except where `SPEC_KEYS` says otherwise.
+Spec keys are the config classes' field names.
 """
 
 from __future__ import annotations
@@ -24,11 +24,6 @@ if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
     C = TypeVar("C", bound=DataclassInstance)
-
-SPEC_KEYS: dict[str, str] = {"prior_floor": "floor"}
-"""Config fields whose spec key is not their name (field name -> spec key), the only
-place the two differ: `MDSConfig.prior_floor` (search/mirror_descent.py, outside games/,
-where a rename would reach its other users) is `floor` in `mds:` specs."""
 
 FLAGS: dict[str, bool] = {
     **dict.fromkeys(("1", "true", "yes", "on"), True),
@@ -70,11 +65,7 @@ def split_spec(spec: str, literal_tail: tuple[str, ...] = ()) -> BotSpec:
 def spec_keys(cls: type[DataclassInstance], fixed: tuple[str, ...] = ()) -> dict[str, str]:
     """Spec key -> field name for the init fields of `cls`, in field order, except `fixed`
     (set by the caller, e.g. the seed)."""
-    return {
-        SPEC_KEYS.get(f.name, f.name): f.name
-        for f in dataclasses.fields(cls)
-        if f.init and f.name not in fixed
-    }
+    return {f.name: f.name for f in dataclasses.fields(cls) if f.init and f.name not in fixed}
 
 
 def spec_config(
@@ -84,7 +75,7 @@ def spec_config(
     /,
     **fixed: object,
 ) -> C:
-    """`cls(**fields)` from the spec's options: each key names a field (see `SPEC_KEYS`),
+    """`cls(**fields)` from the spec's options: each key names a field ,
     its value converted by the field's annotation (int, float, str, Path, bool as
     1/0/true/false/yes/no/on/off, a Literal's choices, or `X | None` as X). Fields the spec
     leaves out take `defaults`, else the class default; `fixed` (say seed=3) are set by

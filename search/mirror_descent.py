@@ -101,7 +101,7 @@ class MDSConfig:
     magnet: Literal["uniform", "blueprint"] = "uniform"
     rollouts: int | None = 200
     seconds: float | None = None
-    prior_floor: float = 0.0
+    floor: float = 0.0
     """Mix this much of the uniform policy into the blueprint's: a deterministic
     (one-hot) blueprint otherwise never moves under MDS."""
     threshold: float = 0.0
@@ -130,8 +130,8 @@ class MDSConfig:
             raise InvalidConfigError(f"seconds must be > 0, got {self.seconds}")
         if self.eta < 0 or self.alpha < 0 or self.threshold < 0 or self.z < 0:
             raise InvalidConfigError("eta, alpha, threshold and z must be >= 0")
-        if not 0 <= self.prior_floor <= 1:
-            raise InvalidConfigError(f"prior_floor must be in [0, 1], got {self.prior_floor}")
+        if not 0 <= self.floor <= 1:
+            raise InvalidConfigError(f"floor must be in [0, 1], got {self.floor}")
         if self.keep is not None and self.keep < 1:
             raise InvalidConfigError(f"keep must be >= 1, got {self.keep}")
         if self.workers < 1:
@@ -229,7 +229,7 @@ def mirror_descent_search(
     if total_p <= 0:
         raise InvalidConfigError("the blueprint policy gives every legal action zero")
     n = len(actions)
-    f = config.prior_floor
+    f = config.floor
     prior = {a: (1 - f) * blueprint[a] / total_p + f / n for a in actions}
     bp_action = max(actions, key=lambda a: prior[a])
     start = time.perf_counter()

@@ -19,7 +19,7 @@ from games.hanabi.bots import MDS_OPTIONS, LearnedBotConfig
 from games.hanabi.game import HanabiConfig
 from games.hanabi.mds_bot import MDSBot, MDSBotConfig
 from games.search_bot import SearchBot, SearchBotConfig
-from games.spec import SPEC_KEYS, spec_config, spec_keys
+from games.spec import spec_config, spec_keys
 from search import Budget, MCTSConfig
 from search.mirror_descent import MDSConfig
 
@@ -76,18 +76,17 @@ def test_bad_keys_and_values_are_one_line_errors(spec: str, message: str) -> Non
     assert "\n" not in str(exc.value)
 
 
-def test_spec_keys_are_the_field_names_but_for_the_alias_table() -> None:
-    assert SPEC_KEYS == {"prior_floor": "floor"}
+def test_spec_keys_are_the_field_names() -> None:
     for kind, cls in CONFIGS.items():
         keys = spec_keys(cls, ("seed",))
         names = [f.name for f in fields(cls) if f.name != "seed"]
         assert list(keys.values()) == names
-        assert list(keys) == [SPEC_KEYS.get(n, n) for n in names]
+        assert list(keys) == names
         for key in keys:  # the help text names every key
             assert re.search(rf"\b{key}=", KINDS[kind]), (kind, key)
     assert list(MDS_OPTIONS) == list(spec_keys(MDSBotConfig, ("seed",)))
     cfg = spec_config(parse_spec("mds:floor=0.3"), MDSBotConfig)
-    assert cfg.prior_floor == 0.3
+    assert cfg.floor == 0.3
     with pytest.raises(BotSpecError, match=r"unknown option\(s\) prior_floor for mds; valid: eta"):
         spec_config(parse_spec("mds:prior_floor=0.3"), MDSBotConfig)
 
@@ -120,9 +119,9 @@ def test_mds_specs_mean_what_they_meant() -> None:
     full = _mds("mds:eta=10,alpha=0.1,magnet=blueprint,rollouts=160,keep=1,screen=2,floor=0.1,"
                 "threshold=0.5,z=2")  # fmt: skip
     assert full == MDSBotConfig(eta=10.0, alpha=0.1, magnet="blueprint", rollouts=160, keep=1,
-                                screen=2, prior_floor=0.1, threshold=0.5, z=2.0, seed=4)  # fmt: skip
+                                screen=2, floor=0.1, threshold=0.5, z=2.0, seed=4)  # fmt: skip
     default = _mds("mds")  # the spec's defaults, not MDSConfig's
-    assert (default.eta, default.prior_floor, default.rollouts) == (5.0, 0.1, 200)
+    assert (default.eta, default.floor, default.rollouts) == (5.0, 0.1, 200)
     assert (default.alpha, default.magnet, default.keep, default.seed) == (0.0, "uniform", None, 4)
     timed = _mds("mds:seconds=2,alpha=0.5")  # a time budget alone: no rollout cap
     assert (timed.rollouts, timed.seconds, timed.alpha) == (None, 2.0, 0.5)

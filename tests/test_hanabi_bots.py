@@ -50,7 +50,7 @@ def test_mds_with_eta_zero_plays_the_blueprint() -> None:
     for seed in range(3):
         game, state = _midgame(seed)
         bp = RuleBot(game, 0).step(state)
-        bot = MDSBot(game, MDSConfig(eta=0.0, rollouts=20, prior_floor=0.1), seed)
+        bot = MDSBot(game, MDSConfig(eta=0.0, rollouts=20, floor=0.1), seed)
         assert bot.step(state) == bp
         assert bot.last is not None and bot.last.rollouts == 0
 
@@ -59,7 +59,7 @@ def test_mds_searches_and_reports(monkeypatch: pytest.MonkeyPatch) -> None:
     game, state = _midgame(1)
     me, legal = state.current_player(), state.legal_actions()
     bp = RuleBot(game, 0).step(state)
-    bot = MDSBot(game, MDSConfig(eta=5.0, rollouts=30, prior_floor=0.1), 0)
+    bot = MDSBot(game, MDSConfig(eta=5.0, rollouts=30, floor=0.1), 0)
     action = bot.step(state)
     res = bot.last
     assert res is not None and res.rollouts == bot.rollouts == 30 and bot.illegal == 0
@@ -80,7 +80,7 @@ def test_mds_searches_and_reports(monkeypatch: pytest.MonkeyPatch) -> None:
         return real(world, a, policy, on_illegal) + (30.0 if a == target else 0.0)
 
     monkeypatch.setattr(mds_bot, "rollout", rigged)
-    bot = MDSBot(game, MDSConfig(eta=5.0, rollouts=30, prior_floor=0.1), 0)
+    bot = MDSBot(game, MDSConfig(eta=5.0, rollouts=30, floor=0.1), 0)
     assert bot.step(state) == target
     assert bot.last is not None and bot.last.deviated and bot.deviations == 1
     assert bot.last.q[target] >= 30 > max(q for a, q in bot.last.q.items() if a != target)
@@ -93,7 +93,7 @@ def test_illegal_blueprint_moves_in_rollouts_are_counted_and_replaced(
 ) -> None:
     game, state = _midgame(2)
     monkeypatch.setattr(mds_bot, "decide", lambda t, p: 10_000)
-    bot = MDSBot(game, MDSConfig(eta=1.0, rollouts=5, prior_floor=0.1), 0)
+    bot = MDSBot(game, MDSConfig(eta=1.0, rollouts=5, floor=0.1), 0)
     action = bot.step(state)
     assert action in state.legal_actions()
     assert bot.illegal > 5  # the root choice and every rollout step were replaced

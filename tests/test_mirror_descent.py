@@ -71,13 +71,13 @@ def test_eta_zero_returns_the_blueprint_action_without_rollouts() -> None:
     assert not calls and res.rollouts == 0
 
 
-def test_deterministic_blueprint_needs_a_prior_floor_to_move() -> None:
+def test_deterministic_blueprint_needs_a_floor_to_move() -> None:
     onehot = {"bet": 0.0, "check": 1.0, "fold": 0.0}
     worlds = cycling_worlds("heads")
     stuck = mirror_descent_search(MDSConfig(eta=5.0, rollouts=30), onehot, worlds, rollout)
     assert stuck.action == "check"
     moved = mirror_descent_search(
-        MDSConfig(eta=5.0, rollouts=30, prior_floor=0.3), onehot, cycling_worlds("heads"), rollout
+        MDSConfig(eta=5.0, rollouts=30, floor=0.3), onehot, cycling_worlds("heads"), rollout
     )
     assert moved.action == "bet"
 

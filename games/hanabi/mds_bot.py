@@ -37,11 +37,10 @@ from search.mirror_descent import MDSConfig, MDSResult, mirror_descent_search
 class MDSBotConfig(MDSConfig):
     """The options of an `mds:` spec: `MDSConfig` with the spec's defaults (eta 5, floor
     0.1; rollouts 200, or none when `seconds` is given, see `games.hanabi.bots`) plus the
-    blueprint. Spec keys are the field names, `floor` for `prior_floor`
-    (`games.spec.SPEC_KEYS`)."""
+    blueprint. Spec keys are the field names."""
 
     eta: float = 5.0
-    prior_floor: float = 0.1
+    floor: float = 0.1
     blueprint: Literal["hanabi_rules", "hanabi_learned"] = "hanabi_rules"
     """The prior and rollout policy."""
     model: str | None = None
