@@ -12,6 +12,7 @@ orpo` holds whole premises out) are written to OUT.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -21,6 +22,7 @@ from agents.graphs.story import StoryConfig
 from benchmarks.cosmos import mine_path, mine_premise, mined_pairs, read_story
 from benchmarks.stories import BENCH_STORY, load_premises
 from foundation.jsonl import write_atomic
+from foundation.runs import RunLog, run_units
 
 
 def mine(
@@ -36,24 +38,39 @@ def mine(
 
     from agents.llm import load_llm
 
-    todo = [
-        p
-        for i, p in enumerate(premises)
-        if i % shard[1] == shard[0]
-        and not mine_path(work, p).is_file()  # resume: skip mined premises
-    ]
+    mine = [p for i, p in enumerate(premises) if i % shard[1] == shard[0]]
+    # One log per shard (shards may run at once, each its own writer); a premise whose
+    # story file exists is answered from it, so a row lost to a kill costs nothing.
+    log = RunLog(
+        work / "mine" / f"shard-{shard[0]}-of-{shard[1]}.jsonl", key=lambda r: r.get("premise")
+    )
+    todo = [p for p in mine if p not in log.done]
     if not todo:
         return
-    llm = load_llm(model, cache=False)
+    writer = functools.cache(lambda: load_llm(model, cache=False))  # not when all are cached
+
+    def one(premise: str) -> dict[str, object]:
+        start = time.perf_counter()
+        if mine_path(work, premise).is_file():
+            result = read_story(mine_path(work, premise))
+        else:
+            result = mine_premise(writer(), premise, work, story)
+        pairs = len(mined_pairs(result))
+        return {
+            "premise": premise,
+            "pairs": pairs,
+            "seconds": round(time.perf_counter() - start, 1),
+        }
+
     with Progress(transient=False) as bar:
         task = bar.add_task(f"mining shard {shard[0]}/{shard[1]}", total=len(todo))
-        for p in todo:
-            start = time.perf_counter()
-            r = mine_premise(llm, p, work, story)
-            bar.console.print(
-                f"{time.perf_counter() - start:.0f}s {len(mined_pairs(r))} pairs: {p}"
-            )
-            bar.advance(task)
+
+        def report(premise: str, row: dict[str, object] | None) -> None:
+            if row is not None:
+                bar.console.print(f"{row['seconds']:.0f}s {row['pairs']} pairs: {premise}")
+                bar.advance(task)
+
+        run_units(log, todo, key=lambda p: p, work=one, on_row=report)
 
 
 def collect(premises: list[str], work: Path, out: Path) -> tuple[int, list[str]]:
