@@ -22,7 +22,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from foundation.budget import BudgetExhausted
 from foundation.errors import UserError
@@ -121,7 +121,7 @@ class RunLog:
 
 
 @dataclass
-class RunOutcome(Generic[T]):
+class RunOutcome:
     """What `run_units` did: rows of this session (`new`), units skipped as done, and why
     it stopped early ("" when every unit ran; "budget" when a budget was reached)."""
 
@@ -142,8 +142,7 @@ def run_units(
     error_row: Callable[[T, Exception], Row] | None = None,
     fatal: Callable[[Exception], bool] = lambda exc: False,
     on_row: Callable[[T, Row | None], None] | None = None,
-    save: Callable[[T, Row], None] | None = None,
-) -> RunOutcome[T]:
+) -> RunOutcome:
     """Run `work(unit)` for every unit whose `key` is not in `log.done`, appending each
     returned row the moment it is known (the single writer is this thread).
 
@@ -154,10 +153,10 @@ def run_units(
       unit would fail), and any exception when `error_row` is None, end the run.
     - `BudgetExhausted` ends the run cleanly: queued units are dropped, the unit that hit
       the budget is not recorded (a rerun redoes it), `stopped` says "budget".
-    - `on_row(unit, row)` reports progress (row None: skipped as done); `save(unit, row)`
-      replaces the plain append (a command whose row needs more than one line of work).
+    - `on_row(unit, row)` runs after each row is appended (row None: skipped as done):
+      progress, or files derived from the log.
     """
-    outcome: RunOutcome[T] = RunOutcome()
+    outcome = RunOutcome()
     todo, queued = [], set()
     for unit in units:
         k = key(unit)
@@ -180,10 +179,7 @@ def run_units(
             return error_row(unit, exc)
 
     def record(unit: T, row: Row) -> None:
-        if save is not None:
-            save(unit, row)
-        else:
-            log.append(row)
+        log.append(row)
         outcome.new.append(row)
         if on_row:
             on_row(unit, row)

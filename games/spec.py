@@ -62,10 +62,10 @@ def split_spec(spec: str, literal_tail: tuple[str, ...] = ()) -> BotSpec:
     return BotSpec(kind, options)
 
 
-def spec_keys(cls: type[DataclassInstance], fixed: tuple[str, ...] = ()) -> dict[str, str]:
-    """Spec key -> field name for the init fields of `cls`, in field order, except `fixed`
-    (set by the caller, e.g. the seed)."""
-    return {f.name: f.name for f in dataclasses.fields(cls) if f.init and f.name not in fixed}
+def spec_keys(cls: type[DataclassInstance], fixed: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The spec keys of `cls`: its init fields' names, in field order, except `fixed` (set
+    by the caller, e.g. the seed)."""
+    return tuple(f.name for f in dataclasses.fields(cls) if f.init and f.name not in fixed)
 
 
 def spec_config(
@@ -75,8 +75,7 @@ def spec_config(
     /,
     **fixed: object,
 ) -> C:
-    """`cls(**fields)` from the spec's options: each key names a field ,
-    its value converted by the field's annotation (int, float, str, Path, bool as
+    """`cls(**fields)` from the spec's options: each key names a field, its value converted by the field's annotation (int, float, str, Path, bool as
     1/0/true/false/yes/no/on/off, a Literal's choices, or `X | None` as X). Fields the spec
     leaves out take `defaults`, else the class default; `fixed` (say seed=3) are set by
     the caller and are no spec keys. An unknown key, a bad value or a config the class
@@ -90,12 +89,12 @@ def spec_config(
         )
     hints = typing.get_type_hints(cls)
     values: dict[str, object] = {}
-    for key, name in keys.items():
+    for key in keys:
         raw = spec.options.get(key)
         if raw is not None:
-            values[name] = _convert(spec.kind, key, raw, hints[name])
-        elif defaults is not None and name in defaults:
-            values[name] = defaults[name]
+            values[key] = _convert(spec.kind, key, raw, hints[key])
+        elif defaults is not None and key in defaults:
+            values[key] = defaults[key]
     try:
         return cls(**values, **fixed)
     except ConfigError as exc:  # InvalidConfigError, or a Budget out of range

@@ -146,11 +146,9 @@ class MCTS(Generic[S]):
                 values = leaf.terminal_returns if leaf.terminal else evaluate([leaf.state])[0]
                 self._backup(path, values)  # type: ignore[arg-type]  # terminal_returns is set on terminal nodes
                 sims += 1
-                if stop is not None and stop(root, path):
-                    stopped_by = "stop"
-                    break
-                if root.exhausted and not root.children:
-                    stopped_by = "exhausted"
+                ended = self._ended(root, path, stop)
+                if ended:
+                    stopped_by = ended
                     break
         return self._result(root, sims, time.perf_counter() - start, stopped_by)
 

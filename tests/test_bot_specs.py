@@ -80,7 +80,6 @@ def test_spec_keys_are_the_field_names() -> None:
     for kind, cls in CONFIGS.items():
         keys = spec_keys(cls, ("seed",))
         names = [f.name for f in fields(cls) if f.name != "seed"]
-        assert list(keys.values()) == names
         assert list(keys) == names
         for key in keys:  # the help text names every key
             assert re.search(rf"\b{key}=", KINDS[kind]), (kind, key)

@@ -123,7 +123,7 @@ def build_swe_search_graph(
     def search_node(state: SearchState) -> SearchState:
         swe = SweSearch.build(env, journal_path)
         try:
-            candidates, fallback = run_search(env, tree_path, journal_path, swe)
+            candidates, fallback = run_search(env, tree_path, swe=swe)
         except _Unparsable:
             return {
                 "status": UNPARSABLE, "patch": None, "candidates": [], "fallback": None,

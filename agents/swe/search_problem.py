@@ -87,9 +87,9 @@ def action_penalty(
 
 
 class Journal:
-    """The search's log of answers, judgements and steps, keyed by content: `recall(kind,
-    request)` gives back what `record` stored for the same request (the n-th time a request
-    is made, the n-th answer to it). One fsynced JSON line each; a torn last line (killed
+    """The search's log of answers, judgements and steps, keyed by content: `answer(kind,
+    request, make)` gives back what was recorded for the same request (the n-th time a
+    request is made, the n-th answer to it), else records and returns `make()`'s. One fsynced JSON line each; a torn last line (killed
     mid-write) is ignored. `path` None: memory only."""
 
     def __init__(self, path: Path | None = None):
@@ -168,7 +168,6 @@ class SweEvaluator:
     def no_patch(self, state: SweState) -> float:
         """A rejected episode, or one finished without a change."""
         self.judgements[state.sid] = {"value": -100, "explanation": "no patch", "feedback": ""}
-        self.values[state.sid] = -1.0
         self._note(state, -1.0)
         return -1.0
 
@@ -198,9 +197,8 @@ class SwePolicy:
     def propose(self, state: SweState, k: int) -> list[tuple[Action, float]]:
         have = self.proposals.setdefault(state.sid, [])
         tries = 0
-        errors: list[
-            dict[str, Any]
-        ] = []  # this expansion's unparsable answers, fed back as in linear
+        # This expansion's unparsable answers, fed back as in linear.
+        errors: list[dict[str, Any]] = []
         while len(have) < k and tries < self.env.config.max_parse_errors:
             tries += 1
             shown = [*state.steps, *errors]

@@ -185,7 +185,7 @@ def solve_all(
     out: Path,
     on_done: Callable[[Row | None, str], None] | None = None,
     judge_llm: LLM | None = None,
-) -> RunOutcome[Instance]:
+) -> RunOutcome:
     """Solve every instance not yet in the solve log (`foundation.runs.run_units`); each
     finished one is appended to the log and the predictions rewritten. `on_done(row, id)`
     reports progress (row None: skipped, already done). A reached budget ends the run with
@@ -204,17 +204,18 @@ def solve_all(
             return True  # no key, server down, Docker gone, disk full: every instance would fail
         return lifecycle.stopping()  # its sandbox was closed by SIGTERM: not the instance's
 
-    def save(inst: Instance, row: Row) -> None:
-        log.append(row)
-        write_predictions(out, log.done.values())
+    def appended(inst: Instance, row: Row | None) -> None:
+        if row is not None:
+            write_predictions(out, log.done.values())
+        if on_done:
+            on_done(row, inst["instance_id"])
 
     try:
         return run_units(
             log, instances, key=lambda i: i["instance_id"],
             work=lambda inst: solve_instance(inst, llm, config, out, checkpointer, judge_llm),
             workers=config.workers, error_row=lambda inst, exc: error_row(inst, config, exc),
-            fatal=fatal, save=save,
-            on_row=(lambda inst, row: on_done(row, inst["instance_id"])) if on_done else None,
+            fatal=fatal, on_row=appended,
         )  # fmt: skip
     finally:
-        write_predictions(out, read_log(log.path).values())
+        write_predictions(out, log.done.values())
