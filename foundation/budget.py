@@ -56,14 +56,17 @@ class Spent:
     tokens: int = 0
     dollars: float = 0.0
 
-    def passes(self, budget: Budget, more: Spent | None = None) -> str | None:
-        """The first cap that this spending (plus `more`, a worst case about to be
-        spent) would pass, or None."""
-        for name, cap in budget.caps().items():
-            total = getattr(self, name) + (getattr(more, name) if more is not None else 0)
-            if total > cap:
-                return name
-        return None
+    def __add__(self, other: Spent) -> Spent:
+        return Spent(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
+    def __sub__(self, other: Spent) -> Spent:
+        return Spent(*(getattr(self, f.name) - getattr(other, f.name) for f in fields(self)))
+
+    def passes(self, budget: Budget) -> str | None:
+        """The first cap of `budget` that this spending passes, or None."""
+        return next(
+            (name for name, cap in budget.caps().items() if getattr(self, name) > cap), None
+        )
 
     def describe(self, budget: Budget) -> str:
         """ "$0.0123 of $0.5000, 812 of 1000 tokens": spending against the caps set."""

@@ -150,12 +150,8 @@ class BudgetedLLM(Wrapper):
             if self._ratio is None and self._in_flight > 0:
                 return False
             used = self._used()
-            pending = Spent(
-                calls=self._reserved.calls + worst.calls,
-                tokens=self._reserved.tokens + worst.tokens,
-                dollars=self._reserved.dollars + worst.dollars,
-            )
-            cap = used.passes(self.budget, pending)
+            pending = self._reserved + worst
+            cap = (used + pending).passes(self.budget)
             if cap is not None:
                 raise BudgetExceeded(
                     f"budget: this call could use up to ${worst.dollars:.4f} / {worst.tokens} "
@@ -179,11 +175,7 @@ class BudgetedLLM(Wrapper):
         finally:
             actual = sum((c.usage for c in completions), Usage())
             with self._lock:
-                r = self._reserved
-                self._reserved = Spent(
-                    calls=r.calls - 1, tokens=r.tokens - worst.tokens,
-                    dollars=r.dollars - worst.dollars,
-                )  # fmt: skip
+                self._reserved = self._reserved - worst
                 self._in_flight -= 1
                 self.calls += 1
                 self.spent = self.spent + actual
