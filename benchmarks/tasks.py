@@ -41,6 +41,13 @@ class SolveOptions:
     base_url: str | None = None
     cache: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+    # swe-bench's dataset flags (the same in solve, eval and validate; README "SWE-bench")
+    split: str = "test"
+    specs: tuple[Path, ...] = ()
+    repos_dir: Path | None = None
+    repo_url: str | None = None
+    images: str = "auto"
+    task_repo: Path | None = None
 
 
 @runtime_checkable

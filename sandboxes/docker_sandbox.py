@@ -4,6 +4,11 @@ Each command runs as `timeout -s KILL T bash -c CMD`; `timeout` leads its own pr
 and kills the whole group when T passes. A host-side watchdog backs it up: if output is
 still open a few seconds later, the group is killed again, then the container is restarted
 (which ends every process but keeps the filesystem).
+
+With `image`, the container is that image as is (e.g. a SWE-bench instance image with the
+repository at /testbed): nothing is built, and the image's own PATH and environment apply.
+A `prelude` (shell text, e.g. activating a conda env) runs before every command, in the
+same bash, inside the timeout.
 """
 
 from __future__ import annotations
@@ -50,13 +55,16 @@ _SNAPSHOTS = "/var/tmp/.sandbox-snapshots"
 
 
 class DockerSandbox:
-    """A running container with the environment's image and a copy of the repository."""
+    """A running container with the environment's image (or a given one) and the repository."""
 
-    def __init__(self, client: Any, container: Any, workdir: str, limits: Limits) -> None:
+    def __init__(
+        self, client: Any, container: Any, workdir: str, limits: Limits, prelude: str = ""
+    ) -> None:
         self.client = client
         self.container = container
         self.workdir = workdir
         self.limits = limits
+        self.prelude = prelude
         self._closed = False
         self._oom = 0
         self._pids = 0
@@ -65,14 +73,27 @@ class DockerSandbox:
 
     @classmethod
     def start(
-        cls, env: EnvSpec, repo: Path | None, *, workdir: str, network: bool, limits: Limits
+        cls,
+        env: EnvSpec,
+        repo: Path | None,
+        *,
+        workdir: str,
+        network: bool,
+        limits: Limits,
+        image: str | None = None,
+        prelude: str = "",
     ) -> DockerSandbox:
+        """A running container of `env`'s image, or of `image` as is (pulled if missing)."""
         import docker.types
 
         lifecycle.check_running()
         client = engine.client()
         engine.remove_orphans_once()  # containers of runs that were SIGKILLed
-        tag = images.ensure_env_image(client, env)
+        if image is None:
+            tag = images.ensure_env_image(client, env)
+        else:
+            tag = image
+            images.pull_image(client, image)  # a no-op when present; bounded, one try per run
         environment = {"HOME": "/root", "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
         if network:
             environment.update(images.build_env_vars())
@@ -98,10 +119,16 @@ class DockerSandbox:
         except Exception as exc:
             images._reraise_disk_full(exc)
             raise SandboxError(f"could not start a container from {tag}: {exc}") from exc
-        sandbox = cls(client, container, workdir, limits)
+        sandbox = cls(client, container, workdir, limits, prelude)
         lifecycle.track(sandbox)
         try:
             sandbox._checked(f"mkdir -p {shlex.quote(workdir)} {_SNAPSHOTS}")
+            if image is not None and network and images.HOST_CA.exists():
+                # Env images carry the host's CA bundle (build_env_vars points at it); a
+                # ready-made image gets it now, before any command runs.
+                ca_dir = posixpath.dirname(images.CONTAINER_CA)
+                sandbox._checked(f"mkdir -p {ca_dir}")
+                images._put_file(container, images.CONTAINER_CA, images.HOST_CA.read_bytes())
             keep = sandbox._checked("cat /proc/1/task/1/children").split()  # sleep infinity
             sandbox._kill_rest = _KILL_REST.replace(
                 "KEEP", " ".join(k for k in keep if k.isdigit())
@@ -125,11 +152,14 @@ class DockerSandbox:
             raise SandboxError(f"{self.container.name} is closed")
         limit = self.limits.timeout if timeout is None else timeout
         pidfile = f"/tmp/.sandbox-{uuid.uuid4().hex[:12]}.pid"
+        # The prelude runs in the command's own bash (so what it sets is seen by the command),
+        # under the same timeout and process group; the exit code is still the command's.
+        script = f"{self.prelude}\n{cmd}" if self.prelude else cmd
         api = self.client.api
         try:
             exec_id = api.exec_create(
                 self.container.id,
-                ["bash", "-c", _WRAPPER, pidfile, f"{limit:.3f}", cmd],
+                ["bash", "-c", _WRAPPER, pidfile, f"{limit:.3f}", script],
                 workdir=self.workdir,
             )["Id"]
             stream = api.exec_start(exec_id, stream=True, demux=True)

@@ -81,14 +81,14 @@ class PlanLLM(BaseLLM):
         return [Completion(text_out, "stop", None, Usage(10, 5), self.name, 0)]
 
 
-# A patch that makes the harness's test-patch file a symlink to `{target}` (a host path):
+# A patch that makes the harness's eval-script file a symlink to `{target}` (a host path):
 # git apply refuses a path in .git/, the GNU patch fallback creates the link.
 SYMLINK_PATCH = """\
-diff --git a/.git/swe_test_patch.diff b/.git/swe_test_patch.diff
+diff --git a/.git/swe_eval.sh b/.git/swe_eval.sh
 new file mode 120000
 index 0000000..1111111
 --- /dev/null
-+++ b/.git/swe_test_patch.diff
++++ b/.git/swe_eval.sh
 @@ -0,0 +1 @@
 +{target}
 \\ No newline at end of file

@@ -84,7 +84,9 @@ def test_settings_fields_are_the_commands_options_with_the_same_defaults(name: s
     settings = SETTINGS[name]
     options = cli_defaults(dict(commands(app))[name])
     fields = settings.model_fields
-    assert list(fields) == list(options)
+    # The same names (shared groups of options, such as the SWE-bench dataset flags, come
+    # first in a model that inherits them, wherever --help lists them).
+    assert sorted(fields) == sorted(options)
     for field, default in options.items():
         if default is REQUIRED:
             assert fields[field].is_required(), field

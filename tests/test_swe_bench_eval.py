@@ -178,9 +178,11 @@ def test_report_equals_swebench_make_run_report(mini, tmp_path, monkeypatch):
 def test_swe_mini_validates_gold_passes_and_no_patch_fails(mini, tmp_path):
     """The dataset's own claims hold: gold makes FAIL_TO_PASS and PASS_TO_PASS pass,
     no patch leaves every FAIL_TO_PASS test failing."""
-    from benchmarks.swe_bench.validate import validate_dataset
+    from benchmarks.swe_bench.validate import ValidationPaths, validate
 
-    assert validate_dataset(mini, RunConfig(sandbox="local"), workers=2, log_root=tmp_path) == []
+    report = validate(mini, ValidationPaths(tmp_path, "v"), RunConfig(sandbox="local"), workers=2)
+    assert report["problems"] == {}
+    assert report["sound_ids"] == [i["instance_id"] for i in mini]
 
 
 @pytest.mark.parametrize("kind", [DOCKER])

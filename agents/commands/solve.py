@@ -9,9 +9,8 @@ import typer
 from pydantic import field_validator, model_validator
 from typing_extensions import Self
 
-from agents.commands import CLI
+from agents.commands import CLI, swe_data
 from agents.commands.settings import (
-    CommandSettings,
     Count,
     NonNegative,
     Sandbox,
@@ -19,12 +18,14 @@ from agents.commands.settings import (
     comma_list,
     one_of,
 )
+from agents.commands.swe_data import SweDataSettings
 from foundation.errors import UserError
 
 if TYPE_CHECKING:
     from benchmarks.tasks import SolveOptions
 
 PLANNING = ("game24", "blocksworld", "tictactoe")
+SWE_DATA = ("--split", "--specs", "--repos-dir", "--repo-url", "--images", "--task-repo")
 USED_BY: dict[str, tuple[str, ...]] = {
     "--agent": PLANNING,
     "--prompt": ("story",),
@@ -33,11 +34,13 @@ USED_BY: dict[str, tuple[str, ...]] = {
 """The tasks that read each task-specific option; any other task refuses it."""
 IGNORED_BY: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(
-        PLANNING, ("--dataset", "--instances", "--search", "--workers", "--sandbox", "--no-eval")
+        PLANNING,
+        ("--dataset", "--instances", "--search", "--workers", "--sandbox", "--no-eval",
+         *SWE_DATA),
     ),
     "story": (
         "--dataset", "--instances", "--limit", "--search", "--workers", "--sandbox",
-        "--no-eval", "--max-cost", "--base-url", "--no-cache",
+        "--no-eval", "--max-cost", "--base-url", "--no-cache", *SWE_DATA,
     ),
 }  # fmt: skip
 """The common options a task does not read: giving one is an error, not a silent no-op."""
@@ -55,7 +58,7 @@ def misplaced(task: str, given: list[str]) -> list[str]:
     return why
 
 
-class SolveSettings(CommandSettings):
+class SolveSettings(SweDataSettings):
     """`agents solve`'s options; `options()` is what the task runs with."""
 
     task: str = "swe-bench"
@@ -119,6 +122,12 @@ class SolveSettings(CommandSettings):
             base_url=self.base_url,
             cache=not self.no_cache,
             extra={k: v for k, v in extra.items() if v is not None},
+            split=self.split,
+            specs=self.specs,
+            repos_dir=self.repos_dir,
+            repo_url=self.repo_url,
+            images=self.images,
+            task_repo=self.task_repo,
         )
 
 
@@ -130,9 +139,12 @@ def solve(
     ),
     model: str = typer.Option("local:smollm2", "--model", "-m", help="Model spec."),
     dataset: str | None = typer.Option(
-        None, "--dataset", "-d", help="Dataset (swe-bench: swe-mini, or a .json/.jsonl file)."
+        None, "--dataset", "-d", "--dataset_name", help="swe-bench: " + swe_data.DATASET_HELP
     ),
-    instances: str = typer.Option("", "--instances", "-i", help="Comma-separated instance ids."),
+    split: str = swe_data.SPLIT,
+    instances: str = typer.Option(
+        "", "--instances", "-i", "--instance_ids", help="Comma-separated instance ids."
+    ),
     limit: int | None = typer.Option(
         None,
         "--limit",
@@ -167,6 +179,11 @@ def solve(
     no_eval: bool = typer.Option(False, "--no-eval", help="Only write predictions; do not grade."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI/Anthropic server URL."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the response cache."),
+    repos_dir: Path | None = swe_data.REPOS_DIR,
+    repo_url: str | None = swe_data.REPO_URL,
+    images: str = swe_data.IMAGE_MODE,
+    specs: list[Path] = swe_data.SPECS,
+    task_repo: Path | None = swe_data.TASK_REPO,
     agent: str | None = typer.Option(
         None,
         "--agent",
@@ -193,7 +210,8 @@ def solve(
         task=task, model=model, dataset=dataset, instances=instances, limit=limit,
         search=search, max_iterations=max_iterations, max_cost=max_cost, workers=workers,
         sandbox=sandbox, output=output, no_eval=no_eval, base_url=base_url, no_cache=no_cache,
-        agent=agent, prompt=prompt, option=option,
+        agent=agent, prompt=prompt, option=option, split=split, repos_dir=repos_dir,
+        repo_url=repo_url, images=images, specs=tuple(specs), task_repo=task_repo,
     )  # fmt: skip
     summary = get_task(settings.task).run(settings.options())
     typer.echo(summary.get("output", ""))

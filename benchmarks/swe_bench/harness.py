@@ -1,10 +1,12 @@
 """Evaluate one prediction the way SWE-bench does (ALGORITHMS.md section 4), in any Sandbox.
 
-Fresh repo at base_commit -> apply the model patch (git apply, git apply --reject,
-patch --fuzz=5) -> reset the test files and apply the test patch -> run the test files
-of the test patch with `-rA` -> parse every test's status -> grade with swebench's own
-`get_eval_report`. Logs use the official names (patch.diff, run_instance.log,
-test_output.txt, report.json) in the official layout `<run_dir>/<model>/<instance_id>/`.
+The instance's environment (benchmarks/swe_bench/environment.py: its official image, or
+ours from a spec) -> apply the model patch (git apply, git apply --reject, patch
+--fuzz=5) -> run the instance's eval script unchanged (it resets the test files, applies
+the test patch and runs the tests between swebench's output markers; instances without
+one get it generated from their spec) -> grade with swebench's own `get_eval_report`.
+Logs use the official names (patch.diff, eval.sh, run_instance.log, test_output.txt,
+report.json) in the official layout `<run_dir>/<model>/<instance_id>/`.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ import errno
 import json
 import shlex
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchmarks.swe_bench import official, repos
+from benchmarks.swe_bench import environment, official, repos
 from benchmarks.swe_bench.dataset import Instance, Prediction
-from benchmarks.swe_bench.specs import RepoSpec, spec_for, test_directives, test_files
+from benchmarks.swe_bench.environment import EnvError, InstanceEnv
+from benchmarks.swe_bench.specs import SpecTable
 from foundation.errors import UserError, one_line
 
 if TYPE_CHECKING:
@@ -28,7 +31,20 @@ if TYPE_CHECKING:
 C = official.constants
 # Inside .git/: private to this sandbox, untouched by git clean, not part of the tree.
 PATCH_FILE = ".git/swe_model_patch.diff"
-TEST_PATCH_FILE = ".git/swe_test_patch.diff"
+EVAL_FILE = ".git/swe_eval.sh"
+RUN_EVAL = (
+    "set -o pipefail; "
+    f"{{ {{ bash {EVAL_FILE} 2>&1 1>&3 3>&- | sed -u 'w /dev/stderr'; }} 3>&1; }} "
+    "| sed -n -e p -e 's/^>>>>> Test Exit Code: \\([0-9][0-9]*\\)$/\\1/w .git/swe_eval.code'; "
+    'status=$?; code=$(tail -n 1 .git/swe_eval.code 2>/dev/null); exit "${code:-$status}"'
+)
+"""Run the eval script: its output as one stream in order (as the official harness logs
+it), its stderr also passed on as stderr and its exit status the test command's (which
+the script echoes), so the sandbox can tell a killed test run (out of memory, no more
+processes) as it does for any command. GNU sed writes /dev/stderr without opening it
+(`tee` would open /proc/self/fd/2, which a sandbox's own uid may not); only the stderr
+copy is unbuffered (`-u` reads byte by byte: fine for xtrace lines, slow for 100 MB)."""
+INSTALL_TIMEOUT = 900.0
 APPLY_CMDS = (
     "git apply --verbose",
     "git apply --verbose --reject",
@@ -65,6 +81,10 @@ class RunConfig:
     pids: int = 256
     repos_dir: Path | None = None
     strict: bool = False  # a patch touching test infrastructure is graded as tampered
+    images: str = "auto"  # auto | pull | build | local (environment.py)
+    specs: SpecTable = field(default_factory=SpecTable)  # bundled, with --specs over them
+    repo_url: str | None = None  # where repositories are cloned from ({repo}: owner/name)
+    task_repo: Path | None = None  # swebench task repo: tasks/<id>/Dockerfile for --images build
 
 
 def patch_sha(patch: object) -> str:
@@ -81,15 +101,7 @@ def run_instance(
     """Grade one prediction; never raises for problems of the prediction, the patch, the
     repository or the tests: they end as an error result with the reason. What ends the
     whole run is raised: Docker gone, a failed environment build, a full disk, SIGTERM."""
-    from sandboxes import (
-        BuildError,
-        DiskFullError,
-        Limits,
-        SandboxUnavailable,
-        lifecycle,
-        open_sandbox,
-        scratch_dir,
-    )
+    from sandboxes import DiskFullError, SandboxUnavailable, lifecycle
 
     iid, model = instance["instance_id"], prediction["model_name_or_path"]
     patch = prediction["model_patch"] or ""
@@ -105,17 +117,13 @@ def run_instance(
     try:
         if prediction.get("error"):  # a poisoned line: graded as an error, never run
             raise InvalidPrediction(prediction["error"])
-        spec = spec_for(instance["repo"], instance["version"])
-        with scratch_dir(f"swe-{iid}") as tmp:
-            repo = repos.materialize(instance, tmp / "repo", config.repos_dir)
-            log.write(f"repo {instance['repo']} at {instance['base_commit']}")
-            limits = Limits(
-                memory_mb=config.memory_mb, pids=config.pids, timeout=config.test_timeout
-            )
-            with open_sandbox(config.sandbox, spec.env(), repo_dir=repo, limits=limits) as sb:
-                _grade_in(sb, instance, prediction, spec, log_dir, log, result, config)
-    except (SandboxUnavailable, BuildError, DiskFullError):
-        raise  # Docker gone, a build failed, disk full: the run stops, graded work is kept
+        env = environment.resolve(instance, config)
+        log.write(f"environment: {env.how}")
+        log.write(f"repo {instance['repo']} at {instance['base_commit']}")
+        with open_env(instance, env, config) as sb:
+            _grade_in(sb, instance, prediction, env, log_dir, log, result, config)
+    except (SandboxUnavailable, DiskFullError):
+        raise  # Docker gone, disk full: the run stops, graded work is kept
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise UserError(
@@ -127,7 +135,7 @@ def run_instance(
     except InvalidPrediction as exc:
         result.status, result.reason = ERROR, one_line(exc)
         log.write(f"error: {result.reason}")
-    except Exception as exc:  # this instance only: a hostile patch, a bad row, a sandbox fault
+    except Exception as exc:  # this instance only: its environment, a hostile patch, a fault
         if lifecycle.stopping():
             raise  # SIGTERM closed its sandbox: not graded, so a rerun grades it
         result.status, result.reason = ERROR, f"{type(exc).__name__}: {one_line(exc)}"
@@ -141,13 +149,12 @@ def _grade_in(
     sb: Sandbox,
     instance: Instance,
     prediction: Prediction,
-    spec: RepoSpec,
+    env: InstanceEnv,
     log_dir: Path,
     log: _Log,
     result: InstanceResult,
     config: RunConfig,
 ) -> None:
-    iid = instance["instance_id"]
     sb.write_file(PATCH_FILE, prediction["model_patch"] or "")
     applied = None
     # An empty patch is graded only when asked directly (dataset validation); runs skip it.
@@ -180,55 +187,30 @@ def _grade_in(
             log.write(result.reason)
             return
 
-    files = test_files(instance["test_patch"])
-    sb.write_file(TEST_PATCH_FILE, instance["test_patch"])
-    base = instance["base_commit"]
-    quoted = " ".join(shlex.quote(f) for f in files)
-    # As the official eval script: test files back to base_commit, then the test patch.
-    reset = f"git checkout -q {base} -- {quoted} 2>/dev/null; git apply -v {TEST_PATCH_FILE}"
-    r = sb.exec(reset, timeout=120)
-    log.write(f"$ {reset}\n{r.stdout}{r.stderr}(exit {r.exit_code})")
-    if not r.ok:
-        result.status, result.reason = ERROR, "test patch did not apply after the model patch"
-        return
-    directives = " ".join(shlex.quote(d) for d in test_directives(spec, instance["test_patch"]))
-    test_cmd = f"{spec.test_cmd} {directives}"
-    log.write(f"$ {test_cmd}")
-    r = sb.exec(test_cmd, timeout=config.test_timeout)
-    output = "\n".join(
-        [
-            C.START_TEST_OUTPUT,
-            r.stdout.rstrip("\n"),
-            r.stderr.rstrip("\n"),
-            C.END_TEST_OUTPUT,
-            f"{C.TEST_EXIT_CODE}: {r.exit_code}",
-        ]
-    )
+    # The instance's eval script, unchanged (as swebench's TestSpec writes it): it resets
+    # the test files, applies the test patch and runs the tests between the markers.
+    test_spec = env.test_spec_for(instance)
+    script = test_spec.eval_script
+    (log_dir / "eval.sh").write_text(script)
+    sb.write_file(EVAL_FILE, script)
+    log.write(f"$ bash {EVAL_FILE} (eval.sh)")
+    r = sb.exec(RUN_EVAL, timeout=config.test_timeout)
+    output = r.stdout  # stderr is in it (RUN_EVAL)
     if r.timed_out:
         output += f"\n{C.TESTS_TIMEOUT}"
     test_log = log_dir / C.LOG_TEST_OUTPUT
-    test_log.write_text(output + "\n")
-    log.write(f"tests exit {r.exit_code}" + (f", {r.reason}" if r.reason else ""))
+    test_log.write_text(output.rstrip("\n") + "\n")
+    log.write(f"eval script exit {r.exit_code}" + (f", {r.reason}" if r.reason else ""))
     if r.timed_out:
         result.status = ERROR
         result.reason = f"tests timed out after {config.test_timeout:g}s"
         return
-    test_spec = official.TestSpec(
-        instance_id=iid,
-        image="",
-        eval_script_list=[],
-        repo=instance["repo"],
-        version=instance["version"],
-        FAIL_TO_PASS=json.loads(instance["FAIL_TO_PASS"]),
-        PASS_TO_PASS=json.loads(instance["PASS_TO_PASS"]),
-        log_parser=spec.log_parser,
-        eval_type=C.EvalType.PASS_AND_FAIL.value,
-    )
     report = official.grading.get_eval_report(
         test_spec, prediction, str(test_log), include_tests_status=True
     )
     (log_dir / C.LOG_REPORT).write_text(json.dumps(report, indent=4))
     result.report = report
+    iid = instance["instance_id"]
     result.status = RESOLVED if report[iid]["resolved"] else UNRESOLVED
     if r.reason:  # oom, output-capped, killed: the run ended abnormally but was graded
         result.reason = f"tests ended abnormally: {r.reason}"
@@ -272,13 +254,48 @@ def open_instance(
     """A started sandbox with the instance's repo at base_commit in its environment: where
     an agent works on the instance. Its `git diff` at the end is the prediction's patch.
     Close it (or use it as a context manager)."""
-    from sandboxes import Limits, open_sandbox, scratch_dir
+    return open_env(instance, environment.resolve(instance, config), config, network)
 
-    spec = spec_for(instance["repo"], instance["version"])
+
+def open_env(
+    instance: Instance, env: InstanceEnv, config: RunConfig, network: bool = False
+) -> Sandbox:
+    """A started sandbox for `instance` in `env`: the image as is (the repository is in
+    it), or our environment with the repository materialised and copied in, then the
+    spec's install commands run (no network: pip finds what the environment has)."""
+    from sandboxes import Limits, open_sandbox, resolve_kind, scratch_dir
+
     limits = Limits(memory_mb=config.memory_mb, pids=config.pids, timeout=config.test_timeout)
-    with scratch_dir(f"swe-{instance['instance_id']}") as tmp:
-        repo = repos.materialize(instance, tmp / "repo", config.repos_dir)
-        # The sandbox copies the repo in when it opens; the temporary copy can go.
-        return open_sandbox(
-            config.sandbox, spec.env(), repo_dir=repo, network=network, limits=limits
-        )
+    if env.image is not None:
+        sb = open_sandbox(
+            config.sandbox, None, None, workdir=environment.WORKDIR, network=network,
+            limits=limits, image=env.image, prelude=env.prelude,
+        )  # fmt: skip
+    else:
+        with scratch_dir(f"swe-{instance['instance_id']}") as tmp:
+            repo = repos.materialize(
+                instance, tmp / "repo", config.repos_dir, repo_url=config.repo_url
+            )
+            # The sandbox copies the repo in when it opens; the temporary copy can go.
+            sb = open_sandbox(
+                config.sandbox, env.env, repo_dir=repo, workdir=environment.WORKDIR,
+                network=network, limits=limits,
+            )  # fmt: skip
+    try:
+        for cmd in env.install:
+            r = sb.exec(
+                f"export PIP_NO_INDEX=1 PIP_NO_BUILD_ISOLATION=0; {cmd}", timeout=INSTALL_TIMEOUT
+            )
+            if not r.ok:
+                tail = (r.stderr or r.stdout).strip().splitlines()[-1:] or ["no output"]
+                hint = ""
+                if resolve_kind(config.sandbox) == "local":
+                    hint = " (local sandboxes share a read-only environment: use --sandbox docker)"
+                raise EnvError(
+                    f"the spec's install step `{cmd}` failed (exit {r.exit_code}): "
+                    f"{tail[0][:200]}{hint}"
+                )
+    except BaseException:
+        sb.close()
+        raise
+    return sb

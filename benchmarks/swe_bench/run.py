@@ -142,14 +142,16 @@ def _evaluate(
         return (inst["instance_id"], patch_sha(pred.get("model_patch")), config.strict)
 
     todo = [(i, p) for i, p in units if key((i, p)) not in log.done]
-    if todo:
-        _prepare_envs([i for i, p in todo if not p.get("error")], config)
+    failed = _prepare_envs([i for i, p in todo if not p.get("error")], config) if todo else {}
     results: dict[str, InstanceResult] = {}
 
     def grade(unit: Unit) -> Row:
         inst, pred = unit
         iid = inst["instance_id"]
-        results[iid] = run_instance(inst, pred, paths.instance_dir(iid), config)
+        if iid in failed:  # its environment did not build: an error row, no second try
+            results[iid] = env_failure(inst, pred, failed[iid], paths.instance_dir(iid), config)
+        else:
+            results[iid] = run_instance(inst, pred, paths.instance_dir(iid), config)
         return dict(json.loads(results[iid].to_json()))
 
     def progress(unit: Unit, row: Row | None) -> None:
@@ -163,20 +165,43 @@ def _evaluate(
     return report
 
 
-def _prepare_envs(instances: list[Instance], config: RunConfig) -> None:
+def _prepare_envs(instances: list[Instance], config: RunConfig) -> dict[str, str]:
     """Build each distinct environment once, before the workers start (they would
-    otherwise queue on the build lock, each holding a worker slot). An instance without an
-    environment spec is skipped here: grading records it as an error row."""
-    from benchmarks.swe_bench.specs import spec_for
+    otherwise queue on the build lock, each holding a worker slot). Returns why, for each
+    instance whose environment failed to build; an instance with no environment at all is
+    left to grading, which records it as an error row with the reason."""
+    from benchmarks.swe_bench.environment import resolve
     from foundation.errors import UserError
-    from sandboxes import prepare_env
+    from sandboxes import BuildError, prepare_env
 
-    envs: set[EnvSpec] = set()
+    envs: dict[str, tuple[EnvSpec, list[str]]] = {}
     for i in instances:
+        if i.get("image") and config.images != "local":
+            continue  # an image to find or pull: grading does that, in its worker
         with contextlib.suppress(UserError):
-            envs.add(spec_for(i["repo"], i["version"]).env())
-    for env in sorted(envs, key=lambda e: e.digest()):
-        prepare_env(config.sandbox, env)
+            found = resolve(i, config)
+            env = found.env if found.image is None else None
+            if env is not None:
+                envs.setdefault(env.digest(), (env, []))[1].append(i["instance_id"])
+    failed: dict[str, str] = {}
+    for _, (env, ids) in sorted(envs.items()):
+        try:
+            prepare_env(config.sandbox, env)
+        except BuildError as exc:
+            failed.update(dict.fromkeys(ids, f"environment: {exc}"))
+    return failed
+
+
+def env_failure(
+    instance: Instance, prediction: Prediction, reason: str, log_dir: Path, config: RunConfig
+) -> InstanceResult:
+    """The error row of an instance whose environment could not be built."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    (log_dir / "run_instance.log").write_text(f"error: {reason}\n")
+    return InstanceResult(
+        instance["instance_id"], prediction["model_name_or_path"], ERROR, reason=reason,
+        patch_sha=patch_sha(prediction.get("model_patch")), strict=config.strict,
+    )  # fmt: skip
 
 
 def make_report(

@@ -9,6 +9,7 @@ on the rerun from its LangGraph checkpoint (linear) or by replaying its search j
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import replace
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from agents.llm import LLM, UsageMeter
+    from benchmarks.swe_bench import RunConfig
 
 DEFAULT_LIMIT = 1  # the embedded model needs minutes per instance on 2 cores
 DEFAULT_MAX_ITERATIONS = 8
@@ -31,6 +33,8 @@ LOCAL_MAX_TOKENS = 64
 """Answer cap of the embedded model: an action fits, and on 2 busy cores each token costs
 about a second, so the rambling after a 135M model's action is cut short."""
 BUDGET_EXIT = 3
+SETUP_EXIT = 4
+"""No instance of the run could be set up (environment, repository): nothing was solved."""
 USAGE_LEDGER = "usage.jsonl"
 
 
@@ -50,10 +54,21 @@ def select(options: SolveOptions) -> list[Instance]:
 
     dataset = options.dataset or DEFAULT_DATASET
     if options.instances:
-        return load_dataset(dataset, list(options.instances))
-    instances = load_dataset(dataset)
+        return load_dataset(dataset, list(options.instances), split=options.split)
+    instances = load_dataset(dataset, split=options.split)
     limit = DEFAULT_LIMIT if options.limit is None else options.limit
     return instances[:limit] if limit > 0 else instances
+
+
+def run_config(options: SolveOptions, sandbox: str) -> RunConfig:
+    """Where instances run and are graded: the dataset flags solve, eval and validate share."""
+    from benchmarks.swe_bench import RunConfig
+    from benchmarks.swe_bench.specs import load_specs
+
+    return RunConfig(
+        sandbox=sandbox, repos_dir=options.repos_dir, images=options.images,
+        specs=load_specs(options.specs), repo_url=options.repo_url, task_repo=options.task_repo,
+    )  # fmt: skip
 
 
 def run_swe_bench(
@@ -70,6 +85,7 @@ def run_swe_bench(
         raise UserError(f"--sandbox must be docker, local or auto, not {options.sandbox!r}")
     instances = select(options)
     kind = resolve_kind(options.sandbox)
+    run_config(options, kind)  # a bad --specs file is one line now, not per instance
     out = options.output or default_output(options)
     with run_lock(out):
         return _run(options, instances, kind, out, llm, judge_llm)
@@ -116,6 +132,7 @@ def _run(
         sandbox=kind,
         workers=options.workers,
         model_name=name,
+        run=run_config(options, kind),
     )
     console = Console(stderr=True)
     clock = _Clock(out / "usage.json")
@@ -155,10 +172,28 @@ def _run(
         console.print(f"stopped: {stopped}", highlight=False)
     selected = {i["instance_id"] for i in instances}
     rows = {k: v for k, v in rows.items() if k in selected}
-    summary: dict[str, Any] = {"output": str(out), "solved": len(rows), "total": len(instances)}
+    setup_failed = {k: v["error"] for k, v in rows.items() if v.get("setup_failed")}
+    for iid, why in setup_failed.items():
+        console.print(f"{iid}: not set up: {why}", highlight=False, markup=False)
+    summary: dict[str, Any] = {
+        "output": str(out),
+        "total": len(instances),
+        "finished": len(rows),
+        "with_patch": sum(1 for r in rows.values() if (r.get("model_patch") or "").strip()),
+        "errors": sum(1 for r in rows.values() if r.get("error")),
+        "setup_failures": len(setup_failed),
+    }
     if options.evaluate and rows:
-        summary["report"] = str(_grade(instances, rows, out, kind, name, console, options))
+        report = _grade(instances, rows, out, name, console, config.run_config(), options)
+        summary["report"] = str(report)
+        summary["resolved"] = len(json.loads(report.read_text())["resolved_ids"])
     usage = _write_usage(out, rows, meter, clock)
+    if not exit_code and rows and len(setup_failed) == len(rows) == len(instances):
+        exit_code = SETUP_EXIT
+        console.print(
+            f"no instance could be set up ({len(setup_failed)} of {len(instances)}); "
+            "see the reasons above", highlight=False,
+        )  # fmt: skip
     summary.update(usage=usage, exit_code=exit_code)
     write_json(out / "summary.json", summary)
     return summary
@@ -168,14 +203,12 @@ def _grade(
     instances: list[Instance],
     rows: dict[str, Row],
     out: Path,
-    kind: str,
     name: str,
     console: Console,
+    config: RunConfig,
     options: SolveOptions,
 ) -> Path:
-    import json
-
-    from benchmarks.swe_bench import RunConfig, RunPaths, evaluate
+    from benchmarks.swe_bench import RunPaths, evaluate
 
     preds = {
         iid: {"instance_id": iid, "model_name_or_path": r["model_name_or_path"],
@@ -186,7 +219,7 @@ def _grade(
     }  # fmt: skip
     paths = RunPaths(out / "eval", "solve", name)
     done = [i for i in instances if i["instance_id"] in rows]
-    report = evaluate(done, preds, paths, RunConfig(sandbox=kind), workers=options.workers)
+    report = evaluate(done, preds, paths, config, workers=options.workers)
     console.print(
         f"resolved {report['resolved_instances']}/{len(done)} "
         f"(unresolved {report['unresolved_instances']}, errors {report['error_instances']}, "

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from agents.swe.env import AgentConfig, AgentEnv
 from benchmarks.swe_bench.dataset import Instance
+from benchmarks.swe_bench.harness import RunConfig
 from foundation.errors import one_line
 from foundation.jsonl import read_rows, write_atomic
 from foundation.runs import Row, RunLog, RunOutcome, run_units
@@ -45,6 +46,13 @@ class SolveConfig:
     sandbox: str = "auto"
     workers: int = 1
     model_name: str = "agent"
+    run: RunConfig = field(default_factory=RunConfig)
+    """Where instances run (images, specs, repositories); its sandbox is `sandbox`."""
+
+    def run_config(self) -> RunConfig:
+        from dataclasses import replace
+
+        return replace(self.run, sandbox=self.sandbox)
 
 
 def read_log(path: Path) -> dict[str, Row]:
@@ -84,23 +92,19 @@ def solve_instance(
     """Run the chosen graph on one instance in a fresh sandbox; returns its solve-log row.
     Raises what ends the whole run (budget, Ctrl-C, Docker gone); the checkpoint keeps
     the instance's progress for the rerun."""
-    from benchmarks.swe_bench import RunConfig, open_instance
-    from benchmarks.swe_bench.repos import RepoError
-    from benchmarks.swe_bench.specs import spec_for
-    from foundation.errors import UserError
+    from benchmarks.swe_bench.environment import resolve
+    from benchmarks.swe_bench.harness import open_env
 
     iid = instance["instance_id"]
     start = time.monotonic()
-    try:
-        spec = spec_for(instance["repo"], instance["version"])
-    except UserError as exc:  # no way to build this instance's environment
-        raise RepoError(str(exc)) from None
+    run = config.run_config()
+    where = resolve(instance, run)  # EnvError: an error row, the agent never starts
     state: dict[str, Any] = {}
     env: AgentEnv | None = None
     graph: CompiledStateGraph[Any, Any, Any, Any]
     try:
-        with open_instance(instance, RunConfig(sandbox=config.sandbox)) as sb:
-            env = AgentEnv(instance, llm, sb, spec.test_cmd, config.agent, judge_llm)
+        with open_env(instance, where, run) as sb:
+            env = AgentEnv(instance, llm, sb, where.test_cmd, config.agent, judge_llm)
             thread: RunnableConfig = {"configurable": {"thread_id": f"{config.search}:{iid}"}}
             if config.search == "mcts":
                 from agents.graphs.swe_search import build_swe_search_graph
@@ -161,10 +165,13 @@ def solve_instance(
 
 def error_row(instance: Instance, config: SolveConfig, exc: BaseException) -> Row:
     """The solve-log row of an instance that ended in an error (no patch), with the reason."""
+    from benchmarks.swe_bench.environment import EnvError
     from benchmarks.swe_bench.repos import RepoError
+    from foundation.errors import UserError
     from sandboxes import BuildError
 
-    kind = "environment" if isinstance(exc, (BuildError, RepoError)) else type(exc).__name__
+    setup = (BuildError, RepoError, EnvError, UserError)
+    kind = "environment" if isinstance(exc, setup) else type(exc).__name__
     reason = f"{kind}: {one_line(exc)}"
     return {
         "instance_id": instance["instance_id"],
@@ -172,6 +179,7 @@ def error_row(instance: Instance, config: SolveConfig, exc: BaseException) -> Ro
         "model_patch": "",
         "status": f"error: {reason}",
         "error": reason,  # grading reports the instance as an error with this reason
+        "setup_failed": kind == "environment",  # never reached the agent
         "search": config.search,
         "steps": 0,
         "seconds": 0.0,
@@ -194,7 +202,12 @@ def solve_all(
     from sandboxes import DiskFullError, SandboxUnavailable, lifecycle
 
     out.mkdir(parents=True, exist_ok=True)
-    log = RunLog(out / SOLVE_LOG, key=lambda row: row.get("instance_id"))
+    # An instance that could not be set up is not done: a rerun (after fixing --specs,
+    # --repos-dir, ...) tries it again.
+    log = RunLog(
+        out / SOLVE_LOG,
+        key=lambda row: None if row.get("setup_failed") else row.get("instance_id"),
+    )
     checkpointer = open_checkpointer(out / "checkpoints.sqlite")
 
     def fatal(exc: Exception) -> bool:

@@ -133,7 +133,7 @@ def test_eval_a_patch_that_plants_a_symlink_for_the_harness_is_an_error_row(
     assert report["error_ids"] == ["tkem__cachetools-1"]
     rows = (tmp_path / "logs" / "r" / "evil" / "results.jsonl").read_text().splitlines()
     reason = json.loads(rows[0])["reason"]
-    assert "symbolic link" in reason and "swe_test_patch.diff" in reason, reason
+    assert "symbolic link" in reason and "swe_eval.sh" in reason, reason
     assert_host_untouched(host)
 
 
