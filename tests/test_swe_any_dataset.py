@@ -376,3 +376,46 @@ def test_an_image_present_under_the_official_name_is_used_as_is_by_eval_and_solv
     observed = str(traj["steps"][0].get("observation"))
     assert "passed" in observed or "failed" in observed, observed
     assert not built
+
+
+@pytest.mark.parametrize("kind", [DOCKER])
+def test_images_build_makes_the_records_image_from_a_task_repo(kind, own, tmp_path):
+    import secrets
+    import shutil
+
+    import docker
+
+    from benchmarks.swe_bench.repos import materialize
+    from benchmarks.swe_bench.specs import BUNDLED
+    from sandboxes import engine, images
+
+    instance = load_dataset(own["data"], ["uiri__toml-2"])[0]
+    env_image = images.ensure_env_image(engine.client(), BUNDLED["tkem/cachetools"]["5.3.3"].env())
+    task = tmp_path / "task-repo" / "tasks" / instance["instance_id"]
+    materialize(instance, task / "testbed", own["mirrors"])
+    (task / "Dockerfile").write_text(f"FROM {env_image}\nCOPY testbed /testbed\n")
+    ours = RunConfig(sandbox="local", images="local", specs=load_specs([own["specs"]]))
+    body = resolve(instance, ours).eval_script_list
+    script = "\n".join(["#!/bin/bash", "set -uxo pipefail", "cd /testbed", *body]) + "\n"
+    name = f"agents-search-test/built-{secrets.token_hex(4)}:latest"
+    record = record_5x(instance, script, image=name)
+    config = RunConfig(sandbox="docker", images="build", task_repo=tmp_path / "task-repo")
+    try:
+        env = resolve(record, config)
+        assert env.image == name and "built from" in env.how
+        pred = {"instance_id": record["instance_id"], "model_name_or_path": "m"}
+        gold = run_instance(
+            record, {**pred, "model_patch": record["patch"]}, tmp_path / "g", config
+        )
+        assert gold.status == "resolved", gold.reason
+        wrong = json.loads(own["wrong"].read_text().splitlines()[3])["model_patch"]
+        assert (
+            run_instance(record, {**pred, "model_patch": wrong}, tmp_path / "w", config).status
+            == "unresolved"
+        )
+    finally:
+        docker.from_env().images.remove(name, force=True)
+    # Without the task repository, --images build says what it needs.
+    shutil.rmtree(tmp_path / "task-repo")
+    with pytest.raises(UserError, match=r"no image \(--images build\).*--task-repo"):
+        resolve(record, RunConfig(sandbox="docker", images="build"))

@@ -178,7 +178,9 @@ def test_unreachable_hub_is_one_line(fake_hub):
     )
 
 
-def test_names_that_are_neither_files_nor_hub_names(fake_hub):
+def test_names_that_are_neither_files_nor_hub_names(fake_hub, tmp_path, monkeypatch):
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")  # relative names resolve where nothing exists
     for name in ("../x", "a/b/c", "no-such-dataset"):
         with pytest.raises(DatasetError, match="unknown dataset"):
             load_dataset(name)

@@ -99,8 +99,9 @@ def run_instance(
     instance: Instance, prediction: Prediction, log_dir: Path, config: RunConfig
 ) -> InstanceResult:
     """Grade one prediction; never raises for problems of the prediction, the patch, the
+    instance's environment (no spec, no clone, a failed build, pull or install step), the
     repository or the tests: they end as an error result with the reason. What ends the
-    whole run is raised: Docker gone, a failed environment build, a full disk, SIGTERM."""
+    whole run is raised: Docker gone, a full disk, SIGTERM."""
     from sandboxes import DiskFullError, SandboxUnavailable, lifecycle
 
     iid, model = instance["instance_id"], prediction["model_name_or_path"]
