@@ -419,3 +419,18 @@ def test_images_build_makes_the_records_image_from_a_task_repo(kind, own, tmp_pa
     shutil.rmtree(tmp_path / "task-repo")
     with pytest.raises(UserError, match=r"no image \(--images build\).*--task-repo"):
         resolve(record, RunConfig(sandbox="docker", images="build"))
+
+
+@pytest.mark.parametrize("kind", [DOCKER])
+def test_an_image_that_cannot_be_pulled_is_an_error_row_naming_it(kind, own, tmp_path):
+    instance = load_dataset(own["data"], ["benjaminp__six-1"])[0]
+    record = record_5x(instance, "#!/bin/bash\necho hi\n", image="127.0.0.1:9/nope/six:latest")
+    pred = {"instance_id": record["instance_id"], "model_name_or_path": "m", "model_patch": "x"}
+    pull = RunConfig(sandbox="docker", images="pull")
+    result = run_instance(record, pred, tmp_path / "pull", pull)
+    assert result.status == "error" and "127.0.0.1:9/nope/six:latest" in (result.reason or "")
+    # auto falls back to our environment from a spec, and says why in the run log.
+    auto = RunConfig(sandbox="docker", specs=load_specs([own["specs"]]), repos_dir=own["mirrors"])
+    env = resolve(record, auto)
+    assert env.image is None and env.how.startswith("the spec of benjaminp/six 1.16.0")
+    assert "image was not used" in env.how and "127.0.0.1:9/nope/six:latest" in env.how

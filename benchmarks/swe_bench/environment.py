@@ -189,7 +189,10 @@ def resolve(instance: Instance, config: RunConfig) -> InstanceEnv:
     if spec is None:
         no_spec = config.specs.missing_message(repo, version)
         raise EnvError(no_spec + (f"; images: {'; '.join(tried)}" if tried else ""))
-    return _environment(instance, spec, None, f"the spec of {repo} {version} ({spec.source})")
+    how = f"the spec of {repo} {version} ({spec.source})"
+    if instance.get("image") and tried:  # the record named an image we could not get
+        how += f"; the record's image was not used: {'; '.join(tried)}"
+    return _environment(instance, spec, None, how)
 
 
 def _image(

@@ -83,16 +83,18 @@ class SpecTable:
     def get(self, repo: str, version: str) -> RepoSpec | None:
         return self.table.get(repo, {}).get(version)
 
-    def known(self) -> str:
-        pairs = [f"{r}@{v}" for r in sorted(self.table) for v in sorted(self.table[r])]
-        return ", ".join(pairs[:8]) + (f" and {len(pairs) - 8} more" if len(pairs) > 8 else "")
+    def known(self, repo: str) -> str:
+        versions = sorted(self.table.get(repo, {}))
+        if versions:
+            return f"known versions of {repo}: {', '.join(versions)}"
+        return f"no spec for {repo} at any version ({len(self.table)} other repos have specs)"
 
     def missing_message(self, repo: str, version: str) -> str:
         where = f" (read {', '.join(self.files)})" if self.files else ""
         return (
             f"no environment spec for {repo} version {version}{where}: pass --specs FILE "
             "(JSON/YAML keyed by repo, then version, as SWE-bench's MAP_REPO_VERSION_TO_SPECS; "
-            f"README: Your own dataset); known: {self.known()}"
+            f"README: Your own dataset); {self.known(repo)}"
         )
 
     def spec_for(self, repo: str, version: str) -> RepoSpec:
