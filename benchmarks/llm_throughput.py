@@ -2,7 +2,11 @@
 
 1. 8 different prompts, one at a time vs as one batch;
 2. n samples of one long (~1k-token) prompt, with one shared prefill (the
-   prompt's KV cache copied to n rows) vs each sample prefilling its own copy.
+   prompt's KV cache copied to n rows) vs each sample prefilling its own copy;
+3. the decoder: transformers' forward (the baseline) vs ours (agents/llm/fast_decoder.py)
+   on one stream, the time to the first token of the long prompt, and a tree-search
+   trace (one system prompt, a history that grows, siblings that share it) with a cold
+   vs a warm prefix cache.
 
 Every run generates exactly `new_tokens` tokens per sample (EOS ignored), so
 tokens/s compare like with like.
@@ -83,6 +87,9 @@ def run_benchmark(
         make_request([{"role": "user", "content": q}], max_tokens=new_tokens) for q in questions
     ]
     llm.generate_batch(reqs[:2], ignore_eos=True)  # warm-up
+    # Tests 1 and 2 measure batching and shared prefill alone: no prefix cache (a repeat
+    # of the long prompt would otherwise be free); test 3 measures the cache.
+    prefixes, llm.engine.prefixes = llm.engine.prefixes, None
 
     long = _long_prompt(llm, prompt_tokens)
     long_len = len(llm.encode(long))
@@ -133,6 +140,11 @@ def run_benchmark(
         "shared_seconds": round(seconds("shr"), 6),
         "speedup": round(seconds("sep") / seconds("shr"), 2),
     }
+    llm.engine.prefixes = prefixes
+    say("decoder: transformers' forward vs ours; prefix cache on a search trace ...")
+    decoder = _decoder(llm, long, new_tokens, repeats)
+    import resource
+
     return {
         "model": model,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
@@ -141,6 +153,88 @@ def run_benchmark(
         "new_tokens_per_sample": new_tokens,
         "batch": batch,
         "shared_prefill": shared,
+        "decoder": decoder,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+
+
+def _trace(llm: LocalLLM, steps: int = 8, siblings: int = 2) -> list[list[int]]:
+    """Prompts as a tree search sends them: the same system prompt and task, a history
+    that grows by one step per level, and `siblings` alternatives at each level."""
+    system = "You fix bugs in a Python repository with tools. " + PARAGRAPH * 6
+    task = "Issue: parsing a section header with trailing spaces fails. " + PARAGRAPH * 2
+    out: list[list[int]] = []
+    history: list[dict[str, str]] = []
+    for step in range(steps):
+        for sib in range(siblings):
+            observation = f"step {step}, option {sib}: " + PARAGRAPH[: 80 + 40 * sib]
+            msgs = [{"role": "system", "content": system}, {"role": "user", "content": task}]
+            out.append(llm.encode([*msgs, *history, {"role": "user", "content": observation}]))
+        history += [
+            {"role": "assistant", "content": f"ACTION: view_file\npath: src/mod{step}.py"},
+            {"role": "user", "content": f"step {step}: " + PARAGRAPH[:120]},
+        ]
+    return out
+
+
+def _decoder(
+    llm: LocalLLM, long: list[dict[str, str]], new_tokens: int, repeats: int
+) -> dict[str, Any]:
+    from agents.llm.local_engine import Engine
+
+    ours = llm.engine
+    saved = {k: os.environ.get(k) for k in ("AGENTS_LOCAL_DECODER", "AGENTS_PREFIX_CACHE_MB")}
+    os.environ.update(AGENTS_LOCAL_DECODER="transformers", AGENTS_PREFIX_CACHE_MB="0")
+    baseline = Engine(ours.model, ours.tokenizer)
+    os.environ.update(AGENTS_LOCAL_DECODER=saved["AGENTS_LOCAL_DECODER"] or "int4")
+    cold = Engine(ours.model, ours.tokenizer)  # our decoder, no prefix cache
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    one = llm.encode([{"role": "user", "content": QUESTIONS[0]}])
+    long_ids = llm.encode(long)
+    trace = _trace(llm)
+    trace_tokens = 8
+
+    def gen(engine: Engine, ids: list[int], tokens: int) -> None:
+        engine.generate([ids], [1], max_tokens=tokens, ignore_eos=True)
+
+    def replay(engine: Engine) -> None:
+        for ids in trace:
+            gen(engine, ids, trace_tokens)
+
+    runs: dict[str, list[float]] = {k: [] for k in ("base1", "ours1", "base_ttft", "ours_ttft")}
+    runs.update(cold_trace=[], warm_trace=[])
+    gen(baseline, one, 2)
+    gen(cold, one, 2)
+    for _ in range(repeats):
+        runs["base1"].append(_timed(lambda: gen(baseline, one, new_tokens))[0])
+        runs["ours1"].append(_timed(lambda: gen(cold, one, new_tokens))[0])
+        runs["base_ttft"].append(_timed(lambda: gen(baseline, long_ids, 1))[0])
+        runs["ours_ttft"].append(_timed(lambda: gen(cold, long_ids, 1))[0])
+    runs["cold_trace"].append(_timed(lambda: replay(cold))[0])
+    assert ours.prefixes is not None or ours.fast is None
+    hits_before = ours.prefixes.hits if ours.prefixes else 0
+    runs["warm_trace"].append(_timed(lambda: replay(ours))[0])
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    return {
+        "decoder": "int4"
+        if ours.fast is not None and ours.fast.int4
+        else ("float32" if ours.fast is not None else "transformers"),
+        "one_stream_baseline_tokens_per_s": round(new_tokens / med["base1"], 2),
+        "one_stream_tokens_per_s": round(new_tokens / med["ours1"], 2),
+        "one_stream_speedup": round(med["base1"] / med["ours1"], 2),
+        "prompt_tokens": len(long_ids),
+        "ttft_baseline_s": round(med["base_ttft"], 3),
+        "ttft_s": round(med["ours_ttft"], 3),
+        "trace_calls": len(trace),
+        "trace_prompt_tokens": [len(trace[0]), len(trace[-1])],
+        "trace_cold_s_per_call": round(med["cold_trace"] / len(trace), 3),
+        "trace_warm_s_per_call": round(med["warm_trace"] / len(trace), 3),
+        "trace_speedup": round(med["cold_trace"] / med["warm_trace"], 2),
+        "trace_prefix_hits": (ours.prefixes.hits - hits_before) if ours.prefixes else 0,
     }
 
 
@@ -160,8 +254,30 @@ def markdown(r: dict[str, Any]) -> str:
             f"| n={s['samples']} of a {s['prompt_tokens']}-token prompt: separate vs shared "
             f"prefill | {s['separate_tokens_per_s']} | {s['shared_tokens_per_s']} | {s['speedup']}x |",
             "",
+            *_decoder_lines(r["decoder"], r["new_tokens_per_sample"]),
+            f"Peak memory (RSS) of the benchmark process: {r['peak_rss_mb']} MB.",
+            "",
         ]
     )
+
+
+def _decoder_lines(d: dict[str, Any], new_tokens: int) -> list[str]:
+    return [
+        f"Decoder: transformers' forward (baseline) vs ours ({d['decoder']} weights), "
+        f"{new_tokens} tokens per call; prefix cache on a tree-search trace of "
+        f"{d['trace_calls']} calls ({d['trace_prompt_tokens'][0]}-"
+        f"{d['trace_prompt_tokens'][1]} prompt tokens, 8 new tokens each).",
+        "",
+        "| test | baseline | ours | speedup |",
+        "|---|---|---|---|",
+        f"| one stream, tok/s | {d['one_stream_baseline_tokens_per_s']} | "
+        f"{d['one_stream_tokens_per_s']} | {d['one_stream_speedup']}x |",
+        f"| time to first token, {d['prompt_tokens']}-token prompt, s | {d['ttft_baseline_s']} "
+        f"| {d['ttft_s']} | {round(d['ttft_baseline_s'] / d['ttft_s'], 2)}x |",
+        f"| search trace, s per call: cold vs warm prefix cache | {d['trace_cold_s_per_call']} "
+        f"| {d['trace_warm_s_per_call']} | {d['trace_speedup']}x |",
+        "",
+    ]
 
 
 def main() -> None:

@@ -205,3 +205,12 @@ def test_throughput_benchmark_reports_what_it_measured(
     # 3 prompts x 4 tokens, and 3 samples x 4 tokens: rates are tokens / seconds.
     assert batch["batched_tokens_per_s"] * batch["batched_seconds"] == pytest.approx(12, rel=0.02)
     assert shared["shared_tokens_per_s"] * shared["shared_seconds"] == pytest.approx(12, rel=0.02)
+    decoder = result["decoder"]
+    # A float32 tiny model: our decoder in float32, against transformers' forward.
+    assert decoder["decoder"] == "float32" and decoder["one_stream_tokens_per_s"] > 0
+    assert decoder["one_stream_speedup"] == pytest.approx(
+        decoder["one_stream_tokens_per_s"] / decoder["one_stream_baseline_tokens_per_s"], rel=0.05
+    )
+    # Every call of the search trace after the first starts like an earlier one.
+    assert decoder["trace_prefix_hits"] == decoder["trace_calls"] - 1
+    assert result["peak_rss_mb"] > 0

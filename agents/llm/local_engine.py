@@ -9,10 +9,14 @@ prefill. Rows that finish leave the batch.
 from __future__ import annotations
 
 import inspect
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+
+from agents.llm import fast_decoder
 
 
 @dataclass
@@ -46,6 +50,14 @@ class Engine:
         # transformers renamed `past_key_values` to `cache` (5.x); speak whichever it takes.
         params = inspect.signature(model.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
+        # Llama-architecture models decode through a lean forward of their own (a static
+        # KV cache, fused projections); others, or AGENTS_LOCAL_DECODER=transformers, use
+        # transformers' forward.
+        self.fast = fast_decoder.build(model)
+        # A single prompt reuses the keys and values of the longest cached prompt it
+        # starts with (AGENTS_PREFIX_CACHE_MB, default 512; 0 turns it off).
+        megabytes = int(os.environ.get("AGENTS_PREFIX_CACHE_MB", "512"))
+        self.prefixes = fast_decoder.PrefixCache(megabytes << 20) if megabytes > 0 else None
 
     @torch.inference_mode()
     def generate(
@@ -71,18 +83,63 @@ class Engine:
             expand = list(range(len(rows)))
         ids, mask = self._left_pad(rows)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = self.model(
-            input_ids=ids,
-            attention_mask=mask,
-            position_ids=positions,
-            use_cache=True,
-            logits_to_keep=1,
-        )
-        cache = out.past_key_values
-        logits = out.logits[:, -1, :]
+        select: Callable[[torch.Tensor], None]
+        step_fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+        if self.fast is not None:
+            fast = self.fast
+            state = fast.new_cache(len(rows), ids.shape[1] + max_tokens)
+            reused = 0
+            if self.prefixes is not None and len(rows) == 1:
+                reused, kv = self.prefixes.longest(rows[0])
+                reused = min(reused, len(rows[0]) - 1)  # the last token runs: its logits
+                if kv is not None and reused > 0:
+                    state.kv[:, :, :, :, :reused] = kv[:, :, :, :, :reused]
+                    state.keys[:, :reused] = True
+                    state.length = reused
+                    self.prefixes.hits += 1
+                    self.prefixes.reused_tokens += reused
+            logits = fast.forward(ids[:, reused:], positions[:, reused:], mask[:, reused:], state)
+            if self.prefixes is not None and len(rows) == 1:
+                self.prefixes.put(rows[0], state.kv[:, :, :, :, : len(rows[0])].clone())
+            select = state.select
+
+            def step_fn(
+                tokens: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor
+            ) -> torch.Tensor:
+                return fast.forward(
+                    tokens[:, None], pos[:, None], torch.ones_like(pos[:, None]), state
+                )
+
+        else:
+            out = self.model(
+                input_ids=ids,
+                attention_mask=mask,
+                position_ids=positions,
+                use_cache=True,
+                logits_to_keep=1,
+            )
+            holder = {"cache": out.past_key_values}
+            logits = out.logits[:, -1, :]
+
+            def select(index: torch.Tensor) -> None:
+                holder["cache"].batch_select_indices(index)
+
+            def step_fn(
+                tokens: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor
+            ) -> torch.Tensor:
+                out = self.model(
+                    input_ids=tokens[:, None],
+                    attention_mask=mask,
+                    position_ids=pos[:, None],
+                    use_cache=True,
+                    **{self._cache_kw: holder["cache"]},
+                )
+                holder["cache"] = out.past_key_values
+                return out.logits[:, -1, :]  # type: ignore[no-any-return]
+
         if expand != list(range(len(rows))):
             index = torch.tensor(expand)
-            cache.batch_select_indices(index)
+            select(index)
             logits, mask, positions = logits[index], mask[index], positions[index]
         last_pos = positions[:, -1].clone()
 
@@ -118,20 +175,12 @@ class Engine:
                 break
             if len(keep) < len(active):
                 index = torch.tensor(keep)
-                cache.batch_select_indices(index)
+                select(index)
                 chosen, mask, last_pos = chosen[index], mask[index], last_pos[index]
                 active = [active[b] for b in keep]
             mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)
             last_pos = last_pos + 1
-            out = self.model(
-                input_ids=chosen[:, None],
-                attention_mask=mask,
-                position_ids=last_pos[:, None],
-                use_cache=True,
-                **{self._cache_kw: cache},
-            )
-            cache = out.past_key_values
-            logits = out.logits[:, -1, :]
+            logits = step_fn(chosen, mask, last_pos)
         for sample in samples:
             if sample.text is None:
                 sample.text = self.tokenizer.decode(sample.tokens, skip_special_tokens=True)

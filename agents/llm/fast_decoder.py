@@ -1,0 +1,273 @@
+"""A Llama-architecture forward pass for decoding on a CPU, without transformers' per-call
+machinery: weights gathered once (q/k/v and gate/up fused into one matrix each), a KV
+cache preallocated for the whole generation (no per-step re-allocation or concatenation),
+rotary tables computed once, and PyTorch's fused attention (SDPA, grouped-query).
+
+A 135M model does about 0.3 GFLOP per token; transformers' generic forward spends several
+times that in Python per token (cache objects, masks rebuilt per layer, hooks). This is
+the same arithmetic in about fifteen tensor operations per layer. It is used for models
+whose config is plain Llama (SmolLM2 is); others keep the transformers forward. Greedy
+tokens equal transformers' (tests/test_fast_decoder.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+
+def supports(model: Any) -> str | None:
+    """Why `model` cannot use the fast decoder (None when it can)."""
+    cfg = getattr(model, "config", None)
+    if cfg is None or getattr(cfg, "model_type", None) != "llama":
+        return "not a Llama-architecture model"
+    rope = getattr(cfg, "rope_parameters", None) or getattr(cfg, "rope_scaling", None) or {}
+    if rope.get("rope_type", "default") != "default":
+        return f"rope type {rope.get('rope_type')!r}"
+    if getattr(cfg, "attention_bias", False) or getattr(cfg, "mlp_bias", False):
+        return "biases in attention or MLP"
+    if getattr(cfg, "hidden_act", "silu") != "silu":
+        return f"activation {cfg.hidden_act!r}"
+    if getattr(cfg, "pretraining_tp", 1) != 1:
+        return "pretraining_tp > 1"
+    return None
+
+
+@dataclass
+class KVCache:
+    """Keys and values of every layer for `rows` sequences, `length` slots filled of
+    `capacity`; `keys` holds which slots are real tokens per row (left padding)."""
+
+    kv: torch.Tensor  # [layers, 2, rows, kv_heads, capacity, head_dim]
+    keys: torch.Tensor  # [rows, capacity] bool
+    length: int = 0
+
+    def select(self, index: torch.Tensor) -> None:
+        """Keep (or repeat) rows: finished rows leave, a shared prefill fans out to n."""
+        self.kv = self.kv[:, :, index]
+        self.keys = self.keys[index]
+
+
+GROUP = 32  # GGUF's Q4_0/Q4_1 block: weights quantised in groups of 32 along the input
+INT4_MAX_ROWS = 16  # more rows (a prompt): float32 matmul on the same (exact) weights
+
+
+class Linear:
+    """y = x @ W.T, with W as float32; or, with `int4` (a model whose layers are a
+    dequantised Q4 GGUF), as 4-bit groups when W is exactly such (PyTorch's int4 weight
+    kernel reads an eighth of the bytes, and decoding one token on a CPU is bound by
+    reading the weights) and as bfloat16 when not (the Q8_0 embedding used as the output
+    layer); activations then go through bfloat16."""
+
+    def __init__(self, weight: torch.Tensor, int4: bool) -> None:
+        self.weight = weight.detach()
+        self.out_features, self.in_features = weight.shape
+        self.packed: torch.Tensor | None = None
+        if int4:
+            packed = pack_int4(self.weight)
+            if packed is not None:
+                # The float32 copy stays for prompts: many rows at once are bound by
+                # arithmetic, where float32 matmul is the faster kernel on a CPU.
+                self.packed, self.scales = packed
+            else:  # not 4-bit (a Q8_0 embedding as the output layer): half the bytes
+                self.weight = self.weight.to(torch.bfloat16)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.packed is None:
+            if self.weight.dtype != x.dtype:
+                return (x.to(self.weight.dtype) @ self.weight.T).to(x.dtype)
+            return x @ self.weight.T
+        flat = x.reshape(-1, self.in_features)
+        if flat.shape[0] > INT4_MAX_ROWS:
+            return x @ self.weight.T
+        flat = flat.to(torch.bfloat16)
+        out = torch.ops.aten._weight_int4pack_mm_for_cpu(flat, self.packed, GROUP, self.scales)
+        return out.to(x.dtype).view(*x.shape[:-1], self.out_features)  # type: ignore[no-any-return]
+
+
+def pack_int4(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """`weight` as PyTorch's int4 layout (q in 0..15, per group w = (q - 8) * scale + zero),
+    or None when it is not exactly 16 levels per group of 32 (then it stays float32)."""
+    rows, cols = weight.shape
+    if cols % GROUP or not hasattr(torch.ops.aten, "_weight_int4pack_mm_for_cpu"):
+        return None
+    blocks = weight.detach().float().reshape(rows, cols // GROUP, GROUP)
+    low = blocks.min(-1, keepdim=True).values
+    step = (blocks.max(-1, keepdim=True).values - low) / 15
+    step = torch.where(step == 0, torch.ones_like(step), step)
+    q = ((blocks - low) / step).round().clamp(0, 15)
+    if float((q * step + low - blocks).abs().max()) > 1e-6 * float(blocks.abs().max()):
+        return None
+    packed = torch.ops.aten._convert_weight_to_int4pack_for_cpu(
+        q.reshape(rows, cols).to(torch.int32), 1
+    )
+    zero = low + 8 * step  # (q - 8) * step + zero == q * step + low
+    scales = torch.stack([step.squeeze(-1).T, zero.squeeze(-1).T], dim=-1)
+    return packed, scales.contiguous().to(torch.bfloat16)
+
+
+class LlamaDecoder:
+    def __init__(self, model: Any, int4: bool = False) -> None:
+        cfg = model.config
+        inner = model.model
+        # 4-bit only for a model whose layers are all exactly 4-bit (a Q4 GGUF); any other
+        # model keeps float32 throughout, and transformers' numbers.
+        int4 = int4 and all(
+            pack_int4(w) is not None
+            for layer in inner.layers
+            for w in (layer.self_attn.q_proj.weight, layer.mlp.down_proj.weight)
+        )
+        self.int4 = int4
+        self.layers = len(inner.layers)
+        self.heads = cfg.num_attention_heads
+        self.kv_heads = cfg.num_key_value_heads
+        self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // self.heads
+        self.eps = float(cfg.rms_norm_eps)
+        self.dtype = inner.embed_tokens.weight.dtype
+        self.embed = inner.embed_tokens.weight.detach()
+        self.norm = inner.norm.weight.detach()
+        self.lm_head = Linear(model.lm_head.weight, int4)
+        q, kv = self.heads * self.head_dim, self.kv_heads * self.head_dim
+        self.split_qkv: list[int] = [q, kv, kv]
+        self.blocks = []
+        for layer in inner.layers:
+            a, m = layer.self_attn, layer.mlp
+            self.blocks.append(
+                (
+                    layer.input_layernorm.weight.detach(),
+                    Linear(torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight]), int4),
+                    Linear(a.o_proj.weight, int4),
+                    layer.post_attention_layernorm.weight.detach(),
+                    Linear(torch.cat([m.gate_proj.weight, m.up_proj.weight]), int4),
+                    Linear(m.down_proj.weight, int4),
+                )
+            )
+        self.intermediate = cfg.intermediate_size
+        rope = getattr(cfg, "rope_parameters", None) or {}
+        theta = float(rope.get("rope_theta", getattr(cfg, "rope_theta", 10000.0)))
+        inv = 1.0 / (
+            theta ** (torch.arange(0, self.head_dim, 2, dtype=torch.float32) / self.head_dim)
+        )
+        self.inv_freq = inv
+        self._cos = torch.empty(0, self.head_dim)
+        self._sin = torch.empty(0, self.head_dim)
+
+    def _rope_tables(self, upto: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._cos.shape[0] < upto:
+            size = max(upto, 2 * self._cos.shape[0], 256)
+            freqs = torch.outer(torch.arange(size, dtype=torch.float32), self.inv_freq)
+            emb = torch.cat([freqs, freqs], dim=-1)
+            self._cos, self._sin = emb.cos().to(self.dtype), emb.sin().to(self.dtype)
+        return self._cos, self._sin
+
+    def new_cache(self, rows: int, capacity: int) -> KVCache:
+        kv = torch.zeros(
+            self.layers, 2, rows, self.kv_heads, capacity, self.head_dim, dtype=self.dtype
+        )
+        return KVCache(kv, torch.zeros(rows, capacity, dtype=torch.bool))
+
+    def _norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        return weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps))
+
+    @torch.inference_mode()
+    def forward(
+        self, ids: torch.Tensor, positions: torch.Tensor, real: torch.Tensor, cache: KVCache
+    ) -> torch.Tensor:
+        """Run `ids` [rows, T] (at `positions`, `real` marking non-padding) after the
+        cache's filled slots; append their keys and values; return the last position's
+        logits [rows, vocab]."""
+        rows, steps = ids.shape
+        start, end = cache.length, cache.length + steps
+        if end > cache.kv.shape[4]:
+            raise ValueError(f"KV cache full: {end} > {cache.kv.shape[4]} slots")
+        cache.keys[:, start:end] = real.bool()
+        # A query sees real keys up to itself, and always itself (so a padding row never
+        # attends to nothing, which would turn into NaN).
+        slot = torch.arange(end)
+        causal = slot[None, :] <= torch.arange(start, end)[:, None]  # [T, end]
+        mask = (causal[None] & cache.keys[:, None, :end]) | (
+            slot[None, None, :] == torch.arange(start, end)[None, :, None]
+        )
+        mask = mask[:, None]  # [rows, 1, T, end]
+        cos_t, sin_t = self._rope_tables(int(positions.max()) + 1)
+        cos, sin = cos_t[positions][:, None], sin_t[positions][:, None]  # [rows, 1, T, hd]
+        half = self.head_dim // 2
+        x = F.embedding(ids, self.embed)
+        for layer, (w_in, w_qkv, w_o, w_post, w_gu, w_down) in enumerate(self.blocks):
+            h = self._norm(x, w_in)
+            q, k, v = torch.split(w_qkv(h), self.split_qkv, dim=-1)
+            q = q.view(rows, steps, self.heads, self.head_dim).transpose(1, 2)
+            k = k.view(rows, steps, self.kv_heads, self.head_dim).transpose(1, 2)
+            v = v.view(rows, steps, self.kv_heads, self.head_dim).transpose(1, 2)
+            q = q * cos + torch.cat([-q[..., half:], q[..., :half]], dim=-1) * sin
+            k = k * cos + torch.cat([-k[..., half:], k[..., :half]], dim=-1) * sin
+            store = cache.kv[layer]
+            store[0, :, :, start:end] = k
+            store[1, :, :, start:end] = v
+            attn = F.scaled_dot_product_attention(
+                q, store[0, :, :, :end], store[1, :, :, :end], attn_mask=mask, enable_gqa=True
+            )
+            x = x + w_o(attn.transpose(1, 2).reshape(rows, steps, -1))
+            gate, up = torch.split(w_gu(self._norm(x, w_post)), self.intermediate, dim=-1)
+            x = x + w_down(F.silu(gate) * up)
+        cache.length = end
+        return self.lm_head(self._norm(x[:, -1], self.norm))
+
+
+class PrefixCache:
+    """Keys and values of recent prompts, so a prompt that starts like one of them pays
+    only for its new tokens: tree search sends the same system prompt and history again
+    and again. Bounded in bytes; the least recently used prompt goes first."""
+
+    def __init__(self, max_bytes: int) -> None:
+        from collections import OrderedDict
+
+        self.max_bytes = max_bytes
+        self.entries: OrderedDict[tuple[int, ...], torch.Tensor] = OrderedDict()
+        self.bytes = 0
+        self.hits = 0
+        self.reused_tokens = 0
+
+    def longest(self, tokens: list[int]) -> tuple[int, torch.Tensor | None]:
+        """(n, kv): the most tokens of `tokens` some cached prompt starts with, and its KV
+        ([layers, 2, 1, kv_heads, length, head_dim]; its first n slots are theirs)."""
+        best, found, key = 0, None, None
+        probe = torch.tensor(tokens)
+        for cached, kv in self.entries.items():
+            n = min(len(cached), len(tokens))
+            if n <= best:
+                continue
+            same = probe[:n] == torch.tensor(cached[:n])
+            common = n if bool(same.all()) else int((~same).nonzero()[0])
+            if common > best:
+                best, found, key = common, kv, cached
+        if key is not None:
+            self.entries.move_to_end(key)
+        return best, found
+
+    def put(self, tokens: list[int], kv: torch.Tensor) -> None:
+        key = tuple(tokens)
+        size = kv.numel() * kv.element_size()
+        if size > self.max_bytes or key in self.entries:
+            return
+        self.entries[key] = kv
+        self.bytes += size
+        while self.bytes > self.max_bytes:
+            _, old = self.entries.popitem(last=False)
+            self.bytes -= old.numel() * old.element_size()
+
+
+def build(model: Any) -> LlamaDecoder | None:
+    """The fast decoder for `model`, or None (then transformers' forward is used).
+    `AGENTS_LOCAL_DECODER`: `int4` (default: 4-bit weights where they are exactly 4-bit,
+    as in a Q4 GGUF), `float32` (the fast decoder on float32 weights: transformers'
+    numbers), `transformers` (transformers' own forward)."""
+    import os
+
+    mode = os.environ.get("AGENTS_LOCAL_DECODER", "int4")
+    if mode == "transformers" or supports(model) is not None:
+        return None
+    return LlamaDecoder(model, int4=mode == "int4")
