@@ -158,6 +158,48 @@ def run_benchmark(
     }
 
 
+def _llama_cpp(
+    llm: LocalLLM, one: list[int], long_ids: list[int], new_tokens: int, repeats: int
+) -> dict[str, Any] | None:
+    """The reference: llama.cpp (llama-cpp-python) on the same GGUF and thread count, on
+    the same token ids; None where it is not installed or the model is not a GGUF."""
+    try:
+        from llama_cpp import Llama
+    except ImportError:
+        return None
+    import torch
+
+    gguf = llm.weights.gguf_file
+    if gguf is None:
+        return None
+    threads = torch.get_num_threads()
+    ref = Llama(model_path=str(gguf), n_ctx=4096, n_threads=threads, verbose=False, seed=0)
+
+    def run(ids: list[int], tokens: int) -> float:
+        """Seconds to the first token, and to `tokens` (EOS does not stop it)."""
+        ref.reset()  # no prefix reuse between runs: a cold prompt each time
+        start = time.perf_counter()
+        first = 0.0
+        for k, _ in enumerate(ref.generate(ids, top_k=1, temp=0.0)):
+            if k == 0:
+                first = time.perf_counter() - start
+            if k + 1 >= tokens:
+                break
+        return first if tokens == 1 else time.perf_counter() - start
+
+    run(one, 2)
+    one_stream = statistics.median(run(one, new_tokens) for _ in range(repeats))
+    ttft = statistics.median(run(long_ids, 1) for _ in range(repeats))
+    import llama_cpp
+
+    return {
+        "version": llama_cpp.__version__,
+        "threads": threads,
+        "one_stream_tokens_per_s": round(new_tokens / one_stream, 2),
+        "ttft_s": round(ttft, 3),
+    }
+
+
 def _trace(llm: LocalLLM, steps: int = 8, siblings: int = 2) -> list[list[int]]:
     """Prompts as a tree search sends them: the same system prompt and task, a history
     that grows by one step per level, and `siblings` alternatives at each level."""
@@ -219,7 +261,9 @@ def _decoder(
     hits_before = ours.prefixes.hits if ours.prefixes else 0
     runs["warm_trace"].append(_timed(lambda: replay(ours))[0])
     med = {k: statistics.median(v) for k, v in runs.items()}
+    reference = _llama_cpp(llm, one, long_ids, new_tokens, repeats)
     return {
+        "llama_cpp": reference,
         "decoder": "int4"
         if ours.fast is not None and ours.fast.int4
         else ("float32" if ours.fast is not None else "transformers"),
@@ -276,6 +320,25 @@ def _decoder_lines(d: dict[str, Any], new_tokens: int) -> list[str]:
         f"| {d['ttft_s']} | {round(d['ttft_baseline_s'] / d['ttft_s'], 2)}x |",
         f"| search trace, s per call: cold vs warm prefix cache | {d['trace_cold_s_per_call']} "
         f"| {d['trace_warm_s_per_call']} | {d['trace_speedup']}x |",
+        "",
+        *_reference_lines(d),
+    ]
+
+
+def _reference_lines(d: dict[str, Any]) -> list[str]:
+    ref = d.get("llama_cpp")
+    if not ref:
+        return ["llama.cpp: not installed here (`pip install llama-cpp-python`); no reference.", ""]
+    return [
+        f"Reference, same GGUF, same token ids, {ref['threads']} threads: llama.cpp "
+        f"(llama-cpp-python {ref['version']}).",
+        "",
+        "| test | llama.cpp | ours | ours / llama.cpp |",
+        "|---|---|---|---|",
+        f"| one stream, tok/s | {ref['one_stream_tokens_per_s']} | {d['one_stream_tokens_per_s']} "
+        f"| {round(d['one_stream_tokens_per_s'] / ref['one_stream_tokens_per_s'], 2)}x |",
+        f"| time to first token, {d['prompt_tokens']}-token prompt, s | {ref['ttft_s']} "
+        f"| {d['ttft_s']} | {round(ref['ttft_s'] / d['ttft_s'], 2)}x faster |",
         "",
     ]
 

@@ -78,11 +78,11 @@ class Linear:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self.packed is None:
             if self.weight.dtype != x.dtype:
-                return (x.to(self.weight.dtype) @ self.weight.T).to(x.dtype)
-            return x @ self.weight.T
+                return F.linear(x.to(self.weight.dtype), self.weight).to(x.dtype)
+            return F.linear(x, self.weight)
         flat = x.reshape(-1, self.in_features)
         if flat.shape[0] > INT4_MAX_ROWS:
-            return x @ self.weight.T
+            return F.linear(x, self.weight)
         flat = flat.to(torch.bfloat16)
         out = torch.ops.aten._weight_int4pack_mm_for_cpu(flat, self.packed, GROUP, self.scales)
         return out.to(x.dtype).view(*x.shape[:-1], self.out_features)  # type: ignore[no-any-return]
@@ -138,7 +138,16 @@ class LlamaDecoder:
             self.blocks.append(
                 (
                     layer.input_layernorm.weight.detach(),
-                    Linear(torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight]), int4),
+                    Linear(
+                        torch.cat(
+                            [
+                                self._pairs(a.q_proj.weight, self.heads),
+                                self._pairs(a.k_proj.weight, self.kv_heads),
+                                a.v_proj.weight,
+                            ]
+                        ),
+                        int4,
+                    ),
                     Linear(a.o_proj.weight, int4),
                     layer.post_attention_layernorm.weight.detach(),
                     Linear(torch.cat([m.gate_proj.weight, m.up_proj.weight]), int4),
@@ -152,16 +161,24 @@ class LlamaDecoder:
             theta ** (torch.arange(0, self.head_dim, 2, dtype=torch.float32) / self.head_dim)
         )
         self.inv_freq = inv
-        self._cos = torch.empty(0, self.head_dim)
-        self._sin = torch.empty(0, self.head_dim)
+        self._turns = torch.empty(0, self.head_dim // 2, dtype=torch.complex64)
 
-    def _rope_tables(self, upto: int) -> tuple[torch.Tensor, torch.Tensor]:
-        if self._cos.shape[0] < upto:
-            size = max(upto, 2 * self._cos.shape[0], 256)
-            freqs = torch.outer(torch.arange(size, dtype=torch.float32), self.inv_freq)
-            emb = torch.cat([freqs, freqs], dim=-1)
-            self._cos, self._sin = emb.cos().to(self.dtype), emb.sin().to(self.dtype)
-        return self._cos, self._sin
+    def _pairs(self, weight: torch.Tensor, heads: int) -> torch.Tensor:
+        """Rows of a q or k projection reordered so each head's rotary pairs (i, i + d/2)
+        sit side by side: rotary embedding is then one complex multiplication. Queries and
+        keys are permuted alike, so their dot products (attention) are unchanged."""
+        half = self.head_dim // 2
+        order = torch.stack([torch.arange(half), torch.arange(half) + half], dim=-1).flatten()
+        rows = (torch.arange(heads)[:, None] * self.head_dim + order[None]).flatten()
+        return weight.detach()[rows]
+
+    def _rotary(self, upto: int) -> torch.Tensor:
+        """e^(i * position * frequency) for positions 0..upto-1: [positions, head_dim / 2]."""
+        if self._turns.shape[0] < upto:
+            size = max(upto, 2 * self._turns.shape[0], 256)
+            angles = torch.outer(torch.arange(size, dtype=torch.float32), self.inv_freq)
+            self._turns = torch.polar(torch.ones_like(angles), angles)
+        return self._turns
 
     def new_cache(self, rows: int, capacity: int) -> KVCache:
         kv = torch.zeros(
@@ -170,7 +187,13 @@ class LlamaDecoder:
         return KVCache(kv, torch.zeros(rows, capacity, dtype=torch.bool))
 
     def _norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        return weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps))
+        return F.rms_norm(x, (x.shape[-1],), weight, self.eps)
+
+    def _rotate(self, x: torch.Tensor, heads: int, turns: torch.Tensor) -> torch.Tensor:
+        """Rotary embedding on pair-ordered rows (`_pairs`): [rows, T, heads, head_dim]."""
+        rows, steps = x.shape[:2]
+        pairs = torch.view_as_complex(x.reshape(rows, steps, heads, -1, 2).contiguous())
+        return torch.view_as_real(pairs * turns).reshape(rows, steps, heads, self.head_dim)
 
     @torch.inference_mode()
     def forward(
@@ -192,24 +215,24 @@ class LlamaDecoder:
             slot[None, None, :] == torch.arange(start, end)[None, :, None]
         )
         mask = mask[:, None]  # [rows, 1, T, end]
-        cos_t, sin_t = self._rope_tables(int(positions.max()) + 1)
-        cos, sin = cos_t[positions][:, None], sin_t[positions][:, None]  # [rows, 1, T, hd]
-        half = self.head_dim // 2
+        plain = start == 0 and steps > 1 and bool(real.all())
+        turns = self._rotary(int(positions.max()) + 1)[positions][:, :, None]  # [rows, T, 1, hd/2]
         x = F.embedding(ids, self.embed)
         for layer, (w_in, w_qkv, w_o, w_post, w_gu, w_down) in enumerate(self.blocks):
             h = self._norm(x, w_in)
             q, k, v = torch.split(w_qkv(h), self.split_qkv, dim=-1)
-            q = q.view(rows, steps, self.heads, self.head_dim).transpose(1, 2)
-            k = k.view(rows, steps, self.kv_heads, self.head_dim).transpose(1, 2)
+            q = self._rotate(q, self.heads, turns).transpose(1, 2)
+            k = self._rotate(k, self.kv_heads, turns).transpose(1, 2)
             v = v.view(rows, steps, self.kv_heads, self.head_dim).transpose(1, 2)
-            q = q * cos + torch.cat([-q[..., half:], q[..., :half]], dim=-1) * sin
-            k = k * cos + torch.cat([-k[..., half:], k[..., :half]], dim=-1) * sin
             store = cache.kv[layer]
             store[0, :, :, start:end] = k
             store[1, :, :, start:end] = v
-            attn = F.scaled_dot_product_attention(
-                q, store[0, :, :, :end], store[1, :, :, :end], attn_mask=mask, enable_gqa=True
-            )
+            if plain:  # a fresh prompt without padding: the causal kernel, no mask
+                attn = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+            else:
+                attn = F.scaled_dot_product_attention(
+                    q, store[0, :, :, :end], store[1, :, :, :end], attn_mask=mask, enable_gqa=True
+                )
             x = x + w_o(attn.transpose(1, 2).reshape(rows, steps, -1))
             gate, up = torch.split(w_gu(self._norm(x, w_post)), self.intermediate, dim=-1)
             x = x + w_down(F.silu(gate) * up)
