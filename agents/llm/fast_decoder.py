@@ -1,13 +1,14 @@
-"""A Llama-architecture forward pass for decoding on a CPU, without transformers' per-call
-machinery: weights gathered once (q/k/v and gate/up fused into one matrix each), a KV
-cache preallocated for the whole generation (no per-step re-allocation or concatenation),
-rotary tables computed once, and PyTorch's fused attention (SDPA, grouped-query).
+"""A Llama-architecture forward pass for decoding on a CPU: weights gathered once (q/k/v
+and gate/up fused into one matrix each), a KV cache preallocated for the whole generation
+(no per-step re-allocation or concatenation), rotary embedding as one complex
+multiplication, and PyTorch's fused attention (SDPA, grouped-query).
 
-A 135M model does about 0.3 GFLOP per token; transformers' generic forward spends several
-times that in Python per token (cache objects, masks rebuilt per layer, hooks). This is
-the same arithmetic in about fifteen tensor operations per layer. It is used for models
-whose config is plain Llama (SmolLM2 is); others keep the transformers forward. Greedy
-tokens equal transformers' (tests/test_fast_decoder.py).
+Decoding one token of a small model is bound by reading its weights (SmolLM2-135M: 540 MB
+of float32 per token), so a model whose layers are a dequantised Q4 GGUF keeps them as
+what they are, 4-bit groups (`Linear`), and reads an eighth of the bytes. It is used for
+models whose config is plain Llama (SmolLM2 is); others keep the transformers forward.
+On float32 weights, greedy tokens and log-probs equal transformers'
+(tests/test_fast_decoder.py).
 """
 
 from __future__ import annotations
@@ -189,6 +190,18 @@ class LlamaDecoder:
     def _norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         return F.rms_norm(x, (x.shape[-1],), weight, self.eps)
 
+    @staticmethod
+    def _mask(cache: KVCache, start: int, end: int) -> torch.Tensor:
+        """[rows, 1, T, end]: a query sees real keys up to itself, and always itself (so a
+        padding row never attends to nothing, which would turn into NaN)."""
+        slot = torch.arange(end)
+        query = torch.arange(start, end)
+        causal = slot[None, :] <= query[:, None]  # [T, end]
+        mask = (causal[None] & cache.keys[:, None, :end]) | (
+            slot[None, None] == query[None, :, None]
+        )
+        return mask[:, None]
+
     def _rotate(self, x: torch.Tensor, heads: int, turns: torch.Tensor) -> torch.Tensor:
         """Rotary embedding on pair-ordered rows (`_pairs`): [rows, T, heads, head_dim]."""
         rows, steps = x.shape[:2]
@@ -207,15 +220,8 @@ class LlamaDecoder:
         if end > cache.kv.shape[4]:
             raise ValueError(f"KV cache full: {end} > {cache.kv.shape[4]} slots")
         cache.keys[:, start:end] = real.bool()
-        # A query sees real keys up to itself, and always itself (so a padding row never
-        # attends to nothing, which would turn into NaN).
-        slot = torch.arange(end)
-        causal = slot[None, :] <= torch.arange(start, end)[:, None]  # [T, end]
-        mask = (causal[None] & cache.keys[:, None, :end]) | (
-            slot[None, None, :] == torch.arange(start, end)[None, :, None]
-        )
-        mask = mask[:, None]  # [rows, 1, T, end]
         plain = start == 0 and steps > 1 and bool(real.all())
+        mask = None if plain else self._mask(cache, start, end)
         turns = self._rotary(int(positions.max()) + 1)[positions][:, :, None]  # [rows, T, 1, hd/2]
         x = F.embedding(ids, self.embed)
         for layer, (w_in, w_qkv, w_o, w_post, w_gu, w_down) in enumerate(self.blocks):
