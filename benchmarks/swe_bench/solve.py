@@ -84,17 +84,17 @@ def run_swe_bench(
     if options.sandbox not in ("docker", "local", "auto"):
         raise UserError(f"--sandbox must be docker, local or auto, not {options.sandbox!r}")
     instances = select(options)
-    kind = resolve_kind(options.sandbox)
-    run_config(options, kind)  # a bad --specs file is one line now, not per instance
+    # Built once, before the run: a bad --specs file is one line, not an error per instance.
+    run = run_config(options, resolve_kind(options.sandbox))
     out = options.output or default_output(options)
     with run_lock(out):
-        return _run(options, instances, kind, out, llm, judge_llm)
+        return _run(options, instances, run, out, llm, judge_llm)
 
 
 def _run(
     options: SolveOptions,
     instances: list[Instance],
-    kind: str,
+    run: RunConfig,
     out: Path,
     llm: LLM | None,
     judge_llm: LLM | None,
@@ -129,10 +129,9 @@ def _run(
     config = SolveConfig(
         search=options.search,
         agent=agent,
-        sandbox=kind,
         workers=options.workers,
         model_name=name,
-        run=run_config(options, kind),
+        run=run,
     )
     console = Console(stderr=True)
     clock = _Clock(out / "usage.json")
@@ -143,7 +142,7 @@ def _run(
         "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), console=console, transient=False,
     ) as progress:  # fmt: skip
-        bar = progress.add_task(f"solve {options.search} ({kind})", total=len(instances))
+        bar = progress.add_task(f"solve {options.search} ({run.sandbox})", total=len(instances))
 
         def on_done(row: Row | None, iid: str) -> None:
             if row is None:
@@ -155,7 +154,7 @@ def _run(
                 )  # fmt: skip
             cost = meter.summary().cost
             progress.update(
-                bar, advance=1, description=f"solve {options.search} ({kind}) ${cost:.4f}"
+                bar, advance=1, description=f"solve {options.search} ({run.sandbox}) ${cost:.4f}"
             )
 
         try:
@@ -184,7 +183,7 @@ def _run(
         "setup_failures": len(setup_failed),
     }
     if options.evaluate and rows:
-        report = _grade(instances, rows, out, name, console, config.run_config(), options)
+        report = _grade(instances, rows, out, name, console, run, options)
         summary["report"] = str(report)
         summary["resolved"] = len(json.loads(report.read_text())["resolved_ids"])
     usage = _write_usage(out, rows, meter, clock)

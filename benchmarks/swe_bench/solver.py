@@ -43,16 +43,10 @@ PREDICTIONS = "predictions.jsonl"
 class SolveConfig:
     search: str = "linear"  # linear | mcts
     agent: AgentConfig = field(default_factory=AgentConfig)
-    sandbox: str = "auto"
     workers: int = 1
     model_name: str = "agent"
     run: RunConfig = field(default_factory=RunConfig)
-    """Where instances run (images, specs, repositories); its sandbox is `sandbox`."""
-
-    def run_config(self) -> RunConfig:
-        from dataclasses import replace
-
-        return replace(self.run, sandbox=self.sandbox)
+    """Where instances run and are graded: sandbox, images, specs, repositories."""
 
 
 def read_log(path: Path) -> dict[str, Row]:
@@ -97,7 +91,7 @@ def solve_instance(
 
     iid = instance["instance_id"]
     start = time.monotonic()
-    run = config.run_config()
+    run = config.run
     where = resolve(instance, run)  # EnvError: an error row, the agent never starts
     state: dict[str, Any] = {}
     env: AgentEnv | None = None

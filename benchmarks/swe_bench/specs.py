@@ -70,7 +70,6 @@ for _project in PROJECTS.values():
         log_parser=_project.log_parser,
         directives=_project.directives,
     )
-SPECS = BUNDLED  # the name older code and tests use
 
 
 @dataclass(frozen=True)
