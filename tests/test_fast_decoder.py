@@ -104,7 +104,12 @@ def test_4bit_weights_are_used_only_where_exact_and_compute_what_the_weights_say
     snap_to_q4(q4)
     dec = fast_decoder.LlamaDecoder(q4, int4=True)
     assert dec.int4 and all(b[1].packed is not None for b in dec.blocks)
-    assert dec.lm_head.packed is None and dec.lm_head.weight.dtype == torch.bfloat16
+    # The output layer is not 4-bit: 8 bits with a scale per row.
+    assert dec.lm_head.packed is None and dec.lm_head.int8 is not None
+    head = q4.lm_head.weight
+    h = torch.randn(2, head.shape[1])
+    ref = h @ head.detach().T
+    assert float((dec.lm_head(h) - ref).abs().max()) <= 2e-2 * float(ref.abs().max())
     w = q4.model.layers[0].mlp.gate_proj.weight
     x = torch.randn(3, w.shape[1])
     got = fast_decoder.Linear(w, True)(x)
@@ -118,6 +123,12 @@ def test_4bit_weights_are_used_only_where_exact_and_compute_what_the_weights_say
         a = dec.forward(t, pos, real, dec.new_cache(1, len(ids)))
         b = exact.forward(t, pos, real, exact.new_cache(1, len(ids)))
         assert float((a - b).abs().max()) < 0.05 * float(b.abs().max())
+        # Decoding token by token (the bfloat16 path through the quantised weights).
+        ca, cb = dec.new_cache(1, len(ids)), exact.new_cache(1, len(ids))
+        for i, token in enumerate(ids):
+            t, pos, real = torch.tensor([[token]]), torch.tensor([[i]]), torch.ones(1, 1)
+            a, b = dec.forward(t, pos, real, ca), exact.forward(t, pos, real, cb)
+            assert float((a - b).abs().max()) < 0.05 * float(b.abs().max())
 
 
 def test_a_warm_prefix_cache_reuses_keys_and_values_without_changing_answers(tiny, monkeypatch):

@@ -112,23 +112,64 @@ def test_top_logprobs_list_the_most_likely_tokens_first(tiny_model_dir: Path) ->
 
 def test_concurrent_calls_run_as_one_batch(tiny_model_dir: Path) -> None:
     llm = LocalLLM(str(tiny_model_dir), batch_window=0.05)
-    engine = llm.engine
-    batches: list[int] = []
-    original = engine.generate
-
-    def spy(prompts: list[list[int]], *args: object, **kwargs: object) -> object:
-        batches.append(len(prompts))
-        return original(prompts, *args, **kwargs)
-
-    engine.generate = spy
 
     async def many() -> list[list[object]]:
         return await asyncio.gather(*(llm.complete(_msgs(p), max_tokens=5) for p in PROMPTS))
 
     results = asyncio.run(many())
-    assert batches == [3]
+    assert llm.scheduler.admissions == [(3, 0)]  # one prefill of all three, nothing running
     alone = [llm.generate_batch([make_request(_msgs(p), max_tokens=5)])[0][0].text for p in PROMPTS]
     assert [r[0].text for r in results] == alone
+
+
+def test_a_call_that_arrives_while_others_decode_joins_their_batch(tiny_model_dir: Path) -> None:
+    """Continuous batching: the late call does not wait for the long one to finish, and
+    every answer (greedy, and seeded samples) is the one it gets alone."""
+    llm = LocalLLM(str(tiny_model_dir), batch_window=0.0)
+    engine = llm.engine
+    engine.eos = set()  # the long call must not end early on a random model
+    steps = [0]
+    original = engine.step
+
+    def slow_step(batch: object) -> object:
+        steps[0] += 1
+        time.sleep(0.002)  # the long call takes >= 0.8 s: the late ones arrive meanwhile
+        return original(batch)  # type: ignore[arg-type]
+
+    engine.step = slow_step  # type: ignore[method-assign,assignment]
+    finished: list[str] = []
+
+    async def call(name: str, prompt: str, after_steps: int, **kw: object) -> list[object]:
+        while steps[0] < after_steps:
+            await asyncio.sleep(0.001)
+        out = await llm.complete(_msgs(prompt), **kw)  # type: ignore[arg-type]
+        finished.append(name)
+        return list(out)
+
+    async def both() -> list[list[object]]:
+        return await asyncio.gather(
+            call("long", PROMPTS[2], 0, max_tokens=400, stop=("never-said",)),
+            call("late", PROMPTS[0], 5, max_tokens=3),
+            call("sampled", PROMPTS[1], 5, max_tokens=6, temperature=1.0, n=3, seed=7),
+        )
+
+    results = asyncio.run(both())
+    # The late calls joined a batch that was already decoding (rows > 0 at their prefill)
+    # and finished before the long call did.
+    assert llm.scheduler.admissions[0] == (1, 0)
+    assert any(rows > 0 for _, rows in llm.scheduler.admissions[1:])
+    assert finished[-1] == "long" and set(finished[:2]) == {"late", "sampled"}
+    alone_long = llm.generate_batch(
+        [make_request(_msgs(PROMPTS[2]), max_tokens=400, stop=("never-said",))]
+    )[0][0]
+    alone_late = llm.generate_batch([make_request(_msgs(PROMPTS[0]), max_tokens=3)])[0][0]
+    alone_sampled = llm.generate_batch(
+        [make_request(_msgs(PROMPTS[1]), max_tokens=6, temperature=1.0, n=3, seed=7)]
+    )[0]
+    assert results[0][0].text == alone_long.text  # type: ignore[attr-defined]
+    assert len(alone_long.text) > 0
+    assert results[1][0].text == alone_late.text  # type: ignore[attr-defined]
+    assert [c.text for c in results[2]] == [c.text for c in alone_sampled]  # type: ignore[attr-defined]
 
 
 def test_a_system_message_is_added_when_the_caller_has_none(tiny_model_dir: Path) -> None:

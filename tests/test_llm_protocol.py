@@ -33,6 +33,7 @@ from agents.llm import (
 )
 from agents.llm.anthropic_backend import AnthropicLLM
 from agents.llm.budget import FREE, CallBudget, PricedLLM
+from agents.llm.llamacpp_backend import LlamaCppLLM
 from agents.llm.local import LocalLLM
 from agents.llm.openai_backend import OpenAILLM
 from agents.llm.scripted import PlannedLLM
@@ -51,6 +52,12 @@ def _local(tmp: Path) -> LocalLLM:
     return LocalLLM(str(tmp))
 
 
+def _llamacpp(tmp: Path) -> LlamaCppLLM:
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python (extra llamacpp) not installed")
+    (tmp / "model.gguf").write_bytes(b"GGUF")  # nothing loads until a call
+    return LlamaCppLLM(str(tmp / "model.gguf"))
+
+
 # Every concrete LLM class of agents.llm, built offline (no server, no weights loaded).
 FACTORIES: dict[type[BaseLLM], Callable[[Path], BaseLLM]] = {
     ScriptedLLM: lambda tmp: _scripted(),
@@ -58,6 +65,7 @@ FACTORIES: dict[type[BaseLLM], Callable[[Path], BaseLLM]] = {
     OpenAILLM: lambda tmp: OpenAILLM("gpt-4o-mini"),
     AnthropicLLM: lambda tmp: AnthropicLLM("claude-3-5-haiku-latest"),
     LocalLLM: _local,
+    LlamaCppLLM: _llamacpp,
     Wrapper: lambda tmp: Wrapper(_scripted()),
     PricedLLM: lambda tmp: PricedLLM(_scripted(), FREE),
     RetryingLLM: lambda tmp: RetryingLLM(_scripted()),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import sys
@@ -159,6 +160,12 @@ def models(
             state = "converted, fast load" if w.is_converted else "first load converts (~20 s)"
             row(f"local:{name}", None, f"embedded default; {state}")
     row("local:PATH", None, "any transformers model directory or .gguf file")
+    llama = importlib.util.find_spec("llama_cpp") is not None
+    row(
+        "llamacpp:smollm2|PATH",
+        None if llama else "llama-cpp-python not installed (pip install '.[llamacpp]')",
+        "llama.cpp on a GGUF (the embedded one, or a .gguf file)",
+    )
     for provider, key_var, url_var in (
         ("openai", "OPENAI_API_KEY", "OPENAI_BASE_URL"),
         ("anthropic", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"),

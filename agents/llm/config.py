@@ -11,7 +11,8 @@ class LLMConfig(BaseModel):
 
     model: str = Field(
         default="local:smollm2",
-        description="Model spec: openai:MODEL, anthropic:MODEL, local:smollm2, local:PATH, scripted:FILE.",
+        description="Model spec: openai:MODEL, anthropic:MODEL, local:smollm2, local:PATH, "
+        "llamacpp:smollm2, llamacpp:FILE.gguf, scripted:FILE.",
     )
     base_url: str | None = Field(
         default=None,

@@ -45,6 +45,8 @@ class KVCache:
     kv: torch.Tensor  # [layers, 2, rows, kv_heads, capacity, head_dim]
     keys: torch.Tensor  # [rows, capacity] bool
     length: int = 0
+    padded: bool = False
+    """Whether some slot below `length` is padding (then attention needs a mask)."""
 
     def select(self, index: torch.Tensor) -> None:
         """Keep (or repeat) rows: finished rows leave, a shared prefill fans out to n."""
@@ -60,33 +62,51 @@ class Linear:
     """y = x @ W.T, with W as float32; or, with `int4` (a model whose layers are a
     dequantised Q4 GGUF), as 4-bit groups when W is exactly such (PyTorch's int4 weight
     kernel reads an eighth of the bytes, and decoding one token on a CPU is bound by
-    reading the weights) and as bfloat16 when not (the Q8_0 embedding used as the output
-    layer); activations then go through bfloat16."""
+    reading the weights) and as 8 bits per weight with a scale per row when not (the
+    Q8_0 embedding used as the output layer: 49,152 rows, the largest matrix of
+    SmolLM2, read at a quarter of float32's bytes); activations then go through
+    bfloat16, the one input type for which PyTorch's CPU kernels of both are fast."""
 
     def __init__(self, weight: torch.Tensor, int4: bool) -> None:
         self.weight = weight.detach()
         self.out_features, self.in_features = weight.shape
         self.packed: torch.Tensor | None = None
+        self.int8: torch.Tensor | None = None
         if int4:
+            # The float32 copy stays for prompts: many rows at once are bound by
+            # arithmetic, where float32 matmul is the faster kernel on a CPU.
             packed = pack_int4(self.weight)
             if packed is not None:
-                # The float32 copy stays for prompts: many rows at once are bound by
-                # arithmetic, where float32 matmul is the faster kernel on a CPU.
                 self.packed, self.scales = packed
-            else:  # not 4-bit (a Q8_0 embedding as the output layer): half the bytes
-                self.weight = self.weight.to(torch.bfloat16)
+            elif hasattr(torch.ops.aten, "_weight_int8pack_mm"):
+                self.int8, self.scales = pack_int8(self.weight)
+
+    @property
+    def quantised(self) -> bool:
+        return self.packed is not None or self.int8 is not None
+
+    def low(self, x: torch.Tensor) -> torch.Tensor:
+        """bfloat16 [rows <= INT4_MAX_ROWS, in] -> bfloat16 [rows, out], through the
+        quantised weights (the caller checks `quantised`)."""
+        if self.packed is not None:
+            out = torch.ops.aten._weight_int4pack_mm_for_cpu(x, self.packed, GROUP, self.scales)
+        else:
+            out = torch.ops.aten._weight_int8pack_mm(x, self.int8, self.scales)
+        return out  # type: ignore[no-any-return]
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if self.packed is None:
-            if self.weight.dtype != x.dtype:
-                return F.linear(x.to(self.weight.dtype), self.weight).to(x.dtype)
-            return F.linear(x, self.weight)
         flat = x.reshape(-1, self.in_features)
-        if flat.shape[0] > INT4_MAX_ROWS:
+        if not self.quantised or flat.shape[0] > INT4_MAX_ROWS:
             return F.linear(x, self.weight)
-        flat = flat.to(torch.bfloat16)
-        out = torch.ops.aten._weight_int4pack_mm_for_cpu(flat, self.packed, GROUP, self.scales)
-        return out.to(x.dtype).view(*x.shape[:-1], self.out_features)  # type: ignore[no-any-return]
+        out = self.low(flat.to(torch.bfloat16))
+        return out.to(x.dtype).view(*x.shape[:-1], self.out_features)
+
+
+def pack_int8(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`weight` as int8 with one scale per row (w = q * scale), PyTorch's int8 layout."""
+    scale = weight.detach().float().abs().amax(1).clamp(min=1e-12) / 127
+    q = (weight.detach().float() / scale[:, None]).round().clamp(-127, 127).to(torch.int8)
+    return q.contiguous(), scale.to(torch.bfloat16)
 
 
 def pack_int4(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -205,7 +225,7 @@ class LlamaDecoder:
     def _rotate(self, x: torch.Tensor, heads: int, turns: torch.Tensor) -> torch.Tensor:
         """Rotary embedding on pair-ordered rows (`_pairs`): [rows, T, heads, head_dim]."""
         rows, steps = x.shape[:2]
-        pairs = torch.view_as_complex(x.reshape(rows, steps, heads, -1, 2).contiguous())
+        pairs = torch.view_as_complex(x.reshape(rows, steps, heads, -1, 2))
         return torch.view_as_real(pairs * turns).reshape(rows, steps, heads, self.head_dim)
 
     @torch.inference_mode()
@@ -219,31 +239,55 @@ class LlamaDecoder:
         start, end = cache.length, cache.length + steps
         if end > cache.kv.shape[4]:
             raise ValueError(f"KV cache full: {end} > {cache.kv.shape[4]} slots")
-        cache.keys[:, start:end] = real.bool()
-        plain = start == 0 and steps > 1 and bool(real.all())
-        mask = None if plain else self._mask(cache, start, end)
+        every = bool(real.all())
+        cache.keys[:, start:end] = True if every else real.bool()
+        cache.padded = cache.padded or not every
+        # No mask where none is needed: a fresh prompt without padding takes the causal
+        # kernel; one new token per row over keys that are all real sees every slot.
+        causal = start == 0 and steps > 1 and every
+        mask = (
+            None if causal or (steps == 1 and not cache.padded) else self._mask(cache, start, end)
+        )
         turns = self._rotary(int(positions.max()) + 1)[positions][:, :, None]  # [rows, T, 1, hd/2]
+        # Few rows (decoding) through the quantised weights in bfloat16; a prompt in float32.
+        low = self.int4 and rows * steps <= INT4_MAX_ROWS
+        qk_heads, qk_width = self.heads + self.kv_heads, self.split_qkv[0] + self.split_qkv[1]
         x = F.embedding(ids, self.embed)
         for layer, (w_in, w_qkv, w_o, w_post, w_gu, w_down) in enumerate(self.blocks):
             h = self._norm(x, w_in)
-            q, k, v = torch.split(w_qkv(h), self.split_qkv, dim=-1)
-            q = self._rotate(q, self.heads, turns).transpose(1, 2)
-            k = self._rotate(k, self.kv_heads, turns).transpose(1, 2)
-            v = v.view(rows, steps, self.kv_heads, self.head_dim).transpose(1, 2)
+            if low:
+                qkv = w_qkv.low(h.view(rows * steps, -1).to(torch.bfloat16)).float()
+                qkv = qkv.view(rows, steps, -1)
+            else:
+                qkv = w_qkv(h)
+            # Queries and keys rotate together (one complex multiplication), then part.
+            qk = self._rotate(qkv[..., :qk_width], qk_heads, turns).transpose(1, 2)
+            q, k = qk[:, : self.heads], qk[:, self.heads :]
+            v = qkv[..., qk_width:].view(rows, steps, self.kv_heads, self.head_dim).transpose(1, 2)
             store = cache.kv[layer]
             store[0, :, :, start:end] = k
             store[1, :, :, start:end] = v
-            if plain:  # a fresh prompt without padding: the causal kernel, no mask
+            if causal:
                 attn = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
             else:
                 attn = F.scaled_dot_product_attention(
                     q, store[0, :, :, :end], store[1, :, :, :end], attn_mask=mask, enable_gqa=True
                 )
-            x = x + w_o(attn.transpose(1, 2).reshape(rows, steps, -1))
-            gate, up = torch.split(w_gu(self._norm(x, w_post)), self.intermediate, dim=-1)
-            x = x + w_down(F.silu(gate) * up)
+            attn = attn.transpose(1, 2).reshape(rows * steps, -1)
+            if low:
+                x = x + w_o.low(attn.to(torch.bfloat16)).view(rows, steps, -1)
+                gu = w_gu.low(self._norm(x, w_post).view(rows * steps, -1).to(torch.bfloat16))
+                gate, up = torch.split(gu, self.intermediate, dim=-1)
+                x = x + w_down.low(F.silu(gate) * up).view(rows, steps, -1)
+            else:
+                x = x + w_o(attn).view(rows, steps, -1)
+                gate, up = torch.split(w_gu(self._norm(x, w_post)), self.intermediate, dim=-1)
+                x = x + w_down(F.silu(gate) * up)
         cache.length = end
-        return self.lm_head(self._norm(x[:, -1], self.norm))
+        last = self._norm(x[:, -1], self.norm)
+        if low and self.lm_head.quantised:
+            return self.lm_head.low(last.to(torch.bfloat16)).float()
+        return self.lm_head(last)
 
 
 class PrefixCache:

