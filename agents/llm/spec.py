@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from agents.llm.budget import BudgetedLLM, PricedLLM, parse_price, price_for
 from agents.llm.cache import CachedLLM, ResponseCache, default_cache_dir
 from agents.llm.concurrency import ConcurrencyLimitedLLM
@@ -9,7 +12,7 @@ from agents.llm.config import LLMConfig
 from agents.llm.errors import ModelSpecError
 from agents.llm.retry import RetryingLLM, RetryPolicy
 from agents.llm.types import LLM, BaseLLM, Usage
-from agents.llm.usage import GLOBAL_METER, MeteredLLM, UsageMeter
+from agents.llm.usage import GLOBAL_METER, MeteredLLM, RecordingLLM, UsageMeter
 from foundation.budget import Budget
 
 PROVIDERS = ("openai", "anthropic", "local", "llamacpp", "scripted")
@@ -91,7 +94,11 @@ def load_llm(
     backend = make_backend(config.model, config.base_url, config.timeout, config.native_tools)
     provider, target = parse_spec(config.model)
     price = parse_price(config.price) if config.price else price_for(target)
-    llm: LLM = PricedLLM(backend, price)
+    llm: LLM = backend
+    record = os.environ.get("AGENTS_LLM_RECORD")
+    if record:  # what reaches the model (below the cache), one JSON line per call
+        llm = RecordingLLM(llm, Path(record).expanduser())
+    llm = PricedLLM(llm, price)
     llm = RetryingLLM(llm, retry or RetryPolicy(max_attempts=config.max_attempts))
     llm = ConcurrencyLimitedLLM(llm, config.concurrency)
     if budget is None and (config.max_cost is not None or config.max_total_tokens is not None):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -96,3 +97,27 @@ class MeteredLLM(Wrapper):
         completions = await self.inner.complete_request(request)
         self.meter.record(completions)
         return completions
+
+
+class RecordingLLM(Wrapper):
+    """Appends every request that reaches the model to a JSONL file (messages and sampling
+    parameters, one line per call, flushed as it is written): a run's real prompts, for
+    replaying them (`agents bench llm` replays a SWE-Search run's) or for debugging.
+    Enabled by `AGENTS_LLM_RECORD=FILE` (load_llm)."""
+
+    def __init__(self, inner: LLM, path: Path) -> None:
+        super().__init__(inner)
+        self.path = path
+
+    async def _complete(self, request: Request) -> list[Completion]:
+        line = {
+            "messages": [dict(m) for m in request.messages],
+            "n": request.n,
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+            "stop": list(request.stop) if request.stop else None,
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(line) + "\n")
+        return await self.inner.complete_request(request)

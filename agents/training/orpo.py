@@ -80,7 +80,7 @@ def _encode(tokenizer: Any, prompt: str, answer: str, max_prompt: int = 0) -> tu
     """Token ids of chat-templated prompt + answer + end of turn; and where the answer starts.
     The prompt gets the system message `local:` models are asked with, so training sees
     what generation sees. `max_prompt` > 0 keeps only the prompt's last tokens (faster)."""
-    from agents.llm.local import DEFAULT_SYSTEM
+    from agents.llm.local_model import DEFAULT_SYSTEM
 
     messages = [{"role": "system", "content": DEFAULT_SYSTEM}, {"role": "user", "content": prompt}]
     if getattr(tokenizer, "chat_template", None):
@@ -564,7 +564,7 @@ def _train_trl(
         from trl.experimental.orpo import ORPOTrainer
     except ImportError:
         raise ValueError("the trl backend needs the train extra: pip install '.[train]'") from None
-    from agents.llm.local import DEFAULT_SYSTEM
+    from agents.llm.local_model import DEFAULT_SYSTEM
 
     rows = [
         {  # the system message `local:` models are asked with, as in `_encode`
