@@ -8,6 +8,10 @@ UCT constant, no solver, no tree reuse unless asked. Measures:
    and (b) at equal wall-clock time per move. OpenSpiel's Python bot has no time
    budget, so for (b) it gets the simulations it can do in that time at the
    rate measured in step 1.
+3. where our time goes: an instrumented run of our search splits its time per
+   simulation into the C++ rollout, computing child states, expansion, and the
+   rest (selection and backup, in Python), beside the reference Node-tree `MCTS`
+   with the same evaluator and OpenSpiel's C++ bot.
 Games are appended to a JSONL log as they finish; a rerun with the same
 settings skips them (resumable). Reports: JSON, a markdown table, a PNG plot.
 """
@@ -29,6 +33,9 @@ from typing import Any
 from foundation.runs import RunLog, run_units
 
 PAIRINGS = ("sims_python", "sims_cpp", "time_python", "time_cpp")
+ENGINE = "flat-1"
+"""Version of our engine in the game log's key: bump it when our bot's play changes, so a
+resumed run does not mix games of two engines."""
 
 
 @dataclass(frozen=True)
@@ -53,10 +60,12 @@ class BenchConfig:
     """Let our MCTS keep its subtree between moves (the OpenSpiel bots cannot)."""
     pairings: tuple[str, ...] = PAIRINGS
     out: str = "benchmarks/results"
+    note: str = ""
+    """Free text for the report (e.g. which seeds development used); no effect on the run."""
 
     def key(self) -> str:
         """Identifies the settings that change game outcomes (for resuming the log)."""
-        raw = json.dumps([self.game, self.sims, self.seconds, self.seed, self.reuse])
+        raw = json.dumps([self.game, self.sims, self.seconds, self.seed, self.reuse, ENGINE])
         return hashlib.sha256(raw.encode()).hexdigest()[:12]
 
 
@@ -100,12 +109,12 @@ def measure_speed(cfg: BenchConfig) -> dict[str, Any]:
 
     from games.adapter import SpielProblem
     from games.bots import make_bot
-    from search import MCTS, Budget, MCTSConfig, RandomRollout
+    from search import Budget, FlatMCTS, MCTSConfig, RandomRollout
 
     game = pyspiel.load_game(cfg.game)
     positions = _positions(game, cfg.positions, cfg.seed)
     problem = SpielProblem(game)
-    py_rollouts = MCTS(
+    py_rollouts = FlatMCTS(
         problem,
         RandomRollout(problem, seed=cfg.seed),
         MCTSConfig(budget=Budget(simulations=cfg.sims), seed=cfg.seed),
@@ -130,7 +139,10 @@ def measure_speed(cfg: BenchConfig) -> dict[str, Any]:
         return statistics.median(x / y for x, y in zip(samples[a], samples[b], strict=True))
 
     start = {name: statistics.median(v[: cfg.reps]) for name, v in samples.items()}
+    profile = measure_profile(cfg, positions)
+    profile["openspiel_cpp_us_per_sim"] = 1e6 / rates["openspiel_cpp"]
     return {
+        "profile": profile,
         "sims_per_s_start_position": start,
         "sims_per_search": cfg.sims,
         "positions": len(positions),
@@ -139,6 +151,62 @@ def measure_speed(cfg: BenchConfig) -> dict[str, Any]:
         "samples": samples,
         "ratio_ours_to_python": paired("ours", "openspiel_python"),
         "ratio_ours_to_cpp": paired("ours", "openspiel_cpp"),
+    }
+
+
+class _Timed:
+    """Wraps a callable, adding the seconds spent in it to `total`."""
+
+    def __init__(self, inner: Callable[..., Any]) -> None:
+        self.inner = inner
+        self.total = 0.0
+        self.calls = 0
+
+    def __call__(self, *args: Any) -> Any:
+        t = time.perf_counter()
+        out = self.inner(*args)
+        self.total += time.perf_counter() - t
+        self.calls += 1
+        return out
+
+
+def measure_profile(cfg: BenchConfig, positions: list[Any]) -> dict[str, Any]:
+    """Microseconds per simulation of our search by phase (an instrumented run: each
+    wrapped call costs ~0.2 us more), and of the reference Node-tree `MCTS` with the same
+    C++ rollouts, over the speed test's positions."""
+    from games.adapter import SpielProblem, SpielRolloutEvaluator
+    from search import MCTS, Budget, FlatMCTS, MCTSConfig
+
+    game = positions[0].get_game()
+    problem = SpielProblem(game)
+    config = MCTSConfig(budget=Budget(simulations=cfg.sims), seed=cfg.seed)
+    flat = FlatMCTS(problem, SpielRolloutEvaluator(game, seed=cfg.seed), config)
+    rollout, advance, expand = _Timed(flat._leaf), _Timed(flat._advance), _Timed(flat._expand)
+    flat._leaf, flat._advance, flat._expand = rollout, advance, expand  # type: ignore[method-assign,assignment]
+    node_tree = MCTS(problem, SpielRolloutEvaluator(game, seed=cfg.seed), config)
+    flat_s = node_s = 0.0
+    sims = 0
+    for state in positions:
+        for _ in range(cfg.reps):
+            t = time.perf_counter()
+            flat.search(state.clone())
+            flat_s += time.perf_counter() - t
+            t = time.perf_counter()
+            node_tree.search(state.clone())
+            node_s += time.perf_counter() - t
+            sims += cfg.sims
+    us = 1e6 / sims
+    phases = {
+        "rollout (C++, incl. the call)": rollout.total * us,
+        "child state (clone+apply, player)": advance.total * us,
+        "expansion (legal moves, shuffle, arrays)": expand.total * us,
+    }
+    phases["selection + backup (Python)"] = flat_s * us - sum(phases.values())
+    return {
+        "ours_us_per_sim": flat_s * us,
+        "phases_us_per_sim": phases,
+        "expansions_per_sim": expand.calls / sims,
+        "node_tree_us_per_sim": node_s * us,
     }
 
 
@@ -308,10 +376,18 @@ def run(cfg: BenchConfig, progress: Progress | None = None) -> dict[str, Any]:
 
 
 def _checks(speed: dict[str, Any], matches: dict[str, Any]) -> dict[str, Any]:
-    checks: dict[str, Any] = {"ours_3x_python": speed["ratio_ours_to_python"] >= 3.0}
+    checks: dict[str, Any] = {
+        "ours_3x_python": speed["ratio_ours_to_python"] >= 3.0,
+        "ours_0.6x_cpp_sims_per_s": speed["ratio_ours_to_cpp"] >= 0.6,
+    }
     sims = matches.get("sims_python")
     if sims:
         checks["equal_sims_45_55_over_200"] = sims["games"] >= 200 and 0.45 <= sims["score"] <= 0.55
+    timed = matches.get("time_cpp")
+    if timed:
+        checks["equal_time_vs_cpp_score_0.45_over_200"] = (
+            timed["games"] >= 200 and timed["score"] >= 0.45
+        )
     return checks
 
 
@@ -354,6 +430,21 @@ def markdown(result: dict[str, Any]) -> str:
             f"OpenSpiel Python = **{speed['ratio_ours_to_python']:.2f}x**, ours / OpenSpiel C++ = "
             f"**{speed['ratio_ours_to_cpp']:.2f}x**.",
         ]
+    profile = speed.get("profile")
+    if profile:
+        lines += [
+            "",
+            "## Where the time goes (us per simulation, instrumented run of ours)",
+            "",
+            "| phase | us/sim |",
+            "|---|---:|",
+            *(f"| {k} | {v:.2f} |" for k, v in profile["phases_us_per_sim"].items()),
+            f"| **total, ours** | **{profile['ours_us_per_sim']:.2f}** |",
+            f"| reference Node-tree MCTS, same C++ rollouts | {profile['node_tree_us_per_sim']:.2f} |",
+            f"| OpenSpiel C++ MCTSBot (whole simulation) | {profile['openspiel_cpp_us_per_sim']:.2f} |",
+            "",
+            f"{profile['expansions_per_sim']:.2f} expansions per simulation.",
+        ]
     lines += [
         "",
         "## Head to head (sides swapped every game; score = wins + draws/2)",
@@ -367,7 +458,20 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {m['score']:.3f} | {m['ci95'][0]:.3f}-{m['ci95'][1]:.3f} "
             f"| {m['ours_ms_per_move']:.1f} | {m['theirs_ms_per_move']:.1f} |"
         )
-    lines += ["", "## Checks (issue 4)", ""]
+    seed = cfg.get("seed", 0)
+    games = max((m["games"] for m in result["matches"].values()), default=0)
+    lines += [
+        "",
+        "## Seeds",
+        "",
+        f"Speed test: positions from `random.Random({seed})` (0, 2, 4, ... random plies in); "
+        f"every engine seeded with {seed}. Game i of each pairing (i = 0..{max(games - 1, 0)}): "
+        f"our bot seeded {seed} * 100003 + 2i, the opponent that + 1, chance outcomes from "
+        "the game's seed; we move first in even games.",
+    ]
+    if cfg.get("note"):
+        lines += ["", str(cfg["note"])]
+    lines += ["", "## Checks (issues 4 and the speed targets)", ""]
     for name, ok in result["checks"].items():
         lines.append(f"- {'PASS' if ok else 'FAIL'}: {name}")
     return "\n".join(lines) + "\n"

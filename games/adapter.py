@@ -1,6 +1,8 @@
 """Any sequential `pyspiel.Game` as a `search.Problem`; C++ rollouts as a `search.Evaluator`.
 
 States are `pyspiel.State` objects treated as immutable: `step` clones, then applies.
+Both also offer the search core's optional fast paths (`SteppingProblem.advance`,
+`LeafEvaluator.evaluate_leaf`), which `search.flat.FlatMCTS` uses.
 """
 
 from __future__ import annotations
@@ -54,6 +56,13 @@ class SpielProblem:
         child.apply_action(action)
         return child
 
+    def advance(self, state: pyspiel.State, action: int) -> tuple[pyspiel.State, int]:
+        """`step` and the successor's player in one go: OpenSpiel's `current_player()` of
+        a terminal state is `PlayerId.TERMINAL`, the search core's `TERMINAL` (-4)."""
+        child = state.child(action)  # clone and apply in one call
+        player: int = child.current_player()
+        return child, player
+
     def is_terminal(self, state: pyspiel.State) -> bool:
         return bool(state.is_terminal())
 
@@ -67,10 +76,16 @@ class SpielProblem:
 
 
 class SpielRolloutEvaluator:
-    """Random rollouts run in OpenSpiel's C++: `pyspiel.evaluate_bots` with uniform random bots.
+    """Random rollouts run in OpenSpiel's C++.
 
-    The Python tree stays small while the playouts, the bulk of the work, run
-    natively. Seeded: the bots' RNGs and each rollout's chance seed derive from `seed`.
+    Where it can, a rollout is `pyspiel.RandomRolloutEvaluator`, the leaf evaluator of
+    OpenSpiel's C++ `MCTSBot`, reached through the one entry point pyspiel exposes for it: a
+    one-simulation `MCTSBot.mcts_search`, whose root is evaluated once and never expanded.
+    Its `total_reward` is the mean return of the player to move; the other player's follows
+    in two-player zero- or constant-sum games at decision nodes, the cases it serves. The
+    rest (n-player or general-sum games, chance nodes) plays uniformly random bots out with
+    `pyspiel.evaluate_bots`, which is slower (it restarts and informs every bot) but gives
+    every player's return. Seeded: every RNG derives from `seed`.
     """
 
     def __init__(self, game: pyspiel.Game, rollouts: int = 1, seed: int = 0) -> None:
@@ -80,19 +95,34 @@ class SpielRolloutEvaluator:
             pyspiel.make_uniform_random_bot(p, self._rng.getrandbits(31))
             for p in range(game.num_players())
         ]
+        utility = game.get_type().utility
+        self._sum: float | None = None
+        if game.num_players() == 2 and utility in (
+            pyspiel.GameType.Utility.ZERO_SUM,
+            pyspiel.GameType.Utility.CONSTANT_SUM,
+        ):
+            self._sum = 0.0 if utility == pyspiel.GameType.Utility.ZERO_SUM else game.utility_sum()
+            rollout = pyspiel.RandomRolloutEvaluator(rollouts, self._rng.getrandbits(31))
+            one_sim = pyspiel.MCTSBot(
+                game, rollout, 1.0, 1, 1, False, self._rng.getrandbits(31), False
+            )
+            self._rollout = one_sim.mcts_search
 
     def evaluate(self, states: Sequence[pyspiel.State]) -> list[Sequence[float]]:
+        return [self.evaluate_leaf(s, s.current_player()) for s in states]
+
+    def evaluate_leaf(self, state: pyspiel.State, player: int) -> Sequence[float]:
+        """One state's mean returns; `player` is its current player (a player or chance)."""
+        total = self._sum
+        if total is not None and player >= 0:
+            v: float = self._rollout(state).total_reward
+            return [v, total - v] if player == 0 else [total - v, v]
         bots, rng, n = self._bots, self._rng, self.rollouts
-        out: list[Sequence[float]] = []
-        for state in states:
-            if n == 1:
-                out.append(pyspiel.evaluate_bots(state.clone(), bots, rng.getrandbits(31)))
-                continue
-            total = [0.0] * len(bots)
-            for _ in range(n):
-                for i, r in enumerate(
-                    pyspiel.evaluate_bots(state.clone(), bots, rng.getrandbits(31))
-                ):
-                    total[i] += r
-            out.append([t / n for t in total])
-        return out
+        if n == 1:
+            returns: list[float] = pyspiel.evaluate_bots(state.clone(), bots, rng.getrandbits(31))
+            return returns
+        sums = [0.0] * len(bots)
+        for _ in range(n):
+            for i, r in enumerate(pyspiel.evaluate_bots(state.clone(), bots, rng.getrandbits(31))):
+                sums[i] += r
+        return [t / n for t in sums]

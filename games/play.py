@@ -155,8 +155,10 @@ class PlaySession:
                 return outcome
 
     def _save_tree(self, bot: pyspiel.Bot, player: int) -> None:
-        root = getattr(bot, "last_root", None)
-        if self.tree_dir is None or root is None:
+        if self.tree_dir is None:
+            return
+        root = getattr(bot, "last_root", None)  # SearchBot builds it when asked
+        if root is None:
             return
         from games.search_bot import spiel_label
         from search import tree_to_dot, tree_to_json

@@ -1,5 +1,6 @@
-"""Our MCTS as a `pyspiel.Bot`: plain search for perfect information, determinized
-search (games/ismcts.py) otherwise; the tree is reused across moves when it can be."""
+"""Our MCTS as a `pyspiel.Bot`: plain search for perfect information (the array-backed
+`search.flat.FlatMCTS`), determinized search (games/ismcts.py) otherwise; the tree is
+reused across moves when it can be."""
 
 from __future__ import annotations
 
@@ -12,7 +13,12 @@ import pyspiel
 from games.adapter import SpielProblem, SpielRolloutEvaluator
 from games.ismcts import DeterminizedSearch
 from games.spiel import Bot
-from search import MCTS, Budget, MCTSConfig, Node, subtree
+from search import Budget, MCTSConfig, Node
+from search.flat import FlatMCTS, FlatResult, FlatTree
+
+MAX_REUSED_NODES = 2_000_000
+"""A reused tree keeps the branches not played (ids are never freed); past this many
+nodes the next move starts a fresh tree instead."""
 
 
 @dataclass(frozen=True)
@@ -58,28 +64,34 @@ class SearchBot(Bot):
         self.perfect = (
             game.get_type().information == pyspiel.GameType.Information.PERFECT_INFORMATION
         )
-        self._mcts = MCTS(problem, evaluator, config)
+        self._mcts = FlatMCTS(problem, evaluator, config)
         self._determinized = DeterminizedSearch(problem, evaluator, config, worlds)
         self.reuse = reuse and self.perfect
-        self._root: Node | None = None
+        self._tree: FlatTree | None = None
+        self._tree_root = 0
         self._root_history: list[int] = []
         self.thinking = ""
         self.last_simulations = 0
-        self.last_root: Node | None = None
-        """The tree of the last move (perfect-information games), for export."""
+        self.last_result: FlatResult | None = None
+        """The search of the last move (perfect-information games)."""
+
+    @property
+    def last_root(self) -> Node | None:
+        """The tree of the last move as `Node` objects, for export (built when asked)."""
+        return None if self.last_result is None else self.last_result.root_node()
 
     def restart_at(self, state: pyspiel.State) -> None:
-        self._root = None
+        self._tree = None
 
     def restart(self) -> None:
-        self._root = None
+        self._tree = None
 
     def inform_action(self, state: pyspiel.State, player_id: int, action: int) -> None:
         pass  # the next step() finds its subtree from the state's history
 
     def step(self, state: pyspiel.State) -> int:
         started = time.perf_counter()  # the seconds budget covers the whole move
-        self.last_root = None  # free the last tree now, inside this move's budget
+        self.last_result = None  # free the last tree now, inside this move's budget
         player = state.current_player()
         if not self.perfect:
             det = self._determinized.search(state, started_at=started)
@@ -96,18 +108,21 @@ class SearchBot(Bot):
             )
             return det.action
         history = state.history()
-        root = None
-        if self.reuse and self._root is not None:
+        tree, root = None, None
+        old, self._tree = self._tree, None  # an old tree not reused is freed here
+        if self.reuse and old is not None and len(old) < MAX_REUSED_NODES:
             n = len(self._root_history)
             if history[:n] == self._root_history:
-                root = subtree(self._root, history[n:])
-            self._root = None  # the rest of the old tree is freed here, not after the search
-        result = self._mcts.search(state.clone(), root=root, started_at=started)
-        self.last_root = result.root
+                root = old.descend(self._tree_root, history[n:])
+                tree = old if root is not None else None
+        old = None
+        before = 0 if tree is None or root is None else tree.visits[root]
+        result = self._mcts.search(state.clone(), tree=tree, root=root or 0, started_at=started)
+        self.last_result = result
         if self.reuse:
-            self._root, self._root_history = result.root, history
+            self._tree, self._tree_root, self._root_history = result.tree, result.root, history
         self.last_simulations = result.simulations
-        reused = f", {root.visits - result.simulations} reused" if root is not None else ""
+        reused = f", {before} reused" if tree is not None else ""
         self.thinking = (
             f"mcts {result.simulations} sims in {result.seconds:.3f}s{reused}; top: "
             + ", ".join(

@@ -1,7 +1,9 @@
 """The pure decision-time-planning core: no imports from agents/, sandboxes/, benchmarks/.
 
-Seams: `Problem`, `Policy`, `Evaluator` (problem.py). Planners: `MCTS` (mcts.py),
-`beam_search` (beam.py). Evaluators and wrappers: evaluators.py. Export: export.py.
+Seams: `Problem`, `Policy`, `Evaluator` (problem.py), with optional fast paths
+`SteppingProblem` and `LeafEvaluator`. Planners: `MCTS` (mcts.py) and its array-backed
+fast path for plain UCT, `FlatMCTS` (flat.py); `beam_search` (beam.py). Evaluators and
+wrappers: evaluators.py. Export: export.py.
 """
 
 from foundation.budget import Budget
@@ -15,14 +17,26 @@ from search.errors import (
 )
 from search.evaluators import BatchingEvaluator, CachedEvaluator, RandomRollout
 from search.export import tree_to_dict, tree_to_dot, tree_to_html, tree_to_json, trees_to_html
+from search.flat import FlatMCTS, FlatResult, FlatTree
 from search.mcts import MCTS, ActionStat, SearchResult, StopRule, final_child
-from search.problem import CHANCE, AsyncEvaluator, Evaluator, Policy, Problem, Values
+from search.problem import (
+    CHANCE,
+    TERMINAL,
+    AsyncEvaluator,
+    Evaluator,
+    LeafEvaluator,
+    Policy,
+    Problem,
+    SteppingProblem,
+    Values,
+)
 from search.selection import puct, uct
 from search.tree import Node, subtree
 
 __all__ = [
     "CHANCE",
     "MCTS",
+    "TERMINAL",
     "ActionStat",
     "AsyncEvaluator",
     "BatchingEvaluator",
@@ -31,7 +45,11 @@ __all__ = [
     "Budget",
     "CachedEvaluator",
     "Evaluator",
+    "FlatMCTS",
+    "FlatResult",
+    "FlatTree",
     "InvalidConfigError",
+    "LeafEvaluator",
     "MCTSConfig",
     "NoActionsError",
     "Node",
@@ -41,6 +59,7 @@ __all__ = [
     "RandomRollout",
     "SearchError",
     "SearchResult",
+    "SteppingProblem",
     "StopRule",
     "UnsupportedProblemError",
     "Values",

@@ -13,6 +13,10 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 CHANCE = -1
 """`current_player` of a chance node (the same id as OpenSpiel's `PlayerId.CHANCE`)."""
 
+TERMINAL = -4
+"""The player `SteppingProblem.advance` reports for a terminal state (OpenSpiel's
+`PlayerId.TERMINAL`)."""
+
 S = TypeVar("S")
 A = TypeVar("A", bound=Hashable)
 S_contra = TypeVar("S_contra", contravariant=True)
@@ -68,3 +72,25 @@ class AsyncEvaluator(Protocol):
     """An evaluator whose calls can overlap (LLM judges, remote nets, batchers)."""
 
     def evaluate_async(self, states: Sequence[Any]) -> Awaitable[list[Values]]: ...
+
+
+@runtime_checkable
+class SteppingProblem(Protocol):
+    """Optional fast path of a `Problem` (used by `search.flat.FlatMCTS`): the successor and
+    who acts there in one call, instead of `step`, `is_terminal` and `current_player`."""
+
+    def advance(self, state: Any, action: Any) -> tuple[Any, int]:
+        """`(step(state, action), its current player)`, the player being `TERMINAL` for a
+        terminal successor; `state` itself is left unchanged."""
+        ...
+
+
+@runtime_checkable
+class LeafEvaluator(Protocol):
+    """Optional fast path of an `Evaluator` (used by `search.flat.FlatMCTS`): one
+    non-terminal state whose current player the caller already knows."""
+
+    def evaluate_leaf(self, state: Any, player: int) -> Values:
+        """The same value vector `evaluate([state])[0]` would give; `player` is
+        `current_player(state)` (a player id or `CHANCE`)."""
+        ...

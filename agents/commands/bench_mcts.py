@@ -32,6 +32,7 @@ class BenchMctsSettings(CommandSettings):
     reuse: bool = False
     pairing: tuple[str, ...] = ()
     out: Path = Path("benchmarks/results")
+    note: str = ""
     as_json: bool = False
 
     @field_validator("game")
@@ -60,6 +61,7 @@ class BenchMctsSettings(CommandSettings):
             game=self.game, sims=self.sims, games=self.games, seconds=self.seconds,
             positions=self.positions, reps=self.reps, workers=self.workers, seed=self.seed,
             reuse=self.reuse, pairings=self.pairing or PAIRINGS, out=str(self.out),
+            note=self.note,
         )  # fmt: skip
 
 
@@ -83,6 +85,9 @@ def bench_mcts(
     out: Path = typer.Option(
         Path("benchmarks/results"), help="Where the reports and the game log go."
     ),
+    note: str = typer.Option(
+        "", help="A line for the report, e.g. which seeds development used (no effect on the run)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
 ) -> None:
     """Simulations per second at equal simulations, and win rates at equal simulations and
@@ -90,7 +95,7 @@ def bench_mcts(
     settings = BenchMctsSettings(
         game=game, sims=sims, games=games, seconds=seconds, positions=positions, reps=reps,
         workers=workers, seed=seed, reuse=reuse, pairing=tuple(pairing), out=out,
-        as_json=as_json,
+        note=note, as_json=as_json,
     )  # fmt: skip
     from benchmarks.mcts_speed import Progress, markdown, run, write_reports
 
