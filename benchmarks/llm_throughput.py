@@ -26,6 +26,7 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -166,12 +167,13 @@ def run_benchmark(
     }
 
 
-def _llama_cpp(
-    llm: LocalLLM, one: list[int], long_ids: list[int], new_tokens: int, repeats: int
-) -> dict[str, Any] | None:
-    """The reference: llama.cpp (llama-cpp-python) on the same GGUF and thread count, on
-    the same token ids; None where it is not installed or the model is not a GGUF."""
+def _llama_cpp(llm: LocalLLM) -> tuple[dict[str, Any], Callable[[list[int], int], float]] | None:
+    """The reference: llama.cpp (llama-cpp-python) on the same GGUF and thread count, as
+    (what it is, run(ids, tokens) -> seconds); None where it is not installed or the
+    model is not a GGUF. Its runs alternate with ours in `_decoder`, so a busy machine
+    slows both sides alike."""
     try:
+        import llama_cpp
         from llama_cpp import Llama
     except ImportError:
         return None
@@ -184,7 +186,7 @@ def _llama_cpp(
     ref = Llama(model_path=str(gguf), n_ctx=4096, n_threads=threads, verbose=False, seed=0)
 
     def run(ids: list[int], tokens: int) -> float:
-        """Seconds to the first token, and to `tokens` (EOS does not stop it)."""
+        """Seconds to the first token (tokens == 1), or to `tokens` (EOS does not stop it)."""
         ref.reset()  # no prefix reuse between runs: a cold prompt each time
         start = time.perf_counter()
         first = 0.0
@@ -195,17 +197,7 @@ def _llama_cpp(
                 break
         return first if tokens == 1 else time.perf_counter() - start
 
-    run(one, 2)
-    one_stream = statistics.median(run(one, new_tokens) for _ in range(repeats))
-    ttft = statistics.median(run(long_ids, 1) for _ in range(repeats))
-    import llama_cpp
-
-    return {
-        "version": llama_cpp.__version__,
-        "threads": threads,
-        "one_stream_tokens_per_s": round(new_tokens / one_stream, 2),
-        "ttft_s": round(ttft, 3),
-    }
+    return {"version": llama_cpp.__version__, "threads": threads}, run
 
 
 STAGGER = 0.1  # seconds between the arrivals of the staggered calls
@@ -287,6 +279,7 @@ def _trace(llm: LocalLLM, path: Path = TRACE) -> list[TraceCall]:
 def _decoder(
     llm: LocalLLM, long: list[dict[str, str]], new_tokens: int, repeats: int
 ) -> dict[str, Any]:
+    from agents.llm import fast_decoder
     from agents.llm.local_engine import Engine
 
     ours = llm.engine
@@ -307,34 +300,59 @@ def _decoder(
     def gen(engine: Engine, ids: list[int], tokens: int) -> None:
         engine.generate([ids], [1], max_tokens=tokens, ignore_eos=True)
 
-    def replay(engine: Engine) -> int:
-        """Each call as recorded (n, temperature, max_tokens, stop; seeded); the tokens
-        generated, to show that the cold and the warm replay did the same work."""
+    def replay(engine: Engine, first_token_only: bool = False) -> int:
+        """Each call as recorded (n, temperature, max_tokens, stop; seeded), or only to its
+        first token (what the cache changes: the prompt's cost); the tokens generated, to
+        show that the cold and the warm replay did the same work."""
         out = 0
         for c in trace:
-            got = engine.generate([c.ids], [c.n], c.temperature, c.max_tokens, c.stop, seed=0)
+            tokens = 1 if first_token_only else c.max_tokens
+            got = engine.generate([c.ids], [c.n], c.temperature, tokens, c.stop, seed=0)
             out += sum(len(smp.tokens) for smp in got[0])
         return out
 
-    runs: dict[str, list[float]] = {k: [] for k in ("base1", "ours1", "base_ttft", "ours_ttft")}
+    keys = ("base1", "ours1", "base_ttft", "ours_ttft", "ref1", "ref_ttft")
+    runs: dict[str, list[float]] = {k: [] for k in keys}
     runs.update(cold_trace=[], warm_trace=[])
+    reference = _llama_cpp(llm)
     gen(baseline, one, 2)
     gen(cold, one, 2)
-    for _ in range(repeats):
+    if reference is not None:
+        reference[1](one, 2)
+    for _ in range(repeats):  # every engine once per round, back to back
         runs["base1"].append(_timed(lambda: gen(baseline, one, new_tokens))[0])
         runs["ours1"].append(_timed(lambda: gen(cold, one, new_tokens))[0])
         runs["base_ttft"].append(_timed(lambda: gen(baseline, long_ids, 1))[0])
         runs["ours_ttft"].append(_timed(lambda: gen(cold, long_ids, 1))[0])
+        if reference is not None:
+            runs["ref1"].append(reference[1](one, new_tokens))
+            runs["ref_ttft"].append(reference[1](long_ids, 1))
+            runs["ours1"].append(_timed(lambda: gen(cold, one, new_tokens))[0])
+    runs.update(cold_first=[_timed(lambda: replay(cold, True))[0]])
     took, cold_tokens = _timed(lambda: replay(cold))
     runs["cold_trace"].append(took)
     assert ours.prefixes is not None or ours.fast is None
-    hits_before = ours.prefixes.hits if ours.prefixes else 0
+
+    def empty_cache() -> None:  # each warm replay starts empty and warms up as it goes
+        if ours.prefixes is not None:
+            ours.prefixes = fast_decoder.PrefixCache(ours.prefixes.max_bytes)
+
+    empty_cache()
     took, warm_tokens = _timed(lambda: replay(ours))
     runs["warm_trace"].append(took)
-    med = {k: statistics.median(v) for k, v in runs.items()}
-    reference = _llama_cpp(llm, one, long_ids, new_tokens, repeats)
+    hits = ours.prefixes.hits if ours.prefixes else 0
+    empty_cache()
+    runs.update(warm_first=[_timed(lambda: replay(ours, True))[0]])
+    med = {k: statistics.median(v) for k, v in runs.items() if v}
+    llama = None
+    if reference is not None:
+        llama = {
+            **reference[0],
+            "one_stream_tokens_per_s": round(new_tokens / med["ref1"], 2),
+            "ttft_s": round(med["ref_ttft"], 3),
+        }
     return {
-        "llama_cpp": reference,
+        "llama_cpp": llama,
         "decoder": "int4"
         if ours.fast is not None and ours.fast.int4
         else ("float32" if ours.fast is not None else "transformers"),
@@ -350,7 +368,10 @@ def _decoder(
         "trace_cold_s_per_call": round(med["cold_trace"] / len(trace), 3),
         "trace_warm_s_per_call": round(med["warm_trace"] / len(trace), 3),
         "trace_speedup": round(med["cold_trace"] / med["warm_trace"], 2),
-        "trace_prefix_hits": (ours.prefixes.hits - hits_before) if ours.prefixes else 0,
+        "trace_cold_first_token_s_per_call": round(med["cold_first"] / len(trace), 3),
+        "trace_warm_first_token_s_per_call": round(med["warm_first"] / len(trace), 3),
+        "trace_first_token_speedup": round(med["cold_first"] / med["warm_first"], 2),
+        "trace_prefix_hits": hits,
     }
 
 
@@ -405,6 +426,9 @@ def _decoder_lines(d: dict[str, Any], new_tokens: int) -> list[str]:
         f"{d['one_stream_tokens_per_s']} | {d['one_stream_speedup']}x |",
         f"| time to first token, {d['prompt_tokens']}-token prompt, s | {d['ttft_baseline_s']} "
         f"| {d['ttft_s']} | {round(d['ttft_baseline_s'] / d['ttft_s'], 2)}x |",
+        "| SWE-Search trace, time to first token, s per call: cold vs warm prefix cache | "
+        f"{d['trace_cold_first_token_s_per_call']} | {d['trace_warm_first_token_s_per_call']} "
+        f"| {d['trace_first_token_speedup']}x |",
         f"| SWE-Search trace, s per call: cold vs warm prefix cache | {d['trace_cold_s_per_call']} "
         f"| {d['trace_warm_s_per_call']} | {d['trace_speedup']}x |",
         "",

@@ -168,3 +168,20 @@ def test_models_the_decoder_does_not_know_keep_transformers_forward(tiny, monkey
     assert engine(model, tokenizer, monkeypatch).fast is None
     monkeypatch.setattr(model.config, "hidden_act", "silu")
     assert engine(model, tokenizer, monkeypatch, decoder="transformers").fast is None
+
+
+@pytest.mark.parametrize("temperature", [0.5, 1.0, 2.0])
+def test_sampled_tokens_follow_the_tempered_distribution(temperature: float) -> None:
+    """20,000 draws from fixed logits: each token's share is within sampling noise of
+    softmax(logits / temperature); zero-probability tokens are never drawn."""
+    from agents.llm.local_engine import draw
+
+    logits = torch.tensor([2.0, 0.5, -1.0, 1.0, -float("inf"), 0.0])
+    probs = torch.softmax(logits / temperature, dim=-1)
+    generator = torch.Generator()
+    generator.manual_seed(11)
+    tokens = draw(logits.expand(20_000, -1), temperature, generator)
+    share = torch.bincount(tokens, minlength=len(probs)).float() / 20_000
+    noise = (probs * (1 - probs) / 20_000).sqrt()
+    assert bool(((share - probs).abs() <= 4 * noise + 1e-9).all()), (share, probs)
+    assert share[4] == 0

@@ -117,7 +117,7 @@ def test_concurrent_calls_run_as_one_batch(tiny_model_dir: Path) -> None:
         return await asyncio.gather(*(llm.complete(_msgs(p), max_tokens=5) for p in PROMPTS))
 
     results = asyncio.run(many())
-    assert llm.scheduler.admissions == [(3, 0)]  # one prefill of all three, nothing running
+    assert list(llm.scheduler.admissions) == [(3, 0)]  # one prefill of all three, nothing running
     alone = [llm.generate_batch([make_request(_msgs(p), max_tokens=5)])[0][0].text for p in PROMPTS]
     assert [r[0].text for r in results] == alone
 
@@ -157,7 +157,7 @@ def test_a_call_that_arrives_while_others_decode_joins_their_batch(tiny_model_di
     # The late calls joined a batch that was already decoding (rows > 0 at their prefill)
     # and finished before the long call did.
     assert llm.scheduler.admissions[0] == (1, 0)
-    assert any(rows > 0 for _, rows in llm.scheduler.admissions[1:])
+    assert any(rows > 0 for _, rows in list(llm.scheduler.admissions)[1:])
     assert finished[-1] == "long" and set(finished[:2]) == {"late", "sampled"}
     alone_long = llm.generate_batch(
         [make_request(_msgs(PROMPTS[2]), max_tokens=400, stop=("never-said",))]
@@ -254,6 +254,9 @@ def test_throughput_benchmark_reports_what_it_measured(
     )
     # Every call of the search trace after the first starts like an earlier one.
     assert decoder["trace_prefix_hits"] == decoder["trace_calls"] - 1
+    # (per-call times are rounded to milliseconds: a tiny model's are a few)
+    assert decoder["trace_first_token_speedup"] > 0
+    assert decoder["trace_cold_first_token_s_per_call"] > 0
     # Staggered arrivals: 3 calls x 4 tokens either way; the ratio is of the two times.
     g = result["staggered"]
     assert g["calls"] == 3

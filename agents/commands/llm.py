@@ -273,7 +273,11 @@ def bench_llm(
         typer.Option("--output", help="Also write a markdown table here.", show_default=False),
     ] = None,
 ) -> None:
-    """Local-model throughput: batched vs sequential, shared vs separate prefill."""
+    """Local-model speed, as ratios in one run: batched vs sequential, shared vs separate
+    prefill, continuous batching of staggered calls, our decoder vs transformers' forward
+    (one stream, time to first token), the prompts of a real SWE-Search run with a cold vs
+    a warm prefix cache, and llama.cpp on the same GGUF where llama-cpp-python is
+    installed; the targets met or not. Writes nothing unless --output/--json."""
     settings = BenchLlmSettings(
         model=model, prompts=prompts, samples=samples, prompt_tokens=prompt_tokens,
         new_tokens=new_tokens, repeats=repeats, as_json=as_json, output=output,

@@ -55,7 +55,7 @@ class KVCache:
 
 
 GROUP = 32  # GGUF's Q4_0/Q4_1 block: weights quantised in groups of 32 along the input
-INT4_MAX_ROWS = 16  # more rows (a prompt): float32 matmul on the same (exact) weights
+INT4_MAX_ROWS = 256  # more rows (a long prompt): float32 matmul on the same (exact) weights
 
 
 class Linear:

@@ -17,6 +17,7 @@ import inspect
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +63,18 @@ class Job:
     error: BaseException | None = None
     live: int = 0
     generator: torch.Generator | None = field(default=None, repr=False)
+
+
+def draw(
+    logits: torch.Tensor, temperature: float, generator: torch.Generator | None
+) -> torch.Tensor:
+    """One token per row of `logits` [rows, vocab], from softmax(logits / temperature):
+    inverse-CDF sampling, one uniform draw per row against the cumulative probabilities
+    (torch.multinomial draws a random number per vocabulary entry, ~1 ms a token for
+    49,152 entries)."""
+    cdf = torch.softmax(logits / temperature, dim=-1).cumsum(-1)
+    u = torch.rand(logits.shape[0], 1, generator=generator) * cdf[:, -1:]
+    return torch.searchsorted(cdf, u, right=True).clamp(max=cdf.shape[-1] - 1).squeeze(-1)
 
 
 def eos_ids(tokenizer: Any) -> set[int]:
@@ -296,8 +309,7 @@ class Engine:
                 by_job.setdefault(job, []).append(b)
         for job, where in by_job.items():
             index = torch.tensor(where)
-            probs = torch.softmax(logits[index] / job.params.temperature, dim=-1)
-            chosen[index] = torch.multinomial(probs, 1, generator=job.generator).squeeze(-1)
+            chosen[index] = draw(logits[index], job.params.temperature, job.generator)
         chosen_lp = logp.gather(-1, chosen[:, None]).squeeze(-1).tolist()
         widest = max(job.params.top_logprobs for job, _ in batch.rows)
         if widest:
@@ -380,11 +392,15 @@ class Scheduler:
         self._inbox: list[Job] = []
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
         self._closed = False
-        self.admissions: list[tuple[int, int]] = []
-        """(jobs admitted, rows already decoding) per prefill: what the tests look at."""
+        self.admissions: deque[tuple[int, int]] = deque(maxlen=1024)
+        """(jobs admitted, rows already decoding) of recent prefills: what tests look at."""
 
     def submit(self, job: Job) -> None:
+        if os.getpid() != self._pid:  # a forked child: the parent's thread is not here
+            self._pid = os.getpid()
+            self._inbox, self._cond, self._thread = [], threading.Condition(), None
         with self._cond:
             if self._closed:
                 raise RuntimeError("the local model was closed")
