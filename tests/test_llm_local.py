@@ -269,3 +269,11 @@ def test_throughput_benchmark_reports_what_it_measured(
     from benchmarks.llm_throughput import markdown
 
     assert "continuous batching" in markdown(result) and "Targets" in markdown(result)
+
+
+def test_a_closed_local_model_answers_again_when_called(tiny_model_dir: Path) -> None:
+    llm = LocalLLM(str(tiny_model_dir), batch_window=0.0)
+    first = asyncio.run(llm.complete(_msgs("cat"), max_tokens=3))[0].text
+    asyncio.run(llm.aclose())
+    assert llm.scheduler._thread is None  # the decoding thread is gone
+    assert asyncio.run(llm.complete(_msgs("cat"), max_tokens=3))[0].text == first

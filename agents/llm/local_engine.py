@@ -402,8 +402,6 @@ class Scheduler:
             self._pid = os.getpid()
             self._inbox, self._cond, self._thread = [], threading.Condition(), None
         with self._cond:
-            if self._closed:
-                raise RuntimeError("the local model was closed")
             self._inbox.append(job)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="local-llm", daemon=True)
@@ -411,12 +409,16 @@ class Scheduler:
             self._cond.notify()
 
     def close(self) -> None:
-        """Stop the thread once it is idle (jobs already submitted still finish)."""
+        """Stop the thread once it is idle (jobs already submitted still finish); a later
+        `submit` starts a new one."""
         with self._cond:
             self._closed = True
             self._cond.notify()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+        with self._cond:
+            self._closed = False
 
     def _take(self, batch: Batch | None, joins: bool) -> list[Job]:
         """Jobs from the inbox that fit beside `batch` (at least one when it is empty)."""
