@@ -38,6 +38,7 @@ from agents.llm.local import LocalLLM
 from agents.llm.openai_backend import OpenAILLM
 from agents.llm.scripted import PlannedLLM
 from agents.llm.types import Wrapper, make_request
+from agents.llm.usage import RecordingLLM
 from foundation.budget import Budget
 
 MSG = [{"role": "user", "content": "plan the next step"}]
@@ -74,6 +75,7 @@ FACTORIES: dict[type[BaseLLM], Callable[[Path], BaseLLM]] = {
     CallBudget: lambda tmp: CallBudget(_scripted(), 3),
     CachedLLM: lambda tmp: CachedLLM(_scripted(), ResponseCache(tmp / "cache.sqlite")),
     MeteredLLM: lambda tmp: MeteredLLM(_scripted(), UsageMeter()),
+    RecordingLLM: lambda tmp: RecordingLLM(_scripted(), tmp / "calls.jsonl"),
 }
 
 
@@ -220,3 +222,22 @@ def test_an_object_without_the_request_level_entry_is_not_an_llm() -> None:
 
     assert not isinstance(NoRequestEntry(), LLM)
     assert not isinstance(object(), LLM)
+
+
+def test_agents_llm_record_writes_every_call_that_reaches_the_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import json
+
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps(["one", "two"]))
+    record = tmp_path / "calls.jsonl"
+    monkeypatch.setenv("AGENTS_LLM_RECORD", str(record))
+    llm = load_llm(f"scripted:{answers}", meter=UsageMeter())
+    msgs: list[Message] = [{"role": "user", "content": "hi"}]
+    asyncio.run(llm.complete(msgs, max_tokens=5))
+    asyncio.run(llm.complete([*msgs, {"role": "assistant", "content": "one"}], stop=("x",)))
+    rows = [json.loads(line) for line in record.read_text().splitlines()]
+    assert [r["messages"] for r in rows] == [msgs, [*msgs, {"role": "assistant", "content": "one"}]]
+    assert rows[0]["max_tokens"] == 5 and rows[1]["stop"] == ["x"]
