@@ -234,8 +234,9 @@ class StoryAgent:
                 "prompt": propose_prompt(p.parent_state),
                 "chosen": p.chosen.text,
                 "rejected": p.rejected.text,
-                "chosen_value": round(p.chosen_value, 4),
-                "rejected_value": round(p.rejected_value, 4),
+                # Not rounded: siblings a hair apart would tie, and a pair must rank.
+                "chosen_value": p.chosen_value,
+                "rejected_value": p.rejected_value,
             }
             for p in sibling_pairs(root, every=self.config.every_pair)
         ]
