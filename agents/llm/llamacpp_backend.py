@@ -34,7 +34,12 @@ import threading
 from typing import Any
 
 from agents.llm.errors import LLMError, ModelSpecError
-from agents.llm.local_model import DEFAULT_SYSTEM, LocalWeights, resolve_weights
+from agents.llm.local_model import (
+    LocalWeights,
+    plain_prompt,
+    resolve_weights,
+    with_default_system,
+)
 from agents.llm.types import BaseLLM, Completion, Message, Request, TokenLogprob, Usage
 
 INSTALL_HINT = "pip install -c .ci/constraints.txt '.[llamacpp]'"
@@ -116,13 +121,11 @@ class LlamaCppLLM(BaseLLM):
 
     def format_prompt(self, messages: tuple[Message, ...] | list[Message]) -> str:
         """The messages through the GGUF's chat template (with the generation prompt)."""
-        messages = list(messages)
-        if not any(m["role"] == "system" for m in messages):
-            messages.insert(0, {"role": "system", "content": DEFAULT_SYSTEM})
+        messages = with_default_system(messages)
         llm = self.model
         template = llm.metadata.get("tokenizer.chat_template")
         if not template:
-            return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant: "
+            return plain_prompt(messages)
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         def piece(token: int) -> str:

