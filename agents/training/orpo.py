@@ -608,7 +608,7 @@ def _train_trl(
         peft_config=peft_config,
     )
     trainer.train()
-    trained = trainer.model
+    trained: Any = trainer.model
     if config.lora:
         trained = trained.merge_and_unload()  # a plain model that `local:PATH` loads
     losses = [float(h["loss"]) for h in trainer.state.log_history if "loss" in h]

@@ -1,0 +1,207 @@
+"""DPO (Rafailov et al., 2023) with LoRA, by TRL's `DPOTrainer` and peft: LSPO's step that
+turns a solved latent policy back into language (statements of strategies the policy
+favours preferred over those it disfavours, in the same situation).
+
+One model copy: with a peft model TRL takes the reference log-probs from the same weights
+with the adapter switched off. The adapter is merged on save, so the output directory
+loads as `local:PATH`. Held-out pairs are split by `Pair.key` (a situation), as ORPO's
+are, and the held-out log-odds preference for the chosen statement is measured before and
+after (`orpo.pair_log_odds`), per pair, for paired statistics across folds.
+
+Needs the `train` extra (`pip install '.[train]'`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from agents.training.orpo import Pair, pair_log_odds, preference_margin, split_pairs
+
+
+@dataclass(frozen=True)
+class DPOConfig:
+    steps: int = 60
+    lr: float = 2e-4
+    """LoRA learning rate (adapters tolerate a larger one than full fine-tuning)."""
+    beta: float = 0.1
+    """DPO's temperature on the implicit reward."""
+    batch_size: int = 4
+    lora_rank: int = 16
+    max_length: int = 512
+    """Prompt + answer tokens kept in training (TRL truncates the prompt's start)."""
+    heldout: float = 0.2
+    folds: int = 0
+    """> 1: cross-validation by situation; fold `fold` is held out (instead of `heldout`)."""
+    fold: int = 0
+    seed: int = 0
+    train_probe: int = 16
+    """Train pairs the train-set preference is measured on (before and after)."""
+
+
+@dataclass
+class DPOReport:
+    train_pairs: int
+    heldout_pairs: int
+    steps: int
+    seconds: float
+    first_loss: float
+    last_loss: float
+    heldout_margin_before: float
+    heldout_margin_after: float
+    train_margin_before: float
+    train_margin_after: float
+    heldout_rose: int
+    out: str
+
+    def lines(self) -> list[str]:
+        return [
+            f"DPO (LoRA): {self.steps} steps on {self.train_pairs} pairs in "
+            f"{self.seconds:.1f}s; loss {self.first_loss:.4f} -> {self.last_loss:.4f}",
+            f"held-out log-odds preference for the chosen ({self.heldout_pairs} pairs from "
+            f"situations not trained on): {self.heldout_margin_before:+.4f} -> "
+            f"{self.heldout_margin_after:+.4f}; rose on {self.heldout_rose}/{self.heldout_pairs}",
+            f"train log-odds preference (a sample): {self.train_margin_before:+.4f} -> "
+            f"{self.train_margin_after:+.4f}",
+            f"saved: {self.out} (load it as local:{self.out})",
+        ]
+
+
+def dpo_rows(pairs: Sequence[Pair]) -> list[dict[str, Any]]:
+    """TRL's conversational preference format, with the system message `local:` models are
+    asked with."""
+    from agents.llm.local_model import DEFAULT_SYSTEM
+
+    return [
+        {
+            "prompt": [
+                {"role": "system", "content": DEFAULT_SYSTEM},
+                {"role": "user", "content": p.prompt},
+            ],
+            "chosen": [{"role": "assistant", "content": p.chosen}],
+            "rejected": [{"role": "assistant", "content": p.rejected}],
+        }
+        for p in pairs
+    ]
+
+
+def train_dpo(
+    model: Any,
+    tokenizer: Any,
+    pairs: Sequence[Pair],
+    out: str | Path,
+    config: DPOConfig,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> DPOReport:
+    """LoRA-DPO on `pairs` (held-out situations kept aside), merged and saved to `out` with
+    the tokenizer and `dpo_report.json`; `progress(phase, done, total)` per phase."""
+
+    def phase(name: str) -> Callable[[int, int], None] | None:
+        return None if progress is None else lambda done, total: progress(name, done, total)
+
+    if not pairs:
+        raise ValueError("no preference pairs to train on")
+    torch.manual_seed(config.seed)
+    train, held = split_pairs(pairs, config.heldout, config.seed, config.folds, config.fold)
+    held_before = pair_log_odds(model, tokenizer, held, progress=phase("held-out before"))
+    probe = random.Random(config.seed).sample(train, min(len(train), config.train_probe))
+    probe_before = preference_margin(model, tokenizer, probe)
+    start = time.perf_counter()
+    model, losses = _train_trl(model, tokenizer, train, out, config, phase("train"))
+    seconds = time.perf_counter() - start
+    model.eval()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    held_after = pair_log_odds(model, tokenizer, held, progress=phase("held-out after"))
+    report = DPOReport(
+        train_pairs=len(train),
+        heldout_pairs=len(held),
+        steps=len(losses),
+        seconds=seconds,
+        first_loss=losses[0] if losses else float("nan"),
+        last_loss=sum(losses[-10:]) / max(len(losses[-10:]), 1),
+        heldout_margin_before=sum(held_before) / max(len(held), 1),
+        heldout_margin_after=sum(held_after) / max(len(held), 1),
+        train_margin_before=probe_before,
+        train_margin_after=preference_margin(model, tokenizer, probe),
+        heldout_rose=sum(a > b for a, b in zip(held_after, held_before, strict=True)),
+        out=str(out),
+    )
+    per_pair = [
+        {"premise": p.key, "before": round(b, 5), "after": round(a, 5)}
+        for p, b, a in zip(held, held_before, held_after, strict=True)
+    ]
+    (out / "dpo_report.json").write_text(
+        json.dumps({**asdict(report), "config": asdict(config), "heldout": per_pair}, indent=2)
+    )
+    return report
+
+
+def _train_trl(
+    model: Any,
+    tokenizer: Any,
+    train: list[Pair],
+    out: str | Path,
+    config: DPOConfig,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[Any, list[float]]:
+    try:
+        from datasets import Dataset
+        from peft import LoraConfig
+        from transformers import TrainerCallback
+        from trl.trainer.dpo_config import DPOConfig as TrlConfig
+        from trl.trainer.dpo_trainer import DPOTrainer
+    except ImportError:
+        raise ValueError("DPO needs the train extra: pip install '.[train]'") from None
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+
+    class Progress(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if progress is not None:
+                progress(int(state.global_step), int(state.max_steps))
+
+    args = TrlConfig(
+        output_dir=str(Path(out) / "trl"),
+        max_steps=config.steps,
+        per_device_train_batch_size=config.batch_size,
+        learning_rate=config.lr,
+        beta=config.beta,
+        max_length=config.max_length,
+        seed=config.seed,
+        report_to=[],
+        logging_steps=1,
+        save_strategy="no",
+        use_cpu=True,
+        disable_tqdm=True,
+    )
+    lora = LoraConfig(
+        r=config.lora_rank,
+        lora_alpha=2 * config.lora_rank,
+        target_modules="all-linear",
+        task_type="CAUSAL_LM",
+    )
+    trainer = DPOTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(dpo_rows(train)),
+        processing_class=tokenizer,
+        peft_config=lora,
+        callbacks=[Progress()],
+    )
+    trainer.train()
+    peft_model: Any = trainer.model
+    trained = peft_model.merge_and_unload()  # a plain model that `local:PATH` loads
+    for p in trained.parameters():
+        p.requires_grad_(True)
+    losses = [float(h["loss"]) for h in trainer.state.log_history if "loss" in h]
+    return trained, losses
