@@ -3,7 +3,8 @@
 A spec is a kind and options: `random`, `mcts:sims=800`, `mcts:seconds=1,c=1.4`,
 `openspiel_mcts:sims=800` (OpenSpiel's Python MCTS), `cpp_mcts:sims=800`
 (`pyspiel.MCTSBot`), `cfr:iters=300`, `llm:MODELSPEC` (e.g. `llm:local:smollm2`),
-`hanabi_rules` and `mds:eta=5,rollouts=200` (Hanabi only, games/hanabi/bots.py).
+`hanabi_rules` and `mds:eta=5,rollouts=200` (Hanabi only, games/hanabi/bots.py), `rule`
+(Werewolf only, games/werewolf/bots.py).
 A kind's options are the fields of its config dataclass (`SearchBotConfig`,
 `CFRBotConfig`, `MDSBotConfig`, ...), read by the one parser, `games.spec.spec_config`.
 The bots are player-agnostic, so OpenSpiel's `evaluate_bots` runs them as they are.
@@ -30,11 +31,14 @@ KINDS: dict[str, str] = {
     "cfr": "CFR+ average policy (2-player zero-sum games): iters=N",
     "llm": "a language model: llm:MODELSPEC, e.g. llm:local:smollm2 or llm:openai:gpt-4o",
     "hanabi_rules": "Hanabi rule-based conventions bot (hanabi only)",
+    "rule": "Werewolf rule-based bot (werewolf only)",
     "hanabi_learned": "Hanabi MLP trained to imitate hanabi_rules: path=FILE (hanabi only)",
     "mds": "Hanabi mirror-descent search: blueprint=hanabi_rules|hanabi_learned, model=FILE, "
     "eta=E, alpha=A (MMDS), magnet=uniform|blueprint, rollouts=N, seconds=S, floor=F, "
     "threshold=T, z=Z, select=argmax|sample, keep=K, screen=W, workers=P",
 }
+WEREWOLF_KINDS = ("rule",)
+"""The kinds `games.werewolf.bots.make_werewolf_bot` makes (werewolf only)."""
 HELP = "valid bot specs: " + "; ".join(f"{k} ({v})" for k, v in KINDS.items())
 
 
@@ -108,6 +112,10 @@ def make_bot(game: pyspiel.Game, spec: str, seed: int = 0) -> pyspiel.Bot:
         from games.hanabi.bots import make_hanabi_bot
 
         return make_hanabi_bot(game, parsed, seed)
+    if kind in WEREWOLF_KINDS:
+        from games.werewolf.bots import make_werewolf_bot
+
+        return make_werewolf_bot(game, parsed, seed)
     check_searchable(game)
     if kind == "mcts":
         from games.search_bot import SearchBot, SearchBotConfig

@@ -18,12 +18,15 @@ OFFERED: dict[str, str] = {
     "euchre": "trick-taking card game with trumps (4 players, imperfect information)",
     "oh_hell": "bid-your-tricks card game (3 players by default, imperfect information)",
     "hanabi": "cooperative fireworks card game (2-5 players; bots: hanabi_rules, mds)",
+    "werewolf": "social deduction: 2 werewolves vs seer, doctor, 3 villagers (7 players)",
 }
 
 
 def load_game(spec: str) -> pyspiel.Game:
     """Load an offered game, or any registered OpenSpiel game, by name or "name(k=v,...)"."""
     name = spec.split("(", 1)[0].strip()
+    if name == "werewolf":
+        import games.werewolf  # noqa: F401  (registers the Python game with pyspiel)
     if name not in OFFERED and name not in pyspiel.registered_names():
         raise UnknownGameError(
             f"unknown game {name!r}; offered: {', '.join(OFFERED)} "
