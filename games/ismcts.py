@@ -77,6 +77,10 @@ class ReplaySampler:
         world = game.new_initial_state()
         for i, a in enumerate(history):
             if not world.is_chance_node():
+                # Under other hidden outcomes a past move can be illegal (a werewolf's
+                # victim dealt the wolf role) or the game over already: a dead end.
+                if world.is_terminal() or a not in world.legal_actions():
+                    return None
                 world.apply_action(a)
                 continue
             outcomes = list(world.chance_outcomes())
@@ -92,7 +96,7 @@ class ReplaySampler:
                 return None
             states, weights = zip(*candidates, strict=True)
             world = rng.choices(states, weights)[0]
-        return world
+        return None if world.is_terminal() else world
 
 
 _HAS_RESAMPLER: dict[str, bool] = {}

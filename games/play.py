@@ -3,6 +3,11 @@ keyboard or a pipe), bot seats are `make_bot` bots that explain each move in a l
 
 Commands at a human move: a move name or its number, `undo` (take back your last
 move and the replies since), `help`, `quit`. After the end, `undo` still works.
+
+A bot's reasoning line (`thinking`) is shown in perfect-information games, and in others
+only when no human is seated: it can reveal what the bot alone knows. A game may have its
+own table (`table_for`): werewolf (games/werewolf/play.py) shows its one human seat only
+what that seat may know and reads speech as free text.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import pyspiel
 
@@ -50,7 +56,47 @@ def parse_human_move(text: str, moves: list[tuple[int, str]]) -> int | None:
     return None
 
 
-def _move_list(moves: list[tuple[int, str]]) -> str:
+DEFAULT_BOT = "mcts:sims=1000"
+GAME_BOTS: dict[str, str] = {"werewolf": "rule"}
+"""The bot that takes the non-human seats by default, by game (else DEFAULT_BOT)."""
+
+
+def default_bot(game: pyspiel.Game) -> str:
+    """The bot spec for seats nobody chose a bot for."""
+    return GAME_BOTS.get(game.get_type().short_name, DEFAULT_BOT)
+
+
+class Table(Protocol):
+    """A game's own terminal for its one human seat: what that seat sees, how it moves."""
+
+    def show(self, state: pyspiel.State) -> None:
+        """Write what became visible to the seat since the last call (after every move)."""
+
+    def human_move(self, state: pyspiel.State, read_line: ReadLine) -> int | str:
+        """The seat's action, or why play stops: "quit" or "input ended"."""
+
+    def game_over(self, state: pyspiel.State) -> None:
+        """Write the end of the game as the seat may know it."""
+
+
+def table_for(game: pyspiel.Game, humans: list[int], write: Write) -> Table | None:
+    """The game's own table when it has one (werewolf) and a human is seated, else None
+    (the generic terminal). A game whose table keeps secrets takes one human seat."""
+    name = game.get_type().short_name
+    if name != "werewolf" or not humans:
+        return None
+    if len(humans) > 1:
+        raise UnsupportedGameError(
+            f"werewolf keeps each seat's role secret: one human seat per terminal, "
+            f"not {len(humans)}"
+        )
+    from games.werewolf.play import WerewolfTable
+
+    return WerewolfTable(game, humans[0], write)
+
+
+def move_list(moves: list[tuple[int, str]]) -> str:
+    """Numbered moves, `1) name`, in columns."""
     items = [f"{i}) {name}" for i, (_, name) in enumerate(moves, 1)]
     width = max(len(s) for s in items) + 2
     per_line = max(1, 78 // width)
@@ -83,12 +129,14 @@ class PlaySession:
         self.read_line = read_line
         self.write = write
         self.rng = random.Random(seed)
-        self.show_thinking = show_thinking
         self.tree_dir = tree_dir
         self.perfect = (
             game.get_type().information == pyspiel.GameType.Information.PERFECT_INFORMATION
         )
         self.humans = [p for p, s in enumerate(seats) if s.bot is None]
+        # A bot's reasoning can tell what it alone knows (a wolf's "same victim as 0").
+        self.show_thinking = show_thinking and (self.perfect or not self.humans)
+        self.table = table_for(game, self.humans, write)
         self.state = game.new_initial_state()
         self._checkpoints: list[pyspiel.State] = []  # states where a human was to move
 
@@ -143,12 +191,21 @@ class PlaySession:
             bot = self.seats[player].bot
             if bot is not None:
                 action = bot.step(state)
-                self.write(f"{self._who(player)} plays {state.action_to_string(player, action)}")
-                thinking = getattr(bot, "thinking", "")
-                if self.show_thinking and thinking:
-                    self.write(f"  thinking: {thinking}")
+                if self.table is None:  # a table shows moves as the human seat sees them
+                    self.write(
+                        f"{self._who(player)} plays {state.action_to_string(player, action)}"
+                    )
+                    thinking = getattr(bot, "thinking", "")
+                    if self.show_thinking and thinking:
+                        self.write(f"  thinking: {thinking}")
                 self._save_tree(bot, player)
                 self._apply(player, action)
+                continue
+            if self.table is not None:
+                move = self.table.human_move(state, self.read_line)
+                if isinstance(move, str):
+                    return PlayResult(None, move, tuple(state.history()))
+                self._apply(player, move)
                 continue
             outcome = self._human_turn(player)
             if isinstance(outcome, PlayResult):
@@ -173,6 +230,8 @@ class PlaySession:
             if seat.bot is not None and p != player:
                 seat.bot.inform_action(self.state, player, action)
         self.state.apply_action(action)
+        if self.table is not None:
+            self.table.show(self.state)
 
     def _human_turn(self, player: int) -> PlayResult | None:
         state = self.state
@@ -180,7 +239,7 @@ class PlaySession:
         self.write("")
         self.write(f"-- move {len(state.history()) + 1}: {self._who(player)} to play --")
         self.write(observation_text(state, player))
-        self.write("legal moves:\n" + _move_list(moves))
+        self.write("legal moves:\n" + move_list(moves))
         while True:
             line = self.read_line("your move (name or number; undo, help, quit): ")
             if line is None:
@@ -196,7 +255,7 @@ class PlaySession:
                     return None
                 continue
             if low in ("help", "?", ""):
-                self.write("legal moves:\n" + _move_list(moves))
+                self.write("legal moves:\n" + move_list(moves))
                 continue
             action = parse_human_move(text, moves)
             if action is None:
@@ -215,6 +274,9 @@ class PlaySession:
         returns = tuple(float(r) for r in state.returns())
         self.write("")
         self.write("-- game over --")
+        if self.table is not None:  # the omniscient state and all returns can tell secrets
+            self.table.game_over(state)
+            return PlayResult(returns, "finished", tuple(state.history()))
         self.write(str(state))
         self.write("result: " + ", ".join(f"{self._who(p)} {r:+g}" for p, r in enumerate(returns)))
         if len(self.humans) == 1:

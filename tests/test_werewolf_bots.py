@@ -158,3 +158,19 @@ def test_make_bot_wires_rule_for_werewolf_only() -> None:
     state = _deal((W, W, S, D, V, V, V))
     assert make_bot(GAME, "rule").step(state) in state.legal_actions()
     assert speech_action(GAME, "quiet") in range(GAME.num_distinct_actions())
+
+
+def test_mcts_samples_only_worlds_where_the_past_moves_were_legal() -> None:
+    """Determinized MCTS redraws the roles; a world in which a past move is illegal (the
+    wolves' victim dealt a wolf) or the game already over is a dead end, not a crash."""
+    import numpy as np
+    from open_spiel.python.algorithms.evaluate_bots import evaluate_bots
+
+    from games.bots import make_bot
+    from games.catalog import load_game
+
+    game = load_game("werewolf")
+    for seed in range(2):
+        bots = [make_bot(game, "mcts:sims=10" if p == 0 else "rule", p) for p in range(7)]
+        returns = evaluate_bots(game.new_initial_state(), bots, np.random.RandomState(seed))
+        assert sorted(set(returns)) == [-1.0, 1.0]

@@ -17,46 +17,45 @@ from foundation.errors import UserError
 class PlaySettings(CommandSettings):
     """`agents play`'s options; `seat_specs(players)` says who plays each seat."""
 
-    FLAGS: ClassVar[dict[str, str]] = {"game": "GAME", "thinking": "--thinking/--no-thinking"}
+    FLAGS: ClassVar[dict[str, str]] = {
+        "game": "GAME",
+        "human": "--seat/--human",
+        "thinking": "--thinking/--no-thinking",
+    }
 
     game: str
-    opponent: tuple[str, ...] = ("mcts:sims=1000",)
+    opponent: tuple[str, ...] = ()
+    """() means the game's default bot (`games.play.default_bot`)."""
     human: tuple[int, ...] = (0,)
+    """The human seats (`--seat N`, also spelled `--human N`)."""
     seed: int = 0
     trees: Path | None = None
     thinking: bool = True
-
-    @field_validator("opponent")
-    @classmethod
-    def _some_opponent(cls, opponent: tuple[str, ...]) -> tuple[str, ...]:
-        if not opponent:
-            raise ValueError("--opponent: give at least one bot spec")
-        return opponent
 
     @field_validator("human")
     @classmethod
     def _seat_numbers(cls, human: tuple[int, ...]) -> tuple[int, ...]:
         bad = [h for h in human if h < 0]
         if bad:
-            raise ValueError(f"--human {bad[0]}: seats are numbered from 0")
+            raise ValueError(f"--seat/--human {bad[0]}: seats are numbered from 0")
         return tuple(sorted(set(human)))
 
-    def seat_specs(self, players: int) -> list[str | None]:
-        """Each seat's bot spec, None for a human seat (the last --opponent repeats); a
-        seat number or an --opponent count the game does not have is a `UserError`."""
+    def seat_specs(self, players: int, default: str = "mcts:sims=1000") -> list[str | None]:
+        """Each seat's bot spec, None for a human seat (the last --opponent repeats; no
+        --opponent: `default`); a seat number or an --opponent count the game does not
+        have is a `UserError`."""
         bad = [h for h in self.human if h >= players]
         if bad:
-            raise UserError(f"--human {bad[0]}: {self.game} has seats 0-{players - 1}")
+            raise UserError(f"--seat/--human {bad[0]}: {self.game} has seats 0-{players - 1}")
         bot_seats = [p for p in range(players) if p not in self.human]
         if len(self.opponent) > len(bot_seats):
             raise UserError(
                 f"{len(self.opponent)} --opponent specs for {len(bot_seats)} bot seat(s) "
                 f"in {self.game}"
             )
+        bots = self.opponent or (default,)
         return [
-            None
-            if p in self.human
-            else self.opponent[min(bot_seats.index(p), len(self.opponent) - 1)]
+            None if p in self.human else bots[min(bot_seats.index(p), len(bots) - 1)]
             for p in range(players)
         ]
 
@@ -84,31 +83,49 @@ def _write(text: str) -> None:
 
 def play(
     game: str = typer.Argument(
-        ..., help="Game name, e.g. tic_tac_toe, connect_four, leduc_poker, hearts."
+        ..., help="Game name, e.g. tic_tac_toe, connect_four, leduc_poker, hearts, werewolf."
     ),
     opponent: list[str] = typer.Option(
-        ["mcts:sims=1000"],
+        [],
         "--opponent",
         "-o",
         help="Bot spec for the non-human seats, in seat order (the last one repeats): "
-        "random, mcts:sims=2000, mcts:seconds=1, cfr, llm:local:smollm2, ...",
+        "random, mcts:sims=2000, mcts:seconds=1, cfr, rule (werewolf), llm:local:smollm2, "
+        "... Default: rule for werewolf, else mcts:sims=1000.",
+        show_default=False,
     ),
     human: list[int] = typer.Option(
-        [0], "--human", "-H", help="Seat(s) played by a human (repeat for several)."
+        [0],
+        "--seat",
+        "--human",
+        "-H",
+        help="Seat(s) played by a human, numbered from 0 (repeat for several; werewolf "
+        "takes one: --seat 0..6).",
     ),
     seed: int = typer.Option(0, "--seed", help="Seeds chance and every bot."),
     trees: Path | None = typer.Option(
         None, "--trees", help="Write each MCTS move's search tree here (JSON and Graphviz DOT)."
     ),
     thinking: bool = typer.Option(
-        True, "--thinking/--no-thinking", help="Show each bot's reasoning line."
+        True,
+        "--thinking/--no-thinking",
+        help="Show each bot's reasoning line (perfect-information games only, or with no "
+        "human seat: elsewhere it can reveal hidden information).",
     ),
 ) -> None:
-    """Play GAME in the terminal against search, CFR or LLM agents; moves can be piped in."""
+    """Play GAME in the terminal against search, CFR, rule or LLM agents; moves can be
+    piped in.
+
+    Werewolf (`agents play werewolf --seat 3`): you see only what your seat knows: your
+    role, your own night results, the speeches, deaths and open votes. Speak in free
+    English ("I think player 4 is a werewolf"); it is heard as the nearest statement of the
+    game. Night actions and votes are picked from numbered lists. Roles are never revealed,
+    not even at the end (the rules say so): you learn the winning side and your result.
+    """
     from games.bots import make_bot
     from games.catalog import load_game
     from games.errors import GameError
-    from games.play import PlaySession, Seat
+    from games.play import PlaySession, Seat, default_bot
 
     settings = PlaySettings(
         game=game, opponent=tuple(opponent), human=tuple(human), seed=seed, trees=trees,
@@ -120,7 +137,7 @@ def play(
             Seat("human")
             if spec is None
             else Seat(spec, make_bot(loaded, spec, seed=settings.seed + p))
-            for p, spec in enumerate(settings.seat_specs(loaded.num_players()))
+            for p, spec in enumerate(settings.seat_specs(loaded.num_players(), default_bot(loaded)))
         ]
         result = PlaySession(
             loaded, seats, _read_line, _write, seed=settings.seed,
