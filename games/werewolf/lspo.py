@@ -1,0 +1,380 @@
+"""LSPO's language side for Werewolf: candidate statements from self-play, their
+embeddings, k-means clusters per role as latent strategies (`LatentSpace`, latent.py),
+and preference pairs from a solved latent policy.
+
+- `Situation`: one speaking turn of a self-play game: the speaker's role, its latent key
+  (latent.py `latent_key`), the prompt it was asked with, and the candidate statements
+  its model proposed (each with the base kind `parse_statement` hears in it).
+- `Embedder`: mean-pooled last hidden states of a causal LM (the local model by default).
+- `build_space`: k-means (scipy's `kmeans2`, k-means++ seeding) per role over the
+  candidates' embeddings; a cluster's kind is its members' majority kind, its template
+  the member nearest the centroid (the seat it names replaced by `{target}`).
+- `preference_pairs`: per situation, a candidate of the cluster the latent policy
+  favours most (chosen) against one of the cluster it favours least (rejected), when
+  the policy's probabilities differ by at least `margin`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyspiel
+
+from games.werewolf.bots import decide
+from games.werewolf.game import (
+    CHECKED,
+    DEATH,
+    ELIM,
+    NUM_PLAYERS,
+    PICK,
+    PROTECTED,
+    ROLE_NAMES,
+    SAY,
+    SPEECH,
+    SPEECH_BASE,
+    VOTED,
+    WOLF,
+    View,
+    describe_event,
+)
+from games.werewolf.latent import LatentPolicy, LatentSpace, LatentStrategy, latent_key
+from games.werewolf.speech import BASE_KINDS, TARGETED, TEMPLATES, Statement, parse_statement
+
+
+@dataclass(frozen=True)
+class Candidate:
+    text: str
+    kind: str
+    """The base kind `parse_statement` hears in the text."""
+
+
+@dataclass(frozen=True)
+class Situation:
+    """One speaking turn of a self-play game and the statements proposed for it."""
+
+    game: int
+    turn: int
+    role: int
+    key: str
+    prompt: str
+    candidates: tuple[Candidate, ...]
+    spoken: int = 0
+    """The candidate that was said."""
+
+    @property
+    def group(self) -> str:
+        """Held-out splits keep whole games apart."""
+        return f"game {self.game}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "candidates": [asdict(c) for c in self.candidates]}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Situation:
+        return cls(
+            int(d["game"]),
+            int(d["turn"]),
+            int(d["role"]),
+            str(d["key"]),
+            str(d["prompt"]),
+            tuple(Candidate(str(c["text"]), str(c["kind"])) for c in d["candidates"]),
+            int(d.get("spoken", 0)),
+        )
+
+
+class Embedder:
+    """Sentence vectors: the mean of a causal LM's last hidden states over the text's
+    tokens, L2-normalised."""
+
+    def __init__(self, model: Any, tokenizer: Any, batch_size: int = 16) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        out: list[np.ndarray] = []
+        tok = self.tokenizer
+        if tok.pad_token_id is None:
+            tok.pad_token = tok.eos_token
+        with torch.inference_mode():
+            for i in range(0, len(texts), self.batch_size):
+                batch = tok(
+                    [t or " " for t in texts[i : i + self.batch_size]],
+                    return_tensors="pt",
+                    padding=True,
+                    truncation=True,
+                    max_length=128,
+                )
+                hidden = self.model(**batch, output_hidden_states=True).hidden_states[-1]
+                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+                mean = mean / mean.norm(dim=-1, keepdim=True).clamp(min=1e-8)
+                out.append(mean.float().numpy())
+        dim = int(self.model.config.hidden_size)
+        return np.concatenate(out) if out else np.zeros((0, dim), np.float32)
+
+
+_SEAT = re.compile(r"\b(?:player|seat|number|#)\s*(\d)\b|\b(\d)\b", re.I)
+
+
+def as_template(text: str, kind: str) -> str:
+    """A statement as a latent strategy's template: the first seat it names becomes
+    `{target}` for targeted kinds; the kind's own template when it names none (or for
+    an empty text)."""
+    text = " ".join(text.split())[:200].replace("{", "(").replace("}", ")")
+    if not text:
+        return TEMPLATES[kind]
+    if kind not in TARGETED:
+        return text if not _SEAT.search(text) else TEMPLATES[kind]
+    m = _SEAT.search(text)
+    if m is None:
+        return TEMPLATES[kind]
+    group = 1 if m.group(1) is not None else 2
+    start, end = m.span(group)
+    return text[:start] + "{target}" + text[end:]
+
+
+def build_space(
+    situations: Sequence[Situation],
+    embed: Any,
+    k: int,
+    seed: int = 0,
+    fallback: LatentSpace | None = None,
+) -> tuple[LatentSpace, dict[tuple[int, int, int], int]]:
+    """Per role, k-means with `k` clusters (fewer when a role has fewer distinct
+    candidates) over its candidates' embeddings; and each candidate's cluster, keyed by
+    (game, turn, candidate index). A role without candidates keeps `fallback`'s
+    strategies (the base space by default)."""
+    from scipy.cluster.vq import kmeans2
+
+    fallback = fallback or LatentSpace.base()
+    roles: list[tuple[LatentStrategy, ...]] = []
+    assignment: dict[tuple[int, int, int], int] = {}
+    for role in range(len(ROLE_NAMES)):
+        items = [
+            ((s.game, s.turn, i), c)
+            for s in situations
+            if s.role == role
+            for i, c in enumerate(s.candidates)
+        ]
+        distinct = len({c.text for _, c in items})
+        if distinct < 2:
+            roles.append(fallback.roles[role])
+            continue
+        vectors = np.asarray(embed([c.text for _, c in items]), dtype=np.float64)
+        kk = min(k, distinct)
+        centroids, labels = kmeans2(vectors, kk, minit="++", seed=seed + role)
+        strategies = []
+        used = sorted(set(int(x) for x in labels))  # clusters that kept members
+        for j, label in enumerate(used):
+            members = [i for i, x in enumerate(labels) if x == label]
+            kinds = Counter(items[i][1].kind for i in members)
+            kind = max(BASE_KINDS, key=lambda kd: (kinds[kd], -BASE_KINDS.index(kd)))
+            dist = np.linalg.norm(vectors[members] - centroids[label], axis=1)
+            order = [members[i] for i in np.argsort(dist)]
+            medoid = next((i for i in order if items[i][1].kind == kind), order[0])
+            strategies.append(
+                LatentStrategy(
+                    f"{ROLE_NAMES[role]}.{j}",
+                    kind,
+                    as_template(items[medoid][1].text, kind),
+                    tuple(dict.fromkeys(items[i][1].text for i in order[:5])),
+                    tuple(round(float(x), 5) for x in centroids[label]),
+                )
+            )
+            for i in members:
+                assignment[items[i][0]] = j
+        roles.append(tuple(strategies))
+    return LatentSpace(tuple(roles)), assignment
+
+
+def nearest_strategy(space: LatentSpace, role: int, vector: np.ndarray) -> int:
+    """The role's strategy whose centroid is nearest `vector` (0 if none has one)."""
+    centroids = [s.centroid for s in space.roles[role]]
+    if not all(centroids):
+        return 0
+    dist = np.linalg.norm(np.asarray(centroids) - vector[None], axis=1)
+    return int(np.argmin(dist))
+
+
+@dataclass(frozen=True)
+class PreferencePair:
+    prompt: str
+    chosen: str
+    rejected: str
+    group: str
+    chosen_p: float
+    rejected_p: float
+
+
+def preference_pairs(
+    situations: Sequence[Situation],
+    assignment: dict[tuple[int, int, int], int],
+    policy: LatentPolicy,
+    margin: float = 0.2,
+) -> list[PreferencePair]:
+    """Per situation whose key the policy knows: the candidate of its most favoured
+    cluster over one of its least favoured, when their probabilities differ by at
+    least `margin` (distinct texts only)."""
+    pairs = []
+    for s in situations:
+        probs = policy.probs(s.key, s.role)
+        if probs is None:
+            continue
+        scored = [
+            (probs[assignment[(s.game, s.turn, i)]], c.text)
+            for i, c in enumerate(s.candidates)
+            if (s.game, s.turn, i) in assignment and c.text.strip()
+        ]
+        if len({t for _, t in scored}) < 2:
+            continue
+        best = max(scored)
+        worst = min(scored)
+        if best[0] - worst[0] >= margin and best[1] != worst[1]:
+            pairs.append(PreferencePair(s.prompt, best[1], worst[1], s.group, best[0], worst[0]))
+    return pairs
+
+
+def save_jsonl(rows: Sequence[Any], path: Path) -> None:
+    with path.open("w") as f:
+        for r in rows:
+            f.write(json.dumps(r.to_json() if hasattr(r, "to_json") else asdict(r)) + "\n")
+
+
+# -- self-play ----------------------------------------------------------------------------
+
+Said = dict[tuple[int, int], str]
+"""(day, speaker) -> the text said: what language listeners read."""
+
+
+def transcript_lines(view: View, said: Said) -> list[str]:
+    """The public record as `view`'s player saw it, speeches as the text said."""
+    cat = view.config.catalogue
+    lines = []
+    for e in view.events:
+        if e.kind == SAY:
+            text = said.get((e.day, e.actor)) or cat.render(cat.statements[e.value])
+            lines.append(f'day {e.day}: player {e.actor} said: "{text}"')
+        elif e.kind in (DEATH, VOTED, ELIM, CHECKED, PROTECTED, PICK):
+            lines.append(describe_event(e, cat))
+    return lines
+
+
+def speech_messages(view: View, said: Said) -> list[dict[str, str]]:
+    """What a speaker is asked: its role and private knowledge (its view only), the
+    record so far, and the request for one or two sentences."""
+    role = ROLE_NAMES[view.role]
+    team = ""
+    if view.role == WOLF:
+        partner = [p for p in view.wolves if p != view.me]
+        team = f" Your fellow werewolf is player {partner[0]}." if partner else ""
+    alive = ", ".join(str(p) for p in range(NUM_PLAYERS) if view.alive[p])
+    record = "\n".join(transcript_lines(view, said)[-30:]) or "(nothing yet)"
+    return [
+        {
+            "role": "system",
+            "content": "You are playing Werewolf with 7 players (2 werewolves, a seer, a "
+            "doctor and 3 villagers). Reply with one short sentence that you say to the "
+            "other players.",
+        },
+        {
+            "role": "user",
+            "content": f"You are player {view.me}, the {role}.{team} Alive: {alive}. "
+            f"Day {view.day}.\nWhat happened:\n{record}\n\n{EXAMPLES}\n\n"
+            "Your turn to speak. What do you say?",
+        },
+    ]
+
+
+EXAMPLES = (
+    "Things players say, for example:\n"
+    '"I am the seer: player 4 is a werewolf."\n'
+    '"I think player 2 is lying; vote for player 2."\n'
+    '"I trust player 5, they are innocent."\n'
+    '"I am just a villager."\n'
+    '"It is not me, I am not a werewolf."\n'
+    '"I am the doctor."\n'
+    '"I have nothing to add."'
+)
+"""Few-shot lines of every base kind: a small model copies their form, so its candidates
+cover more than one kind."""
+
+
+def play_and_collect(
+    game: pyspiel.Game,
+    index: int,
+    llm: Any,
+    candidates: int,
+    seed: int,
+    policy: LatentPolicy | None = None,
+    embed: Any = None,
+    max_tokens: int = 32,
+    temperature: float = 0.7,
+) -> tuple[list[Situation], list[float]]:
+    """One self-play game: at each speaking turn the model proposes `candidates`
+    statements (sampled at `temperature`); the one spoken is, with a policy, the candidate
+    nearest the centroid of a latent strategy drawn from the policy for the speaker's
+    key, else a random one; its heard statement is the game move. Night moves and votes
+    are the rule policy's. Returns the situations and the game's returns."""
+    rng = random.Random(seed * 1_000_003 + index)
+    s = game.new_initial_state()
+    said: Said = {}
+    situations: list[Situation] = []
+    while not s.is_terminal():
+        if s.is_chance_node():
+            outcomes = s.chance_outcomes()
+            s.apply_action(outcomes[rng.randrange(len(outcomes))][0])
+            continue
+        player = s.current_player()
+        view = s.view(player)
+        if view.phase != SPEECH:
+            move, _ = decide(view, rng)
+            s.apply_action(move)
+            continue
+        messages = speech_messages(view, said)
+        got = llm.complete_sync(
+            messages=messages,
+            n=candidates,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            stop=["\n"],
+            seed=rng.randrange(2**31),
+        )
+        living = [p for p in range(NUM_PLAYERS) if view.alive[p]]
+        texts = [" ".join((c.text or "").split())[:300] for c in got] or [""]
+        heard = [parse_statement(t, player, living) for t in texts]
+        key = latent_key(view)
+        pick = rng.randrange(len(texts))
+        probs = policy.probs(key, view.role) if policy is not None else None
+        if probs is not None and embed is not None and policy is not None:
+            strategy = rng.choices(range(len(probs)), weights=probs)[0]
+            centroid = policy.space.roles[view.role][strategy].centroid
+            if centroid:
+                vectors = np.asarray(embed(texts))
+                pick = int(np.argmin(np.linalg.norm(vectors - np.asarray(centroid)[None], axis=1)))
+        kind, target = heard[pick]
+        situations.append(
+            Situation(
+                index,
+                len(situations),
+                view.role,
+                key,
+                messages[-1]["content"],
+                tuple(Candidate(t, h[0]) for t, h in zip(texts, heard, strict=True)),
+                pick,
+            )
+        )
+        said[(view.day, player)] = texts[pick]
+        statement = Statement(kind, target)
+        s.apply_action(SPEECH_BASE + view.config.catalogue.index(statement))
+    return situations, list(s.returns())
