@@ -117,22 +117,26 @@ def _kind_embed(batch: list[str]) -> np.ndarray:
 
 def test_clusters_per_role_carry_their_majority_kind_and_a_template() -> None:
     space, assignment = build_space(_situations(), _kind_embed, k=2, seed=0)
+    base = LatentSpace.base().roles[3]
     villager = space.roles[3]
-    assert sorted(s.kind for s in villager) == ["accuse", "quiet"]
-    accuse = next(s for s in villager if s.kind == "accuse")
+    assert villager[: len(base)] == base  # the catalogue grows: base kinds, then clusters
+    clusters = villager[len(base) :]
+    assert sorted(s.kind for s in clusters) == ["accuse", "quiet"]
+    accuse = next(s for s in clusters if s.kind == "accuse")
     assert "{target}" in accuse.template and accuse.examples and accuse.centroid
+    assert accuse.name == "villager." + str(clusters.index(accuse))
     assert space.roles[0] == LatentSpace.base().roles[0]  # no wolf candidates: base kept
-    assert len(assignment) == 18
-    # The latent game takes the space: the villager chooses among its two clusters.
-    assert len(villager) == 2
+    assert len(assignment) == 18 and set(assignment.values()) == {len(base), len(base) + 1}
 
 
 def test_pairs_prefer_the_cluster_the_policy_favours(tmp_path: Path) -> None:
     space, assignment = build_space(_situations(), _kind_embed, k=2, seed=0)
-    accuse = next(i for i, s in enumerate(space.roles[3]) if s.kind == "accuse")
-    table = {"V key0": [0.0, 0.0], "V key1": [0.5, 0.5]}
+    n = len(space.roles[3])
+    accuse = next(i for i, s in enumerate(space.roles[3]) if s.kind == "accuse" and s.centroid)
+    quiet = next(i for i, s in enumerate(space.roles[3]) if s.kind == "quiet" and s.centroid)
+    table = {"V key0": [0.0] * n, "V key1": [1.0 / n] * n}
     table["V key0"][accuse] = 0.9
-    table["V key0"][1 - accuse] = 0.1
+    table["V key0"][quiet] = 0.1
     pairs = preference_pairs(_situations(), assignment, LatentPolicy(space, table), margin=0.2)
     assert len(pairs) == 3  # key0 situations only; key1 is indifferent
     assert all("werewolf" in p.chosen and "werewolf" not in p.rejected for p in pairs)
@@ -140,7 +144,7 @@ def test_pairs_prefer_the_cluster_the_policy_favours(tmp_path: Path) -> None:
     path = tmp_path / "space.json"
     space.save(path)
     policy = solve(load_latent(path, seeds=1), 5)
-    assert all(len(v) in (2, len(BASE_KINDS)) for v in policy.table.values())
+    assert {len(v) for k, v in policy.table.items() if k.startswith("V ")} == {n}
 
 
 @pytest.mark.parametrize(

@@ -188,4 +188,7 @@ def train_orpo_cmd(
 
 
 def register(cli: CLI) -> None:
+    from agents.commands.train_lspo import train_lspo_cmd
+
+    train_app.command("lspo")(train_lspo_cmd)
     cli.app.add_typer(train_app, name="train")

@@ -149,15 +149,15 @@ def build_space(
     embed: Any,
     k: int,
     seed: int = 0,
-    fallback: LatentSpace | None = None,
+    keep: LatentSpace | None = None,
 ) -> tuple[LatentSpace, dict[tuple[int, int, int], int]]:
-    """Per role, k-means with `k` clusters (fewer when a role has fewer distinct
-    candidates) over its candidates' embeddings; and each candidate's cluster, keyed by
-    (game, turn, candidate index). A role without candidates keeps `fallback`'s
-    strategies (the base space by default)."""
+    """Per role, `keep`'s strategies (the base kinds by default: the catalogue LSPO
+    grows), then k-means with `k` clusters (fewer when a role has fewer distinct
+    candidates) over its candidates' embeddings; and each candidate's strategy index,
+    keyed by (game, turn, candidate index)."""
     from scipy.cluster.vq import kmeans2
 
-    fallback = fallback or LatentSpace.base()
+    keep = keep or LatentSpace.base()
     roles: list[tuple[LatentStrategy, ...]] = []
     assignment: dict[tuple[int, int, int], int] = {}
     for role in range(len(ROLE_NAMES)):
@@ -167,14 +167,15 @@ def build_space(
             if s.role == role
             for i, c in enumerate(s.candidates)
         ]
+        kept = keep.roles[role]
         distinct = len({c.text for _, c in items})
         if distinct < 2:
-            roles.append(fallback.roles[role])
+            roles.append(kept)
             continue
         vectors = np.asarray(embed([c.text for _, c in items]), dtype=np.float64)
         kk = min(k, distinct)
         centroids, labels = kmeans2(vectors, kk, minit="++", seed=seed + role)
-        strategies = []
+        strategies = list(kept)
         used = sorted(set(int(x) for x in labels))  # clusters that kept members
         for j, label in enumerate(used):
             members = [i for i, x in enumerate(labels) if x == label]
@@ -193,18 +194,9 @@ def build_space(
                 )
             )
             for i in members:
-                assignment[items[i][0]] = j
+                assignment[items[i][0]] = len(kept) + j
         roles.append(tuple(strategies))
     return LatentSpace(tuple(roles)), assignment
-
-
-def nearest_strategy(space: LatentSpace, role: int, vector: np.ndarray) -> int:
-    """The role's strategy whose centroid is nearest `vector` (0 if none has one)."""
-    centroids = [s.centroid for s in space.roles[role]]
-    if not all(centroids):
-        return 0
-    dist = np.linalg.norm(np.asarray(centroids) - vector[None], axis=1)
-    return int(np.argmin(dist))
 
 
 @dataclass(frozen=True)
@@ -324,7 +316,7 @@ def play_and_collect(
     """One self-play game: at each speaking turn the model proposes `candidates`
     statements (sampled at `temperature`); the one spoken is, with a policy, the candidate
     nearest the centroid of a latent strategy drawn from the policy for the speaker's
-    key, else a random one; its heard statement is the game move. Night moves and votes
+    key (for a base-kind strategy: a candidate heard as that kind), else a random one; its heard statement is the game move. Night moves and votes
     are the rule policy's. Returns the situations and the game's returns."""
     rng = random.Random(seed * 1_000_003 + index)
     s = game.new_initial_state()
@@ -356,12 +348,15 @@ def play_and_collect(
         key = latent_key(view)
         pick = rng.randrange(len(texts))
         probs = policy.probs(key, view.role) if policy is not None else None
-        if probs is not None and embed is not None and policy is not None:
-            strategy = rng.choices(range(len(probs)), weights=probs)[0]
-            centroid = policy.space.roles[view.role][strategy].centroid
-            if centroid:
+        if probs is not None and policy is not None:
+            chosen = policy.space.roles[view.role][rng.choices(range(len(probs)), probs)[0]]
+            same = [i for i, h in enumerate(heard) if h[0] == chosen.kind]
+            if chosen.centroid and embed is not None:  # a cluster: its nearest candidate
                 vectors = np.asarray(embed(texts))
-                pick = int(np.argmin(np.linalg.norm(vectors - np.asarray(centroid)[None], axis=1)))
+                gap = np.linalg.norm(vectors - np.asarray(chosen.centroid)[None], axis=1)
+                pick = int(np.argmin(gap))
+            elif same:  # a base kind: a candidate heard as that kind
+                pick = rng.choice(same)
         kind, target = heard[pick]
         situations.append(
             Situation(

@@ -1,0 +1,65 @@
+"""`agents train lspo`: every artifact per iteration, a latent space that grows, a rerun
+that resumes without replaying finished games, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tiny_models import build_tiny_llama
+
+
+def _cmd(tiny: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "agents.cli", "train", "lspo", "--model", f"local:{tiny}",
+        "--out", str(out), "--iterations", "2", "--games", "2", "--candidates", "3",
+        "--cfr-iterations", "30", "--dpo-steps", "2", "--eval-games", "6", *extra,
+    ]  # fmt: skip
+
+
+def test_iterations_save_their_artifacts_grow_the_space_and_resume(tmp_path: Path) -> None:
+    tiny = build_tiny_llama(tmp_path / "tiny")
+    out = tmp_path / "run"
+    run = subprocess.run(_cmd(tiny, out), capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    for it in (1, 2):
+        step = out / f"iter{it}"
+        for name in ("selfplay.jsonl", "space.json", "policy.json", "pairs.jsonl", "eval.json"):
+            assert (step / name).is_file(), (it, name)
+        assert len((step / "selfplay.jsonl").read_text().splitlines()) == 2
+    s1 = json.loads((out / "iter1" / "summary.json").read_text())
+    s2 = json.loads((out / "iter2" / "summary.json").read_text())
+    # The catalogue grows: base kinds (8) + k clusters, k = 2 then 3 (fewer when a role
+    # has fewer distinct candidates).
+    assert all(8 <= n <= 10 for n in s1["strategies"]) and max(s1["strategies"]) == 10
+    assert max(s2["strategies"]) == 11
+    v = s1["versus_rule"]
+    assert v["games"] == 6 and v["overall"] == (v["werewolves"] + v["village"]) / 2
+    assert "iteration 2:" in run.stdout and "latent policy vs rule" in run.stdout
+    assert "self-play" in run.stderr and "MCCFR" in run.stderr  # progress bars
+    # A rerun resumes: no game is played again, the saved policy is kept.
+    before = (out / "iter1" / "policy.json").read_text()
+    again = subprocess.run(_cmd(tiny, out), capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert len((out / "iter2" / "selfplay.jsonl").read_text().splitlines()) == 2
+    assert (out / "iter1" / "policy.json").read_text() == before
+    assert (
+        json.loads((out / "iter2" / "summary.json").read_text())["strategies"] == s2["strategies"]
+    )
+
+
+def test_bad_input_is_a_one_line_error(tmp_path: Path) -> None:
+    bad = subprocess.run(
+        _cmd(tmp_path / "missing", tmp_path / "run"), capture_output=True, text=True, timeout=300
+    )
+    assert bad.returncode != 0 and bad.stderr.startswith("error:"), bad.stderr[-500:]
+    assert "Traceback" not in bad.stderr
+    zero = subprocess.run(
+        [*_cmd(tmp_path / "missing", tmp_path / "run"), "--games", "0"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert zero.returncode != 0 and "games" in zero.stderr and "Traceback" not in zero.stderr
