@@ -149,3 +149,31 @@ def test_bad_spaces_and_policies_are_one_line_errors(tmp_path: Path) -> None:
     assert len(LatentSpace.base().roles[0]) == len(BASE_KINDS)
     with pytest.raises(GameError, match="cannot read latent space"):
         load_latent(tmp_path / "missing.json")
+
+
+def test_a_warm_start_carries_the_base_kinds_solver_state_into_a_grown_space(
+    tmp_path: Path,
+) -> None:
+    first = solve(load_latent(seeds=1), 30, seed=0)
+    base = LatentSpace.base()
+    grown = LatentSpace(
+        tuple(
+            (*role, LatentStrategy(f"{name}.0", "accuse"))
+            for role, name in zip(
+                base.roles, ("werewolf", "seer", "doctor", "villager"), strict=True
+            )
+        )
+    )
+    path = tmp_path / "grown.json"
+    grown.save(path)
+    again = solve(load_latent(path, seeds=1), 0, seed=0, warm=first)
+    assert again.total_iterations == 30 and set(again.sums) == set(first.sums)
+    key = next(iter(first.sums))
+    assert again.sums[key][: len(BASE_KINDS)] == first.sums[key]
+    assert again.sums[key][len(BASE_KINDS)] == 0.0  # the new cluster starts at zero
+    assert again.table[key][: len(BASE_KINDS)] == pytest.approx(first.table[key], abs=1e-4)
+    more = solve(load_latent(path, seeds=1), 10, seed=1, warm=first)
+    assert more.total_iterations == 40
+    policy_file = tmp_path / "p.json"
+    more.save(policy_file)
+    assert LatentPolicy.load(policy_file).regrets == more.regrets

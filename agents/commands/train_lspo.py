@@ -9,7 +9,9 @@ rerun resumes where a crash stopped):
 2. `space.json`: the latent space: the base kinds, then k-means clusters per role of
    the candidates' embeddings (k = `--clusters` + i - 1: it grows each iteration);
    embeddings come from the starting model throughout, so spaces compare;
-3. `policy.json`: the abstracted game over that space solved by OpenSpiel's MCCFR;
+3. `policy.json`: the abstracted game over that space solved by OpenSpiel's MCCFR,
+   warm-started from the previous iteration's regrets (for the base kinds, whose
+   meaning persists; new clusters start at zero);
 4. `pairs.jsonl`: statements of strategies the policy favours over those it disfavours,
    in the same situation;
 5. `model/`: the model DPO-trained (LoRA, merged) on those pairs: the next iteration's
@@ -167,6 +169,7 @@ def run_lspo(
                     settings.cfr_iterations,
                     settings.seed + it,
                     _phase(progress, it, "MCCFR"),
+                    warm=policy,  # keep solving: the base kinds keep their regrets
                 )
                 solved.save(policy_file)
             policy = LatentPolicy.load(policy_file)
@@ -201,6 +204,7 @@ def run_lspo(
                 "strategies": [len(r) for r in space.roles],
                 "kinds": sorted({s.kind for r in space.roles for s in r if s.centroid}),
                 "cfr_keys": len(policy.table),
+                "cfr_iterations_total": policy.total_iterations,
                 "dpo": {k: v for k, v in dpo.items() if k not in ("heldout", "lines")},
                 "versus_rule": json.loads(eval_file.read_text()),
                 "model": model_spec,

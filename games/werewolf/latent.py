@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyspiel
@@ -354,12 +354,17 @@ def load_latent(space: Path | None = None, **params: int) -> pyspiel.Game:
 @dataclass
 class LatentPolicy:
     """A solved latent policy: per information-state key, probabilities over its role's
-    strategies."""
+    strategies; and the solver's state (cumulative regrets and average-policy sums per
+    key) for a warm start."""
 
     space: LatentSpace
     table: dict[str, list[float]] = field(default_factory=dict)
     iterations: int = 0
     seconds: float = 0.0
+    regrets: dict[str, list[float]] = field(default_factory=dict)
+    sums: dict[str, list[float]] = field(default_factory=dict)
+    total_iterations: int = 0
+    """MCCFR iterations behind it, counting those of the policies it was warm-started from."""
 
     def probs(self, key: str, role: int) -> list[float] | None:
         p = self.table.get(key)
@@ -372,7 +377,10 @@ class LatentPolicy:
             "space": self.space.to_json(),
             "table": self.table,
             "iterations": self.iterations,
+            "total_iterations": self.total_iterations,
             "seconds": round(self.seconds, 2),
+            "regrets": self.regrets,
+            "sums": self.sums,
         }
         path.write_text(json.dumps(data))
 
@@ -385,6 +393,9 @@ class LatentPolicy:
                 {str(k): [float(x) for x in v] for k, v in data["table"].items()},
                 int(data.get("iterations", 0)),
                 float(data.get("seconds", 0.0)),
+                {str(k): [float(x) for x in v] for k, v in data.get("regrets", {}).items()},
+                {str(k): [float(x) for x in v] for k, v in data.get("sums", {}).items()},
+                int(data.get("total_iterations", data.get("iterations", 0))),
             )
         except OSError as exc:
             raise GameError(f"cannot read latent policy {path}: {exc.strerror}") from None
@@ -392,18 +403,40 @@ class LatentPolicy:
             raise GameError(f"latent policy {path}: not a saved policy ({exc})") from None
 
 
+def _carry(old: list[float], old_names: list[str], new_names: list[str]) -> np.ndarray:
+    """A key's solver values moved to a new space: the base kinds (whose names and
+    meanings persist) keep theirs, everything else starts at zero."""
+    out = np.zeros(len(new_names))
+    where = {n: i for i, n in enumerate(new_names) if n in BASE_KINDS}
+    for value, name in zip(old, old_names, strict=True):
+        if name in where:
+            out[where[name]] = value
+    return out
+
+
 def solve(
     game: pyspiel.Game,
     iterations: int,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    warm: LatentPolicy | None = None,
 ) -> LatentPolicy:
     """OpenSpiel's outcome-sampling MCCFR on the latent game; the average policy, per
-    key visited."""
+    key visited. `warm`: continue from that policy's regrets and average-policy sums
+    (carried over for the base kinds, `_carry`), so successive LSPO iterations keep
+    solving instead of starting over."""
     from open_spiel.python.algorithms import outcome_sampling_mccfr
 
     np.random.seed(seed)  # OpenSpiel's MCCFR samples with numpy's global generator
     solver = outcome_sampling_mccfr.OutcomeSamplingSolver(game)
+    space: LatentSpace = game.space
+    if warm is not None:
+        for key, warm_regrets in warm.regrets.items():
+            role = "WSDV".index(key[0])
+            old = [st.name for st in warm.space.roles[role]]
+            new = [st.name for st in space.roles[role]]
+            state = [_carry(warm_regrets, old, new), _carry(warm.sums[key], old, new)]
+            solver._infostates[key] = state  # OpenSpiel's own table: [regrets, avg sums]
     start = time.perf_counter()
     step = max(1, iterations // 100)
     for i in range(iterations):
@@ -412,12 +445,17 @@ def solve(
             progress(i + 1, iterations)
     seconds = time.perf_counter() - start
     table: dict[str, list[float]] = {}
-    for key, info in solver._infostates.items():
-        avg = np.asarray(info[1], dtype=np.float64)  # [regrets, average-policy sums]
+    regrets: dict[str, list[float]] = {}
+    sums: dict[str, list[float]] = {}
+    for key, (regret, avg) in solver._infostates.items():
+        avg = np.asarray(avg, dtype=np.float64)
         total = avg.sum()
         probs = avg / total if total > 0 else np.full(len(avg), 1.0 / len(avg))
         table[str(key)] = [round(float(x), 5) for x in probs]
-    return LatentPolicy(game.space, table, iterations, seconds)
+        regrets[str(key)] = [float(x) for x in regret]
+        sums[str(key)] = [float(x) for x in avg]
+    before = warm.total_iterations if warm is not None else 0
+    return LatentPolicy(space, table, iterations, seconds, regrets, sums, before + iterations)
 
 
 # -- the bot ----------------------------------------------------------------------------
@@ -425,22 +463,28 @@ def solve(
 
 @dataclass(frozen=True)
 class CFRWerewolfConfig:
-    """`cfr:policy=FILE` (werewolf): a solved latent policy's file."""
+    """`cfr:policy=FILE,select=argmax|sample` (werewolf): a solved latent policy's file;
+    `argmax` plays each key's most probable strategy (the purified policy), `sample`
+    draws from the average policy."""
 
     policy: Path
+    select: Literal["argmax", "sample"] = "argmax"
 
 
 class LatentPolicyBot(Bot):
-    """Plays a latent policy in the full werewolf game: at its speech turns it samples a
-    latent strategy for its key (the rule policy's statement where the key was never
+    """Plays a latent policy in the full werewolf game: at its speech turns it picks
+    (`select`: the most probable, or a draw) a latent strategy for its key (the rule policy's statement where the key was never
     visited in solving) and says that strategy's kind at `target_for`'s target; every
     other move is the rule policy's, as in the latent game. `thinking` names the
     strategy; `line` is the English it speaks (the strategy's template)."""
 
-    def __init__(self, game: pyspiel.Game, policy: LatentPolicy, seed: int = 0) -> None:
+    def __init__(
+        self, game: pyspiel.Game, policy: LatentPolicy, seed: int = 0, select: str = "argmax"
+    ) -> None:
         super().__init__()
         self.config = config_of(game)
         self.policy = policy
+        self.select = select
         self._rng = random.Random(seed)
         self.thinking = ""
         self.line = ""
@@ -460,7 +504,11 @@ class LatentPolicyBot(Bot):
             action, self.thinking = decide(view, self._rng)
             return int(action)
         self.played += 1
-        index = self._rng.choices(range(len(probs)), weights=probs)[0]
+        if self.select == "argmax":
+            top = max(probs)
+            index = self._rng.choice([i for i, p in enumerate(probs) if p >= top - 1e-9])
+        else:
+            index = self._rng.choices(range(len(probs)), weights=probs)[0]
         strategy = self.policy.space.roles[view.role][index]
         target = target_for(strategy.kind, knowledge(view), self._rng)
         self.thinking = f"latent strategy {strategy.name} (p {probs[index]:.2f})"
@@ -481,4 +529,4 @@ def make_cfr_bot(game: pyspiel.Game, spec: BotSpec, seed: int) -> pyspiel.Bot:
         policy = LatentPolicy.load(cfg.policy)
     except GameError as exc:
         raise BotSpecError(str(exc)) from None
-    return LatentPolicyBot(game, policy, seed)
+    return LatentPolicyBot(game, policy, seed, cfg.select)
