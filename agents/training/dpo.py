@@ -158,7 +158,7 @@ def _train_trl(
     try:
         from datasets import Dataset
         from peft import LoraConfig
-        from transformers import TrainerCallback
+        from transformers import PrinterCallback, TrainerCallback
         from trl.trainer.dpo_config import DPOConfig as TrlConfig
         from trl.trainer.dpo_trainer import DPOTrainer
     except ImportError:
@@ -198,6 +198,7 @@ def _train_trl(
         peft_config=lora,
         callbacks=[Progress()],
     )
+    trainer.remove_callback(PrinterCallback)  # it prints every log dict to stdout
     trainer.train()
     peft_model: Any = trainer.model
     trained = peft_model.merge_and_unload()  # a plain model that `local:PATH` loads
