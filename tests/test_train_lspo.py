@@ -63,3 +63,27 @@ def test_bad_input_is_a_one_line_error(tmp_path: Path) -> None:
         timeout=300,
     )
     assert zero.returncode != 0 and "games" in zero.stderr and "Traceback" not in zero.stderr
+
+
+def test_the_report_reads_every_iteration_with_intervals(tmp_path: Path) -> None:
+    from benchmarks.werewolf_lspo import markdown, plot, summaries, wilson
+
+    lo, hi = wilson(0.5, 100)
+    assert (round(lo, 3), round(hi, 3)) == (0.404, 0.596)  # the textbook value
+    for it, (w, v) in enumerate(((0.6, 0.3), (0.7, 0.4)), 1):
+        step = tmp_path / f"iter{it}"
+        step.mkdir()
+        summary = {
+            "iteration": it, "situations": 10, "strategies": [9, 9, 9, 9], "kinds": ["quiet"],
+            "cfr_iterations_total": 100 * it, "dpo": {"pairs": 0},
+            "versus_rule": {"games": 100, "werewolves": w, "village": v, "overall": (w + v) / 2},
+        }  # fmt: skip
+        (step / "summary.json").write_text(json.dumps(summary))
+    rows = summaries(tmp_path)
+    text = markdown(rows, "agents train lspo --out X")
+    assert [r["iteration"] for r in rows] == [1, 2]
+    assert "| 2 | 10 | 9 9 9 9 | quiet | 200 | 0 | not trained" in text
+    assert "0.550 [0.484, 0.616]" in text  # mean 0.55 +- 1.96 * sqrt(.21+.24)/100/2
+    assert "their setup" in text  # the paper's numbers, labelled as theirs
+    plot(rows, tmp_path / "p.png")
+    assert (tmp_path / "p.png").stat().st_size > 1000
