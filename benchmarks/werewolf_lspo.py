@@ -3,6 +3,7 @@ solve, the DPO step and the latent policy against the rule bot (with 95% interva
 markdown and a plot of the win rates by iteration.
 
     python -m benchmarks.werewolf_lspo runs/lspo [--out benchmarks/results/werewolf_lspo]
+        [--control]   # also: the base space solved cold with the run's MCCFR iterations
 """
 
 from __future__ import annotations
@@ -32,7 +33,35 @@ def summaries(run: Path) -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in found]
 
 
-def markdown(rows: list[dict[str, Any]], command: str) -> str:
+def control(rows: list[dict[str, Any]], seed: int = 3) -> dict[str, Any]:
+    """The base latent space (no clusters) solved cold with as many MCCFR iterations as
+    the run's last policy had in all, against the rule bot on the same deals."""
+    import tempfile
+
+    from games.werewolf.latent import load_latent, solve, versus_rule
+
+    iterations = int(rows[-1]["cfr_iterations_total"])
+    policy = solve(load_latent(), iterations, seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "policy.json"
+        policy.save(path)
+        result = versus_rule(path, int(rows[-1]["versus_rule"]["games"]), 0)
+    return {"iterations": iterations, "seed": seed, **result}
+
+
+def _cells(v: dict[str, Any]) -> list[str]:
+    n = v["games"]
+    cells = []
+    for side in ("werewolves", "village"):
+        lo, hi = wilson(v[side], n)
+        cells.append(f"{v[side]:.3f} [{lo:.3f}, {hi:.3f}]")
+    var = sum(v[side] * (1 - v[side]) / max(n, 1) for side in ("werewolves", "village"))
+    half = 1.96 * math.sqrt(var) / 2
+    cells.append(f"{v['overall']:.3f} [{v['overall'] - half:.3f}, {v['overall'] + half:.3f}]")
+    return cells
+
+
+def markdown(rows: list[dict[str, Any]], command: str, cold: dict[str, Any] | None = None) -> str:
     lines = [
         "# LSPO on Werewolf",
         "",
@@ -49,7 +78,6 @@ def markdown(rows: list[dict[str, Any]], command: str) -> str:
         "|---:|---:|---|---|---:|---:|---|---|---|---|",
     ]
     for r in rows:
-        v, n = r["versus_rule"], r["versus_rule"]["games"]
         dpo = r["dpo"]
         held = (
             f"{dpo['heldout_margin_before']:+.3f} -> {dpo['heldout_margin_after']:+.3f} "
@@ -57,18 +85,18 @@ def markdown(rows: list[dict[str, Any]], command: str) -> str:
             if "heldout_margin_before" in dpo
             else "not trained (< 4 pairs)"
         )
-        cells = []
-        for side in ("werewolves", "village"):
-            lo, hi = wilson(v[side], n)
-            cells.append(f"{v[side]:.3f} [{lo:.3f}, {hi:.3f}]")
-        var = sum(v[side] * (1 - v[side]) / max(n, 1) for side in ("werewolves", "village"))
-        half = 1.96 * math.sqrt(var) / 2
-        overall = f"{v['overall']:.3f} [{v['overall'] - half:.3f}, {v['overall'] + half:.3f}]"
         lines.append(
             f"| {r['iteration']} | {r['situations']} | {' '.join(map(str, r['strategies']))} "
             f"| {', '.join(r['kinds']) or '-'} | {r.get('cfr_iterations_total', '?')} | "
-            f"{dpo.get('pairs', 0)} | {held} | {cells[0]} | {cells[1]} | {overall} |"
+            f"{dpo.get('pairs', 0)} | {held} | {' | '.join(_cells(r['versus_rule']))} |"
         )
+    if cold is not None:
+        lines += [
+            "",
+            f"Control: the base space (the catalogue's kinds, no clusters) solved cold with "
+            f"{cold['iterations']} MCCFR iterations (seed {cold['seed']}), same deals: as "
+            "werewolves, as village, overall: " + ", ".join(_cells(cold)) + ".",
+        ]
     lines += [
         "",
         "Intervals are 95%: Wilson for each side; for overall, the normal interval of the "
@@ -109,9 +137,10 @@ def main() -> None:
     ap.add_argument("run", type=Path)
     ap.add_argument("--out", type=Path, default=None, help="write OUT.md and OUT.png")
     ap.add_argument("--command", default="agents train lspo", help="the command that made the run")
+    ap.add_argument("--control", action="store_true", help="add the cold base-space control")
     args = ap.parse_args()
     rows = summaries(args.run)
-    text = markdown(rows, args.command)
+    text = markdown(rows, args.command, control(rows) if args.control else None)
     if args.out:
         args.out.with_suffix(".md").write_text(text)
         plot(rows, args.out.with_suffix(".png"))

@@ -23,7 +23,6 @@ rerun resumes where a crash stopped):
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -48,37 +47,6 @@ class TrainLspoSettings(CommandSettings):
     lr: float = 2e-4
     eval_games: Size = 400
     seed: int = 0
-
-
-def versus_rule(policy_file: Path, games: int, seed: int) -> dict[str, Any]:
-    """The latent policy on one side, the rule bot on the other, `games` deals each way
-    (the same deals every call); win rates and their mean (overall)."""
-    from games.catalog import load_game
-    from games.werewolf.bots import RuleBot
-    from games.werewolf.game import WOLF
-    from games.werewolf.latent import LatentPolicy, LatentPolicyBot
-
-    game = load_game("werewolf")
-    policy = LatentPolicy.load(policy_file)
-    out: dict[str, Any] = {"games": games}
-    for side in ("werewolves", "village"):
-        wins = 0
-        for g in range(games):
-            rng = random.Random(seed * 1_000_003 + g)
-            state = game.new_initial_state()
-            state.apply_action(rng.randrange(len(state.chance_outcomes())))
-            bots = [
-                LatentPolicyBot(game, policy, seed * 1000 + g * 7 + p)
-                if (state.roles[p] == WOLF) == (side == "werewolves")
-                else RuleBot(game, seed * 1000 + g * 7 + p)
-                for p in range(7)
-            ]
-            while not state.is_terminal():
-                state.apply_action(bots[state.current_player()].step(state))
-            wins += (state.winner == 0) == (side == "werewolves")
-        out[side] = wins / games
-    out["overall"] = (out["werewolves"] + out["village"]) / 2
-    return out
 
 
 def _phase(
@@ -135,7 +103,7 @@ def run_lspo(
     from agents.training.orpo import Pair, load_trainable
     from foundation.runs import run_lock
     from games.catalog import load_game
-    from games.werewolf.latent import LatentPolicy, LatentSpace, load_latent, solve
+    from games.werewolf.latent import LatentPolicy, LatentSpace, load_latent, solve, versus_rule
     from games.werewolf.lspo import Embedder, build_space
     from games.werewolf.lspo import preference_pairs as make_pairs
 

@@ -64,6 +64,7 @@ from games.werewolf.game import (
     WerewolfConfig,
     WerewolfState,
     config_of,
+    load_werewolf,
 )
 from games.werewolf.knowledge import Knowledge, knowledge
 from games.werewolf.speech import BASE_KINDS, TARGETED, TEMPLATES, Statement
@@ -530,3 +531,31 @@ def make_cfr_bot(game: pyspiel.Game, spec: BotSpec, seed: int) -> pyspiel.Bot:
     except GameError as exc:
         raise BotSpecError(str(exc)) from None
     return LatentPolicyBot(game, policy, seed, cfg.select)
+
+
+def versus_rule(policy_file: Path, games: int, seed: int) -> dict[str, Any]:
+    """The latent policy on one side, the rule bot on the other, `games` deals each way
+    (the same deals every call); win rates and their mean (overall)."""
+    from games.werewolf.bots import RuleBot
+
+    game = load_werewolf()
+    policy = LatentPolicy.load(policy_file)
+    out: dict[str, Any] = {"games": games}
+    for side in ("werewolves", "village"):
+        wins = 0
+        for g in range(games):
+            rng = random.Random(seed * 1_000_003 + g)
+            state = game.new_initial_state()
+            state.apply_action(rng.randrange(len(state.chance_outcomes())))
+            bots = [
+                LatentPolicyBot(game, policy, seed * 1000 + g * 7 + p)
+                if (state.roles[p] == WOLF) == (side == "werewolves")
+                else RuleBot(game, seed * 1000 + g * 7 + p)
+                for p in range(7)
+            ]
+            while not state.is_terminal():
+                state.apply_action(bots[state.current_player()].step(state))
+            wins += (state.winner == 0) == (side == "werewolves")
+        out[side] = wins / games
+    out["overall"] = (out["werewolves"] + out["village"]) / 2
+    return out
