@@ -4,7 +4,8 @@ A spec is a kind and options: `random`, `mcts:sims=800`, `mcts:seconds=1,c=1.4`,
 `openspiel_mcts:sims=800` (OpenSpiel's Python MCTS), `cpp_mcts:sims=800`
 (`pyspiel.MCTSBot`), `cfr:iters=300`, `llm:MODELSPEC` (e.g. `llm:local:smollm2`),
 `hanabi_rules` and `mds:eta=5,rollouts=200` (Hanabi only, games/hanabi/bots.py), `rule`
-(Werewolf only, games/werewolf/bots.py).
+and `react:MODELSPEC` (Werewolf only, games/werewolf/bots.py); on werewolf,
+`cfr:policy=FILE` plays a solved LSPO latent policy (games/werewolf/latent.py).
 A kind's options are the fields of its config dataclass (`SearchBotConfig`,
 `CFRBotConfig`, `MDSBotConfig`, ...), read by the one parser, `games.spec.spec_config`.
 The bots are player-agnostic, so OpenSpiel's `evaluate_bots` runs them as they are.
@@ -28,16 +29,18 @@ KINDS: dict[str, str] = {
     "final=visits|value, reuse=0|1",
     "openspiel_mcts": "OpenSpiel's Python MCTSBot: sims=N, c=C, rollouts=R",
     "cpp_mcts": "OpenSpiel's C++ pyspiel.MCTSBot: sims=N, seconds=S, c=C, rollouts=R",
-    "cfr": "CFR+ average policy (2-player zero-sum games): iters=N",
+    "cfr": "CFR+ average policy (2-player zero-sum games): iters=N; on werewolf, a solved "
+    "LSPO latent policy: policy=FILE, select=argmax|sample",
     "llm": "a language model: llm:MODELSPEC, e.g. llm:local:smollm2 or llm:openai:gpt-4o",
     "hanabi_rules": "Hanabi rule-based conventions bot (hanabi only)",
     "rule": "Werewolf rule-based bot (werewolf only)",
+    "react": "Werewolf ReAct language agent: react:MODELSPEC (werewolf only)",
     "hanabi_learned": "Hanabi MLP trained to imitate hanabi_rules: path=FILE (hanabi only)",
     "mds": "Hanabi mirror-descent search: blueprint=hanabi_rules|hanabi_learned, model=FILE, "
     "eta=E, alpha=A (MMDS), magnet=uniform|blueprint, rollouts=N, seconds=S, floor=F, "
     "threshold=T, z=Z, select=argmax|sample, keep=K, screen=W, workers=P",
 }
-WEREWOLF_KINDS = ("rule",)
+WEREWOLF_KINDS = ("rule", "react")
 """The kinds `games.werewolf.bots.make_werewolf_bot` makes (werewolf only)."""
 HELP = "valid bot specs: " + "; ".join(f"{k} ({v})" for k, v in KINDS.items())
 
@@ -48,9 +51,12 @@ def parse_spec(spec: str) -> BotSpec:
     kind = spec.strip().partition(":")[0]
     if kind not in KINDS:
         raise BotSpecError(f"unknown bot {kind!r}; {HELP}")
-    parsed = split_spec(spec, literal_tail=("llm",))
-    if parsed.kind == "llm" and not parsed.rest:
-        raise BotSpecError("llm needs a model spec, e.g. llm:local:smollm2 or llm:scripted:FILE")
+    parsed = split_spec(spec, literal_tail=("llm", "react"))
+    if parsed.kind in ("llm", "react") and not parsed.rest:
+        raise BotSpecError(
+            f"{parsed.kind} needs a model spec, e.g. {parsed.kind}:local:smollm2 or "
+            f"{parsed.kind}:scripted:FILE"
+        )
     return parsed
 
 
@@ -104,6 +110,10 @@ def make_bot(game: pyspiel.Game, spec: str, seed: int = 0) -> pyspiel.Bot:
         from games.llm_bot import LLMBot
 
         return LLMBot(game, parsed.rest, seed)
+    if kind == "cfr" and game.get_type().short_name == "werewolf":
+        from games.werewolf.latent import make_cfr_bot
+
+        return make_cfr_bot(game, parsed, seed)
     if kind == "cfr":
         from games.cfr import CFRBot, CFRBotConfig
 

@@ -18,6 +18,7 @@ from agents.commands.bench_mcts import BenchMctsSettings
 from agents.commands.bench_planning import BenchPlanningSettings
 from agents.commands.bench_stories import BenchStoriesSettings
 from agents.commands.bench_swe_search import BenchSweSearchSettings
+from agents.commands.bench_werewolf import BenchWerewolfSettings
 from agents.commands.eval_swe_bench import EvalSweBenchSettings
 from agents.commands.llm import AskSettings, BenchLlmSettings, ModelsSettings
 from agents.commands.play import PlaySettings
@@ -25,6 +26,7 @@ from agents.commands.sandbox import SandboxGcSettings
 from agents.commands.settings import CommandSettings
 from agents.commands.solve import SolveSettings
 from agents.commands.train import TrainOrpoSettings
+from agents.commands.train_lspo import TrainLspoSettings
 from benchmarks.tasks import SolveOptions
 from foundation.errors import UserError
 
@@ -39,6 +41,8 @@ SETTINGS: dict[str, type[CommandSettings]] = {
     "bench llm": BenchLlmSettings,
     "play": PlaySettings,
     "train orpo": TrainOrpoSettings,
+    "train lspo": TrainLspoSettings,
+    "bench werewolf": BenchWerewolfSettings,
     "models": ModelsSettings,
     "ask": AskSettings,
     "sandbox gc": SandboxGcSettings,

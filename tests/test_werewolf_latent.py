@@ -177,3 +177,22 @@ def test_a_warm_start_carries_the_base_kinds_solver_state_into_a_grown_space(
     policy_file = tmp_path / "p.json"
     more.save(policy_file)
     assert LatentPolicy.load(policy_file).regrets == more.regrets
+
+
+def test_make_bot_cfr_on_werewolf_plays_a_policy_file_and_refuses_a_bad_one(
+    tmp_path: Path,
+) -> None:
+    from games.bots import make_bot
+    from games.catalog import load_game
+    from games.errors import BotSpecError
+
+    path = tmp_path / "policy.json"
+    solve(load_latent(seeds=1), 20, seed=0).save(path)
+    game = load_game("werewolf")
+    bot = make_bot(game, f"cfr:policy={path},select=sample", seed=1)
+    assert isinstance(bot, LatentPolicyBot) and bot.select == "sample"
+    assert make_bot(game, f"cfr:policy={path}", seed=1).select == "argmax"
+    with pytest.raises(BotSpecError, match="cannot read latent policy"):
+        make_bot(game, f"cfr:policy={tmp_path / 'none.json'}")
+    with pytest.raises(BotSpecError, match="select"):
+        make_bot(game, f"cfr:policy={path},select=best")

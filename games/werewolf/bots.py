@@ -264,12 +264,16 @@ class RuleBot(Bot):
 
 
 def make_werewolf_bot(game: pyspiel.Game, spec: BotSpec, seed: int) -> pyspiel.Bot:
-    """The werewolf-only bots of `games.bots.make_bot` (kind `rule`)."""
+    """The werewolf-only bots of `games.bots.make_bot` (kinds `rule`, `react`)."""
     try:
         config_of(game)
     except GameError:
         raise BotSpecError(
             f"{spec.kind} plays werewolf only, not {game.get_type().short_name}"
         ) from None
+    if spec.kind == "react":
+        from games.werewolf.react import ReactBot
+
+        return ReactBot(game, spec.rest, seed)
     spec_config(spec, NoOptions)
     return RuleBot(game, seed)

@@ -1,0 +1,135 @@
+"""`agents bench werewolf`: a round robin of werewolf agents, each side against each other
+agent, on paired deals; win rates with intervals, games/s, the LSPO paper's numbers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import typer
+from pydantic import model_validator
+from typing_extensions import Self
+
+from agents.commands import CLI
+from agents.commands.settings import CommandSettings, Count, NonNegative, comma_list
+
+if TYPE_CHECKING:
+    from benchmarks.werewolf import WerewolfBench
+
+
+class BenchWerewolfSettings(CommandSettings):
+    """`agents bench werewolf`'s options; `config()` is the benchmark's `WerewolfBench`."""
+
+    FLAGS: ClassVar[dict[str, str]] = {"as_json": "--json"}
+
+    agents: str = "rule,random"
+    games: Count = 100
+    seed: int = 0
+    workers: Count = 1
+    output: Path = Path("benchmarks/results/werewolf.jsonl")
+    speed_seconds: NonNegative = 1.0
+    as_json: bool = False
+
+    def specs(self) -> tuple[str, ...]:
+        """The distinct agent specs, in order. A spec's own commas (options such as
+        `mcts:sims=8,c=2`) stay with it: a part with `=` and no `:` continues the last."""
+        specs: list[str] = []
+        for part in comma_list(self.agents):
+            if specs and "=" in part and ":" not in part:
+                specs[-1] += "," + part
+            else:
+                specs.append(part)
+        return tuple(dict.fromkeys(specs))
+
+    @model_validator(mode="after")
+    def _playable(self) -> Self:
+        """At least two agents, and every spec builds a werewolf bot (before any game)."""
+        from agents.llm.errors import LLMError
+        from games.bots import make_bot
+        from games.errors import GameError
+        from games.werewolf.game import load_werewolf
+
+        specs = self.specs()
+        if len(specs) < 2:
+            raise ValueError(
+                f"--agents needs at least two distinct agents, e.g. rule,random (got "
+                f"{self.agents!r})"
+            )
+        game = load_werewolf()
+        for spec in specs:
+            try:
+                make_bot(game, spec, seed=0)
+            except (GameError, LLMError) as exc:
+                raise ValueError(f"--agents {spec}: {exc}") from None
+        return self
+
+    def config(self) -> WerewolfBench:
+        from benchmarks.werewolf import WerewolfBench
+
+        return WerewolfBench(
+            agents=self.specs(),
+            games=self.games,
+            seed=self.seed,
+            workers=self.workers,
+            output=str(self.output),
+            speed_seconds=self.speed_seconds,
+        )
+
+
+def bench_werewolf(
+    agents: str = typer.Option(
+        "rule,random",
+        help="Comma-separated agent specs, at least two: rule, random, "
+        "react:local:smollm2, react:openai:gpt-4o-mini, ...",
+    ),
+    games: int = typer.Option(100, help="Games per pairing (deals of seeds SEED..SEED+N-1)."),
+    seed: int = typer.Option(0, help="First deal seed."),
+    workers: int = typer.Option(1, help="Games at once (processes; threads for language agents)."),
+    output: Path = typer.Option(
+        Path("benchmarks/results/werewolf.jsonl"),
+        help="The game log (resumable); the .md and .json reports go beside it.",
+    ),
+    speed_seconds: float = typer.Option(
+        1.0, help="Seconds of all-random and all-rule self-play timed for games/s (0: skip)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
+) -> None:
+    """Each agent plays every seat of one side against each other agent on the other side
+    (both ways), on the same deals; win rates as werewolves, as village, per role and
+    overall with 95% intervals, and games/s. Writes OUTPUT and its .md/.json reports."""
+    settings = BenchWerewolfSettings(
+        agents=agents, games=games, seed=seed, workers=workers, output=output,
+        speed_seconds=speed_seconds, as_json=as_json,
+    )  # fmt: skip
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from benchmarks.werewolf import markdown, run, summarize, write_reports
+
+    cfg = settings.config()
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=settings.as_json,
+    ) as bar:
+        task = bar.add_task("werewolf games", total=len(cfg.units()))
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done)
+
+        result = run(cfg, progress)
+    summary: dict[str, Any] = summarize(cfg, result)
+    paths = write_reports(cfg, summary)
+    if settings.as_json:
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        typer.echo(markdown(summary))
+        typer.echo("wrote " + ", ".join(str(p) for p in [cfg.output, *paths]))
+
+
+def register(cli: CLI) -> None:
+    cli.bench.command("werewolf")(bench_werewolf)
