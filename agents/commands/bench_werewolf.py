@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import typer
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 from typing_extensions import Self
 
 from agents.commands import CLI
@@ -41,6 +41,16 @@ class BenchWerewolfSettings(CommandSettings):
             else:
                 specs.append(part)
         return tuple(dict.fromkeys(specs))
+
+    @field_validator("output")
+    @classmethod
+    def _log_file(cls, output: Path) -> Path:
+        if output.suffix != ".jsonl":
+            raise ValueError(
+                f"--output {output}: the game log is a .jsonl file; the .md and .json reports "
+                "are written beside it"
+            )
+        return output
 
     @model_validator(mode="after")
     def _playable(self) -> Self:
