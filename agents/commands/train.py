@@ -21,8 +21,6 @@ from agents.commands.settings import (
 from foundation.errors import UserError
 
 if TYPE_CHECKING:
-    from rich.progress import TaskID
-
     from agents.training.orpo import ORPOConfig
 
 
@@ -162,23 +160,9 @@ def train_orpo_cmd(
     except ValueError as exc:
         raise UserError(str(exc)) from None
     cfg = settings.config()
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    from agents.commands.progress import phase_bars
 
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-    ) as bar:
-        tasks: dict[str, TaskID] = {}
-
-        def progress(phase: str, done: int, total: int) -> None:
-            if phase not in tasks:
-                tasks[phase] = bar.add_task(phase, total=total)
-            bar.update(tasks[phase], completed=done)
-
+    with phase_bars() as progress:
         try:
             report = train_orpo(m, tok, data, settings.out, cfg, progress)
         except ValueError as exc:

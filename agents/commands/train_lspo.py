@@ -209,23 +209,9 @@ def train_lspo_cmd(
         start = load_trainable(settings.model)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    from agents.commands.progress import phase_bars
 
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-    ) as bar:
-        tasks: dict[str, Any] = {}
-
-        def progress(phase: str, done: int, total: int) -> None:
-            if phase not in tasks:
-                tasks[phase] = bar.add_task(phase, total=total)
-            bar.update(tasks[phase], completed=done)
-
+    with phase_bars() as progress:
         try:
             summaries = run_lspo(settings, progress, start)
         except ValueError as exc:
