@@ -13,18 +13,13 @@ Needs the `train` extra (`pip install '.[train]'`).
 
 from __future__ import annotations
 
-import json
 import os
-import random
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from agents.training.orpo import Pair, pair_log_odds, preference_margin, split_pairs
+from agents.training.orpo import Pair, measured_training
 
 
 @dataclass(frozen=True)
@@ -104,46 +99,26 @@ def train_dpo(
     """LoRA-DPO on `pairs` (held-out situations kept aside), merged and saved to `out` with
     the tokenizer and `dpo_report.json`; `progress(phase, done, total)` per phase."""
 
-    def phase(name: str) -> Callable[[int, int], None] | None:
-        return None if progress is None else lambda done, total: progress(name, done, total)
+    def train_with(m: Any, train: list[Pair], bar: Callable[[int, int], None] | None) -> Any:
+        return _train_trl(m, tokenizer, train, out, config, bar)
 
-    if not pairs:
-        raise ValueError("no preference pairs to train on")
-    torch.manual_seed(config.seed)
-    train, held = split_pairs(pairs, config.heldout, config.seed, config.folds, config.fold)
-    held_before = pair_log_odds(model, tokenizer, held, progress=phase("held-out before"))
-    probe = random.Random(config.seed).sample(train, min(len(train), config.train_probe))
-    probe_before = preference_margin(model, tokenizer, probe)
-    start = time.perf_counter()
-    model, losses = _train_trl(model, tokenizer, train, out, config, phase("train"))
-    seconds = time.perf_counter() - start
-    model.eval()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    held_after = pair_log_odds(model, tokenizer, held, progress=phase("held-out after"))
+    run = measured_training(model, tokenizer, pairs, out, config, train_with, progress)
+    losses, held = run.losses, run.held
     report = DPOReport(
-        train_pairs=len(train),
+        train_pairs=len(run.train),
         heldout_pairs=len(held),
         steps=len(losses),
-        seconds=seconds,
+        seconds=run.seconds,
         first_loss=losses[0] if losses else float("nan"),
         last_loss=sum(losses[-10:]) / max(len(losses[-10:]), 1),
-        heldout_margin_before=sum(held_before) / max(len(held), 1),
-        heldout_margin_after=sum(held_after) / max(len(held), 1),
-        train_margin_before=probe_before,
-        train_margin_after=preference_margin(model, tokenizer, probe),
-        heldout_rose=sum(a > b for a, b in zip(held_after, held_before, strict=True)),
+        heldout_margin_before=sum(run.held_before) / max(len(held), 1),
+        heldout_margin_after=sum(run.held_after) / max(len(held), 1),
+        train_margin_before=run.probe_before,
+        train_margin_after=run.probe_after,
+        heldout_rose=sum(a > b for a, b in zip(run.held_after, run.held_before, strict=True)),
         out=str(out),
     )
-    per_pair = [
-        {"premise": p.key, "before": round(b, 5), "after": round(a, 5)}
-        for p, b, a in zip(held, held_before, held_after, strict=True)
-    ]
-    (out / "dpo_report.json").write_text(
-        json.dumps({**asdict(report), "config": asdict(config), "heldout": per_pair}, indent=2)
-    )
+    run.save_report(Path(out) / "dpo_report.json", asdict(report), asdict(config))
     return report
 
 

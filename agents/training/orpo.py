@@ -431,25 +431,95 @@ def train_orpo(
     `progress(phase, done, total)` reports each phase ("held-out before", "train",
     "held-out after") as it goes."""
 
+    cached = False
+
+    def train_with(m: Any, train: list[Pair], bar: Callable[[int, int], None] | None) -> Any:
+        nonlocal cached
+        if config.backend == "trl":
+            return _train_trl(m, tokenizer, train, out, config)
+        if config.backend == "ours":
+            m, losses, cached = _train_ours(m, tokenizer, train, config, bar)
+            return m, losses
+        raise ValueError(f"unknown ORPO backend {config.backend!r}; valid: ours, trl")
+
+    run = measured_training(model, tokenizer, pairs, out, config, train_with, progress)
+    held_before, held_after = run.held_before, run.held_after
+    report = ORPOReport(
+        train_pairs=len(run.train),
+        heldout_pairs=len(run.held),
+        steps=len(run.losses),
+        seconds=run.seconds,
+        first_loss=run.losses[0],
+        last_loss=sum(run.losses[-10:]) / len(run.losses[-10:]),
+        heldout_margin_before=sum(held_before) / max(len(run.held), 1),
+        heldout_margin_after=sum(held_after) / max(len(run.held), 1),
+        train_margin_before=run.probe_before,
+        train_margin_after=run.probe_after,
+        out=str(out),
+        heldout_rose=sum(a > b for a, b in zip(held_after, held_before, strict=True)),
+        heldout_groups=len({p.key for p in run.held}),
+        train_groups=len({p.key for p in run.train}),
+        heldout_positive_before=sum(x > 0 for x in held_before),
+        heldout_positive_after=sum(x > 0 for x in held_after),
+        prefix_cache=cached,
+    )
+    run.save_report(Path(out) / "orpo_report.json", asdict(report), asdict(config))
+    return report
+
+
+@dataclass
+class MeasuredRun:
+    """A preference-training run with its held-out measurement (`measured_training`)."""
+
+    model: Any
+    train: list[Pair]
+    held: list[Pair]
+    held_before: list[float]
+    held_after: list[float]
+    probe_before: float
+    probe_after: float
+    losses: list[float]
+    seconds: float
+
+    def save_report(self, path: Path, report: dict[str, Any], config: dict[str, Any]) -> None:
+        """The report, the config and the per-pair held-out log odds (for paired
+        statistics across runs, e.g. the folds of a cross-validation) as JSON."""
+        per_pair = [
+            {"premise": p.key, "before": round(b, 5), "after": round(a, 5)}
+            for p, b, a in zip(self.held, self.held_before, self.held_after, strict=True)
+        ]
+        path.write_text(json.dumps({**report, "config": config, "heldout": per_pair}, indent=2))
+
+
+def measured_training(
+    model: Any,
+    tokenizer: Any,
+    pairs: Sequence[Pair],
+    out: str | Path,
+    config: Any,
+    train: Callable[[Any, list[Pair], Callable[[int, int], None] | None], Any],
+    progress: Callable[[str, int, int], None] | None = None,
+) -> MeasuredRun:
+    """Split `pairs` by group (`config`'s heldout, folds, fold, seed), measure the held-out
+    log odds and a train probe (`config.train_probe` pairs), `train(model, train_pairs,
+    bar)` -> (model, losses), save model and tokenizer to `out`, and measure again. The
+    progress phases are "held-out before", "train" and "held-out after"."""
+
     def phase(name: str) -> Callable[[int, int], None] | None:
         return None if progress is None else lambda done, total: progress(name, done, total)
 
     if not pairs:
         raise ValueError("no preference pairs to train on")
     torch.manual_seed(config.seed)
-    train, held = split_pairs(pairs, config.heldout, config.seed, config.folds, config.fold)
+    train_pairs, held = split_pairs(pairs, config.heldout, config.seed, config.folds, config.fold)
     held_before = pair_log_odds(model, tokenizer, held, progress=phase("held-out before"))
     # The train-set preference on a fixed sample (forward passes cost on CPU).
-    probe = random.Random(config.seed).sample(train, min(len(train), config.train_probe))
-    before_t = preference_margin(model, tokenizer, probe)
+    probe = random.Random(config.seed).sample(
+        train_pairs, min(len(train_pairs), config.train_probe)
+    )
+    probe_before = preference_margin(model, tokenizer, probe)
     start = time.perf_counter()
-    cached = False
-    if config.backend == "trl":
-        model, losses = _train_trl(model, tokenizer, train, out, config)
-    elif config.backend == "ours":
-        model, losses, cached = _train_ours(model, tokenizer, train, config, phase("train"))
-    else:
-        raise ValueError(f"unknown ORPO backend {config.backend!r}; valid: ours, trl")
+    model, losses = train(model, train_pairs, phase("train"))
     seconds = time.perf_counter() - start
     model.eval()
     out = Path(out)
@@ -457,33 +527,17 @@ def train_orpo(
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     held_after = pair_log_odds(model, tokenizer, held, progress=phase("held-out after"))
-    report = ORPOReport(
-        train_pairs=len(train),
-        heldout_pairs=len(held),
-        steps=len(losses),
-        seconds=seconds,
-        first_loss=losses[0],
-        last_loss=sum(losses[-10:]) / len(losses[-10:]),
-        heldout_margin_before=sum(held_before) / max(len(held), 1),
-        heldout_margin_after=sum(held_after) / max(len(held), 1),
-        train_margin_before=before_t,
-        train_margin_after=preference_margin(model, tokenizer, probe),
-        out=str(out),
-        heldout_rose=sum(a > b for a, b in zip(held_after, held_before, strict=True)),
-        heldout_groups=len({p.key for p in held}),
-        train_groups=len({p.key for p in train}),
-        heldout_positive_before=sum(x > 0 for x in held_before),
-        heldout_positive_after=sum(x > 0 for x in held_after),
-        prefix_cache=cached,
+    return MeasuredRun(
+        model,
+        train_pairs,
+        held,
+        held_before,
+        held_after,
+        probe_before,
+        preference_margin(model, tokenizer, probe),
+        list(losses),
+        seconds,
     )
-    per_pair = [  # for paired statistics across runs (e.g. the folds of a cross-validation)
-        {"premise": p.key, "before": round(b, 5), "after": round(a, 5)}
-        for p, b, a in zip(held, held_before, held_after, strict=True)
-    ]
-    (out / "orpo_report.json").write_text(
-        json.dumps({**asdict(report), "config": asdict(config), "heldout": per_pair}, indent=2)
-    )
-    return report
 
 
 def _train_ours(
