@@ -30,23 +30,16 @@ import pyspiel
 
 from games.werewolf.bots import decide
 from games.werewolf.game import (
-    CHECKED,
-    DEATH,
-    ELIM,
     NUM_PLAYERS,
-    PICK,
-    PROTECTED,
     ROLE_NAMES,
-    SAY,
     SPEECH,
     SPEECH_BASE,
-    VOTED,
     WOLF,
     View,
-    describe_event,
 )
 from games.werewolf.latent import LatentPolicy, LatentSpace, LatentStrategy, latent_key
 from games.werewolf.speech import BASE_KINDS, TARGETED, TEMPLATES, Statement, parse_statement
+from games.werewolf.transcript import Transcript
 
 
 @dataclass(frozen=True)
@@ -245,24 +238,8 @@ def save_jsonl(rows: Sequence[Any], path: Path) -> None:
 
 # -- self-play ----------------------------------------------------------------------------
 
-Said = dict[tuple[int, int], str]
-"""(day, speaker) -> the text said: what language listeners read."""
 
-
-def transcript_lines(view: View, said: Said) -> list[str]:
-    """The public record as `view`'s player saw it, speeches as the text said."""
-    cat = view.config.catalogue
-    lines = []
-    for e in view.events:
-        if e.kind == SAY:
-            text = said.get((e.day, e.actor)) or cat.render(cat.statements[e.value])
-            lines.append(f'day {e.day}: player {e.actor} said: "{text}"')
-        elif e.kind in (DEATH, VOTED, ELIM, CHECKED, PROTECTED, PICK):
-            lines.append(describe_event(e, cat))
-    return lines
-
-
-def speech_messages(view: View, said: Said) -> list[dict[str, str]]:
+def speech_messages(view: View, said: Transcript) -> list[dict[str, str]]:
     """What a speaker is asked: its role and private knowledge (its view only), the
     record so far, and the request for one or two sentences."""
     role = ROLE_NAMES[view.role]
@@ -271,7 +248,8 @@ def speech_messages(view: View, said: Said) -> list[dict[str, str]]:
         partner = [p for p in view.wolves if p != view.me]
         team = f" Your fellow werewolf is player {partner[0]}." if partner else ""
     alive = ", ".join(str(p) for p in range(NUM_PLAYERS) if view.alive[p])
-    record = "\n".join(transcript_lines(view, said)[-30:]) or "(nothing yet)"
+    # The whole record in order, the player's private events too (the view holds only its own).
+    record = "\n".join([said.line(e, view) for e in view.events][-30:]) or "(nothing yet)"
     return [
         {
             "role": "system",
@@ -320,7 +298,7 @@ def play_and_collect(
     are the rule policy's. Returns the situations and the game's returns."""
     rng = random.Random(seed * 1_000_003 + index)
     s = game.new_initial_state()
-    said: Said = {}
+    said = Transcript()
     situations: list[Situation] = []
     while not s.is_terminal():
         if s.is_chance_node():
@@ -369,7 +347,7 @@ def play_and_collect(
                 pick,
             )
         )
-        said[(view.day, player)] = texts[pick]
+        said.record(view.day, player, texts[pick])
         statement = Statement(kind, target)
         s.apply_action(SPEECH_BASE + view.config.catalogue.index(statement))
     return situations, list(s.returns())
