@@ -71,9 +71,10 @@ def _se(xs: list[float]) -> float:
     return statistics.stdev(xs) / math.sqrt(len(xs)) if len(xs) > 1 else float("nan")
 
 
-def lines(p: dict[str, Any]) -> list[str]:
+def lines(p: dict[str, Any], unit: str = "premise") -> list[str]:
+    """The folds' table and the pooled change; `unit` names what pairs are grouped by."""
     out = [
-        "| fold | train pairs | held-out pairs (premises) | held-out margin | rose on | "
+        f"| fold | train pairs | held-out pairs ({unit}s) | held-out margin | rose on | "
         "train margin | seconds |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -86,8 +87,8 @@ def lines(p: dict[str, Any]) -> list[str]:
         )
     out.append(
         f"\nPooled over {p['pairs']} held-out pairs: change {p['mean_change']:+.4f} ± "
-        f"{p['se']:.4f} (SE), rose on {p['rose']}/{p['pairs']}. By premise (each premise's "
-        f"mean change, {p['premises']} premises): {p['premise_mean_change']:+.4f} ± "
+        f"{p['se']:.4f} (SE), rose on {p['rose']}/{p['pairs']}. By {unit} (each {unit}'s "
+        f"mean change, {p['premises']} {unit}s): {p['premise_mean_change']:+.4f} ± "
         f"{p['premise_se']:.4f}, rose on {p['premises_rose']}/{p['premises']}."
     )
     return out

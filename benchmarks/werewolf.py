@@ -48,7 +48,7 @@ THEIRS_LINE = (
 SIDES = ("werewolves", "village")
 ROLE_SEATS = {"seer": ("village", 1), "doctor": ("village", 1), "villager": ("village", 3)}
 ROLE_SEATS["werewolf"] = ("werewolves", 2)
-LANGUAGE_KINDS = ("react", "llm")
+LANGUAGE_KINDS = ("react", "llm", "lspo")
 Z = 1.96
 Unit = tuple[str, str, int]
 """(werewolves' spec, village's spec, seed)."""

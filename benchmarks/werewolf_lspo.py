@@ -4,6 +4,11 @@ markdown and a plot of the win rates by iteration.
 
     python -m benchmarks.werewolf_lspo runs/lspo [--out benchmarks/results/werewolf_lspo]
         [--control]   # also: the base space solved cold with the run's MCCFR iterations
+
+With RUN/pool.json (`python -m benchmarks.werewolf_pool RUN`): every iteration's latent
+policy and language agent against the fixed pool, in the table and the plot. With
+RUN/dpo_cv/cv.json (`python -m benchmarks.werewolf_dpo_cv RUN`): the cross-validated
+held-out DPO result.
 """
 
 from __future__ import annotations
@@ -61,7 +66,70 @@ def _cells(v: dict[str, Any]) -> list[str]:
     return cells
 
 
-def markdown(rows: list[dict[str, Any]], command: str, cold: dict[str, Any] | None = None) -> str:
+def _rate(r: dict[str, Any]) -> str:
+    if r.get("rate") is None:
+        return "-"
+    return f"{r['rate']:.3f} [{r['low']:.3f}, {r['high']:.3f}]"
+
+
+def pool_lines(pool: dict[str, Any]) -> list[str]:
+    """The fixed-pool table: per iteration and agent kind, the rate against the pool and
+    against each member (overall, with 95% intervals)."""
+    members = pool["pool"]
+    lines = [
+        "## Against a fixed pool",
+        "",
+        f"Produced by `python -m benchmarks.werewolf_pool RUN --games {pool['games']} "
+        f"--llm-games {pool['llm_games']} --react-games {pool.get('react_games', 0)} "
+        f"--react {pool['react']} --seed {pool['seed']}`. Every agent meets the same pool ("
+        + ", ".join(members)
+        + ") on both sides of the same deals (seeds from "
+        f"{pool['seed']}: not the run's own evaluation deals): {pool['games']} deals per "
+        f"side, {pool['llm_games']} when the language agent plays, "
+        f"{pool.get('react_games', 0)} against the ReAct member. `latent` = the iteration's CFR policy "
+        "(argmax); `language` = the LSPO agent (`lspo:run=RUN,iteration=i`: the iteration's "
+        "model proposes 4 statements, the policy picks; votes and night moves by the rule "
+        "policy). Against the pool = the mean of the members' overall rates; a latent "
+        "policy meeting itself scores 0.5 by construction.",
+        "",
+        "| iteration | agent | vs pool | " + " | ".join(f"vs {m}" for m in members) + " | s/game |",
+        "|---:|---|---|" + "---|" * len(members) + "---:|",
+    ]
+    for a in pool["agents"]:
+        cells = [_rate(a["members"][m]["overall"]) for m in members]
+        spg = a.get("seconds_per_game")
+        lines.append(
+            f"| {a['iteration']} | {a['kind']} | {_rate(a['pool'])} | "
+            + " | ".join(cells)
+            + f" | {spg if spg is not None else '-'} |"
+        )
+    return lines
+
+
+def cv_lines(cv: dict[str, Any]) -> list[str]:
+    from benchmarks.orpo_cv import lines
+
+    return [
+        "## DPO, held out (cross-validation)",
+        "",
+        f"Produced by `python -m benchmarks.werewolf_dpo_cv RUN --steps {cv['steps']} "
+        f"--model {cv['model']}`: the run's {cv['pairs']} preference pairs from "
+        f"{cv['games']} self-play games ({', '.join(cv.get('iterations', []))}), "
+        f"{len(cv['folds'])} folds by game; each fold "
+        "DPO-trains the starting model on the other folds and measures the log-odds "
+        "preference for the CFR-favoured statement on its own games, before and after.",
+        "",
+        *lines(cv, unit="game"),
+    ]
+
+
+def markdown(
+    rows: list[dict[str, Any]],
+    command: str,
+    cold: dict[str, Any] | None = None,
+    pool: dict[str, Any] | None = None,
+    cv: dict[str, Any] | None = None,
+) -> str:
     lines = [
         "# LSPO on Werewolf",
         "",
@@ -104,29 +172,43 @@ def markdown(rows: list[dict[str, Any]], command: str, cold: dict[str, Any] | No
         "",
         f"Theirs, for reference: {THEIRS}",
     ]
+    if pool is not None:
+        lines += ["", *pool_lines(pool)]
+    if cv is not None:
+        lines += ["", *cv_lines(cv)]
     return "\n".join(lines) + "\n"
 
 
-def plot(rows: list[dict[str, Any]], path: Path) -> None:
+def plot(rows: list[dict[str, Any]], path: Path, pool: dict[str, Any] | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     its = [r["iteration"] for r in rows]
-    fig, ax = plt.subplots(figsize=(5, 3.2))
+    fig, ax = plt.subplots(figsize=(6, 3.8))
     for key, label in (
         ("overall", "overall"),
         ("werewolves", "as werewolves"),
         ("village", "as village"),
     ):
-        ax.plot(its, [r["versus_rule"][key] for r in rows], marker="o", label=label)
+        ax.plot(its, [r["versus_rule"][key] for r in rows], marker="o", label=f"{label} vs rule")
+    for kind, style in (("latent", "s-"), ("language", "^-")):
+        found = [a for a in (pool or {}).get("agents", []) if a["kind"] == kind]
+        found = [a for a in found if a["pool"].get("rate") is not None]
+        if found:
+            x = [a["iteration"] for a in found]
+            y = [a["pool"]["rate"] for a in found]
+            low = [v - a["pool"]["low"] for v, a in zip(y, found, strict=True)]
+            high = [a["pool"]["high"] - v for v, a in zip(y, found, strict=True)]
+            err = [low, high]
+            ax.errorbar(x, y, yerr=err, fmt=style, capsize=3, label=f"{kind} vs fixed pool")
     ax.axhline(0.5, color="grey", lw=0.8, ls="--")
     ax.set_xlabel("LSPO iteration")
-    ax.set_ylabel("win rate vs rule bot")
+    ax.set_ylabel("win rate (overall unless marked)")
     ax.set_xticks(its)
-    ax.legend(fontsize=8)
-    ax.set_title("Latent (CFR) policy against the rule bot")
+    ax.legend(fontsize=7)
+    ax.set_title("LSPO on Werewolf, by iteration")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -140,10 +222,13 @@ def main() -> None:
     ap.add_argument("--control", action="store_true", help="add the cold base-space control")
     args = ap.parse_args()
     rows = summaries(args.run)
-    text = markdown(rows, args.command, control(rows) if args.control else None)
+    pool_file, cv_file = args.run / "pool.json", args.run / "dpo_cv" / "cv.json"
+    pool = json.loads(pool_file.read_text()) if pool_file.exists() else None
+    cv = json.loads(cv_file.read_text()) if cv_file.exists() else None
+    text = markdown(rows, args.command, control(rows) if args.control else None, pool, cv)
     if args.out:
         args.out.with_suffix(".md").write_text(text)
-        plot(rows, args.out.with_suffix(".png"))
+        plot(rows, args.out.with_suffix(".png"), pool)
     print(text, end="")
 
 

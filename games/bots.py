@@ -5,7 +5,8 @@ A spec is a kind and options: `random`, `mcts:sims=800`, `mcts:seconds=1,c=1.4`,
 (`pyspiel.MCTSBot`), `cfr:iters=300`, `llm:MODELSPEC` (e.g. `llm:local:smollm2`),
 `hanabi_rules` and `mds:eta=5,rollouts=200` (Hanabi only, games/hanabi/bots.py), `rule`
 and `react:MODELSPEC` (Werewolf only, games/werewolf/bots.py); on werewolf,
-`cfr:policy=FILE` plays a solved LSPO latent policy (games/werewolf/latent.py).
+`cfr:policy=FILE` plays a solved LSPO latent policy (games/werewolf/latent.py) and
+`lspo:run=DIR` is the LSPO language agent (games/werewolf/lspo_bot.py).
 A kind's options are the fields of its config dataclass (`SearchBotConfig`,
 `CFRBotConfig`, `MDSBotConfig`, ...), read by the one parser, `games.spec.spec_config`.
 The bots are player-agnostic, so OpenSpiel's `evaluate_bots` runs them as they are.
@@ -35,12 +36,14 @@ KINDS: dict[str, str] = {
     "hanabi_rules": "Hanabi rule-based conventions bot (hanabi only)",
     "rule": "Werewolf rule-based bot (werewolf only)",
     "react": "Werewolf ReAct language agent: react:MODELSPEC (werewolf only)",
+    "lspo": "Werewolf LSPO language agent: run=DIR (an `agents train lspo` run), iteration=N, "
+    "or policy=FILE,model=SPEC; candidates=N, temperature=T (werewolf only)",
     "hanabi_learned": "Hanabi MLP trained to imitate hanabi_rules: path=FILE (hanabi only)",
     "mds": "Hanabi mirror-descent search: blueprint=hanabi_rules|hanabi_learned, model=FILE, "
     "eta=E, alpha=A (MMDS), magnet=uniform|blueprint, rollouts=N, seconds=S, floor=F, "
     "threshold=T, z=Z, select=argmax|sample, keep=K, screen=W, workers=P",
 }
-WEREWOLF_KINDS = ("rule", "react")
+WEREWOLF_KINDS = ("rule", "react", "lspo")
 """The kinds `games.werewolf.bots.make_werewolf_bot` makes (werewolf only)."""
 HELP = "valid bot specs: " + "; ".join(f"{k} ({v})" for k, v in KINDS.items())
 

@@ -87,3 +87,35 @@ def test_the_report_reads_every_iteration_with_intervals(tmp_path: Path) -> None
     assert "their setup" in text  # the paper's numbers, labelled as theirs
     plot(rows, tmp_path / "p.png")
     assert (tmp_path / "p.png").stat().st_size > 1000
+
+
+def test_the_report_adds_the_fixed_pool_and_the_cross_validation(tmp_path: Path) -> None:
+    from benchmarks.werewolf_lspo import markdown, plot
+
+    rate = {"rate": 0.6, "low": 0.5, "high": 0.7}
+    member = {"overall": rate}
+    agents = [
+        {"iteration": i, "kind": k, "spec": "x", "games": 8, "seconds_per_game": 0.5,
+         "pool": {"rate": 0.5 + i / 10, "low": 0.4, "high": 0.9},
+         "members": {"rule": member, "react": {"overall": {"rate": None}}}}
+        for i in (1, 2) for k in ("latent", "language")
+    ]  # fmt: skip
+    pool = {"pool": ["rule", "react"], "games": 4, "llm_games": 2, "react": "local:m",
+            "seed": 9, "agents": agents}  # fmt: skip
+    fold = {"fold": 0, "folds": 2, "train_pairs": 3, "heldout_pairs": 3, "heldout_premises": 1,
+            "before": -0.5, "after": -0.25, "rose": 2, "train_before": 0.0,
+            "train_after": 1.0, "seconds": 5}  # fmt: skip
+    cv = {"pairs": 6, "games": 2, "model": "local:m", "steps": 4, "folds": [fold, fold],
+          "mean_change": 0.25, "se": 0.1, "rose": 4, "premises": 2,
+          "premise_mean_change": 0.25, "premise_se": 0.05, "premises_rose": 2}  # fmt: skip
+    row = {
+        "iteration": 1, "situations": 10, "strategies": [9, 9, 9, 9], "kinds": ["quiet"],
+        "cfr_iterations_total": 100, "dpo": {"pairs": 0},
+        "versus_rule": {"games": 100, "werewolves": 0.6, "village": 0.3, "overall": 0.45},
+    }  # fmt: skip
+    text = markdown([row], "cmd", pool=pool, cv=cv)
+    assert "| 2 | language | 0.700 [0.400, 0.900] | 0.600 [0.500, 0.700] | - | 0.5 |" in text
+    assert "--llm-games 2 --react-games 0 --react local:m --seed 9" in text
+    assert "Pooled over 6 held-out pairs: change +0.2500" in text and "By game" in text
+    plot([row], tmp_path / "p.png", pool)
+    assert (tmp_path / "p.png").stat().st_size > 1000

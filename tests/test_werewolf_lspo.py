@@ -129,15 +129,15 @@ def test_clusters_per_role_carry_their_majority_kind_and_a_template() -> None:
     assert len(assignment) == 18 and set(assignment.values()) == {len(base), len(base) + 1}
 
 
-def test_pairs_prefer_the_cluster_the_policy_favours(tmp_path: Path) -> None:
-    space, assignment = build_space(_situations(), _kind_embed, k=2, seed=0)
+def test_pairs_prefer_the_kind_the_policy_favours(tmp_path: Path) -> None:
+    space, _ = build_space(_situations(), _kind_embed, k=2, seed=0)
     n = len(space.roles[3])
     accuse = next(i for i, s in enumerate(space.roles[3]) if s.kind == "accuse" and s.centroid)
     quiet = next(i for i, s in enumerate(space.roles[3]) if s.kind == "quiet" and s.centroid)
     table = {"V key0": [0.0] * n, "V key1": [1.0 / n] * n}
     table["V key0"][accuse] = 0.9
     table["V key0"][quiet] = 0.1
-    pairs = preference_pairs(_situations(), assignment, LatentPolicy(space, table), margin=0.2)
+    pairs = preference_pairs(_situations(), LatentPolicy(space, table), margin=0.2)
     assert len(pairs) == 3  # key0 situations only; key1 is indifferent
     assert all("werewolf" in p.chosen and "werewolf" not in p.rejected for p in pairs)
     assert {p.group for p in pairs} == {"game 0", "game 2", "game 4"}
@@ -145,6 +145,27 @@ def test_pairs_prefer_the_cluster_the_policy_favours(tmp_path: Path) -> None:
     space.save(path)
     policy = solve(load_latent(path, seeds=1), 5)
     assert {len(v) for k, v in policy.table.items() if k.startswith("V ")} == {n}
+
+
+def test_pairs_weigh_kinds_not_clusters() -> None:
+    """A base strategy and a cluster of one kind pool their mass: the quiet kind (0.3 +
+    0.3) beats the accusing cluster (0.4) though no single quiet strategy does."""
+    space, _ = build_space(_situations(), _kind_embed, k=2, seed=0)
+    roles = space.roles[3]
+    n = len(roles)
+    row = [0.0] * n
+    row[next(i for i, s in enumerate(roles) if s.kind == "accuse" and s.centroid)] = 0.4
+    row[next(i for i, s in enumerate(roles) if s.kind == "quiet" and s.centroid)] = 0.3
+    row[next(i for i, s in enumerate(roles) if s.kind == "quiet" and not s.centroid)] = 0.3
+    policy = LatentPolicy(space, {"V key0": row})
+    assert policy.kind_probs("V key0", 3) == pytest.approx(
+        {k: {"accuse": 0.4, "quiet": 0.6}.get(k, 0.0) for k in policy.kind_probs("V key0", 3)}
+    )
+    pairs = preference_pairs(_situations(), policy, margin=0.15)
+    assert len(pairs) == 3
+    assert all("werewolf" not in p.chosen and "werewolf" in p.rejected for p in pairs)
+    assert preference_pairs(_situations(), policy, margin=0.25) == []
+    assert policy.kind_probs("unseen", 3) is None
 
 
 @pytest.mark.parametrize(

@@ -124,7 +124,7 @@ def run_lspo(
                 step, game, llm, settings, it, policy, embed, _phase(progress, it, "self-play")
             )
             space_file = step / "space.json"
-            space, assignment = build_space(
+            space, _ = build_space(
                 situations, embed, settings.clusters + it - 1, settings.seed + it
             )
             if not space_file.exists():
@@ -141,7 +141,7 @@ def run_lspo(
                 )
                 solved.save(policy_file)
             policy = LatentPolicy.load(policy_file)
-            pairs = make_pairs(situations, assignment, policy)
+            pairs = make_pairs(situations, policy)
             pairs_file = step / "pairs.jsonl"
             pairs_file.write_text("".join(json.dumps(p.__dict__) + "\n" for p in pairs))
             model_dir = step / "model"

@@ -264,7 +264,7 @@ class RuleBot(Bot):
 
 
 def make_werewolf_bot(game: pyspiel.Game, spec: BotSpec, seed: int) -> pyspiel.Bot:
-    """The werewolf-only bots of `games.bots.make_bot` (kinds `rule`, `react`)."""
+    """The werewolf-only bots of `games.bots.make_bot` (kinds `rule`, `react`, `lspo`)."""
     try:
         config_of(game)
     except GameError:
@@ -275,5 +275,9 @@ def make_werewolf_bot(game: pyspiel.Game, spec: BotSpec, seed: int) -> pyspiel.B
         from games.werewolf.react import ReactBot
 
         return ReactBot(game, spec.rest, seed)
+    if spec.kind == "lspo":
+        from games.werewolf.lspo_bot import make_lspo_bot
+
+        return make_lspo_bot(game, spec, seed)
     spec_config(spec, NoOptions)
     return RuleBot(game, seed)

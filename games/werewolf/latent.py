@@ -33,6 +33,7 @@ latent policy's gains come from speech alone.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import time
@@ -373,6 +374,19 @@ class LatentPolicy:
             return None
         return p
 
+    def kind_probs(self, key: str, role: int) -> dict[str, float] | None:
+        """The policy's probability of each base kind at `key`: the mass of its
+        strategies of that kind. Strategies of one kind act alike in the latent game
+        (the kind and `target_for` make the move), so this is what the policy prefers
+        in game terms; None for a key it never visited."""
+        probs = self.probs(key, role)
+        if probs is None:
+            return None
+        out = dict.fromkeys(BASE_KINDS, 0.0)
+        for strategy, p in zip(self.space.roles[role], probs, strict=True):
+            out[strategy.kind] += p
+        return out
+
     def save(self, path: Path) -> None:
         data = {
             "space": self.space.to_json(),
@@ -523,14 +537,28 @@ class LatentPolicyBot(Bot):
         pass
 
 
+@functools.lru_cache(maxsize=16)
+def _load_cached(path: str, mtime_ns: int, size: int) -> LatentPolicy:
+    return LatentPolicy.load(Path(path))
+
+
+def load_policy(path: Path) -> LatentPolicy:
+    """`LatentPolicy.load`, cached by the file's path, mtime and size (bots only read
+    their policy; a table's seven bots and a benchmark's thousands of games share one):
+    a BotSpecError when it cannot be read."""
+    try:
+        st = Path(path).stat()
+        return _load_cached(str(Path(path).resolve()), st.st_mtime_ns, st.st_size)
+    except OSError as exc:
+        raise BotSpecError(f"cannot read latent policy {path}: {exc.strerror}") from None
+    except GameError as exc:
+        raise BotSpecError(str(exc)) from None
+
+
 def make_cfr_bot(game: pyspiel.Game, spec: BotSpec, seed: int) -> pyspiel.Bot:
     """`cfr:policy=FILE` on werewolf."""
     cfg = spec_config(spec, CFRWerewolfConfig)
-    try:
-        policy = LatentPolicy.load(cfg.policy)
-    except GameError as exc:
-        raise BotSpecError(str(exc)) from None
-    return LatentPolicyBot(game, policy, seed, cfg.select)
+    return LatentPolicyBot(game, load_policy(cfg.policy), seed, cfg.select)
 
 
 def versus_rule(policy_file: Path, games: int, seed: int) -> dict[str, Any]:

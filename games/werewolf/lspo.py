@@ -9,9 +9,9 @@ and preference pairs from a solved latent policy.
 - `build_space`: k-means (scipy's `kmeans2`, k-means++ seeding) per role over the
   candidates' embeddings; a cluster's kind is its members' majority kind, its template
   the member nearest the centroid (the seat it names replaced by `{target}`).
-- `preference_pairs`: per situation, a candidate of the cluster the latent policy
-  favours most (chosen) against one of the cluster it favours least (rejected), when
-  the policy's probabilities differ by at least `margin`.
+- `preference_pairs`: per situation, a candidate of the kind the latent policy favours
+  most (chosen) against one of the kind it favours least (rejected), when the policy's
+  mass on the two kinds differs by at least `margin`.
 """
 
 from __future__ import annotations
@@ -203,24 +203,20 @@ class PreferencePair:
 
 
 def preference_pairs(
-    situations: Sequence[Situation],
-    assignment: dict[tuple[int, int, int], int],
-    policy: LatentPolicy,
-    margin: float = 0.2,
+    situations: Sequence[Situation], policy: LatentPolicy, margin: float = 0.2
 ) -> list[PreferencePair]:
-    """Per situation whose key the policy knows: the candidate of its most favoured
-    cluster over one of its least favoured, when their probabilities differ by at
-    least `margin` (distinct texts only)."""
+    """Per situation whose key the policy knows: a candidate of the kind the policy
+    favours most over one of the kind it favours least, when the policy's mass on the
+    two kinds (`LatentPolicy.kind_probs`) differs by at least `margin` (distinct texts
+    only). A candidate counts as the kind the game hears in it (`Candidate.kind`), the
+    move its words make; two clusters of one kind act alike in the latent game, so the
+    policy's split between them is no preference and makes no pair."""
     pairs = []
     for s in situations:
-        probs = policy.probs(s.key, s.role)
-        if probs is None:
+        mass = policy.kind_probs(s.key, s.role)
+        if mass is None:
             continue
-        scored = [
-            (probs[assignment[(s.game, s.turn, i)]], c.text)
-            for i, c in enumerate(s.candidates)
-            if (s.game, s.turn, i) in assignment and c.text.strip()
-        ]
+        scored = [(mass[c.kind], c.text) for c in s.candidates if c.text.strip()]
         if len({t for _, t in scored}) < 2:
             continue
         best = max(scored)
