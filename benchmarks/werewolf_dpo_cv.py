@@ -49,6 +49,7 @@ def cross_validate(
     model: str = "local:smollm2",
     seed: int = 0,
     iterations: Sequence[int] = (),
+    max_length: int = 512,
 ) -> dict[str, Any]:
     """The folds (each skipped when its report exists: a rerun must keep the same pairs,
     folds, steps and model) and their pooled result."""
@@ -68,7 +69,7 @@ def cross_validate(
         fold = out / f"fold{i}"
         if not (fold / "dpo_report.json").exists():
             m, tok = load_trainable(model)
-            cfg = DPOConfig(steps=steps, folds=folds, fold=i, seed=seed)
+            cfg = DPOConfig(steps=steps, max_length=max_length, folds=folds, fold=i, seed=seed)
             print(f"fold {i}/{folds}: training", file=sys.stderr, flush=True)
             train_dpo(m, tok, pairs, fold, cfg)
             for weights in fold.glob("*.safetensors"):
@@ -81,6 +82,7 @@ def cross_validate(
         "iterations": sorted({p.key.split()[0] for p in pairs}),
         "model": model,
         "steps": steps,
+        "max_length": max_length,
         **pooled,
     }
     (out / "cv.json").write_text(json.dumps(result, indent=1))

@@ -113,7 +113,7 @@ def cv_lines(cv: dict[str, Any]) -> list[str]:
         "## DPO, held out (cross-validation)",
         "",
         f"Produced by `python -m benchmarks.werewolf_dpo_cv RUN --steps {cv['steps']} "
-        f"--model {cv['model']}`: the run's {cv['pairs']} preference pairs from "
+        f"--max-length {cv.get('max_length', 512)} --model {cv['model']}`: the run's {cv['pairs']} preference pairs from "
         f"{cv['games']} self-play games ({', '.join(cv.get('iterations', []))}), "
         f"{len(cv['folds'])} folds by game; each fold "
         "DPO-trains the starting model on the other folds and measures the log-odds "

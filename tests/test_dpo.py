@@ -80,3 +80,22 @@ def test_no_pairs_is_an_error(tiny_dir: Path, tmp_path: Path) -> None:
     model, tok = _load(tiny_dir)
     with pytest.raises(ValueError, match="no preference pairs"):
         train_dpo(model, tok, [], tmp_path / "none", DPOConfig())
+
+
+def test_long_prompts_lose_their_start_not_the_answers(tiny_dir: Path) -> None:
+    from agents.training.dpo import fit_prompts
+
+    _, tok = _load(tiny_dir)
+    record = " ".join(["the cat sat on the mat"] * 60)
+    long = Pair(record + " so far the fox", "the cat sat", "no no night", "g")
+    short = _pairs(1)[0]
+    fitted = fit_prompts([long, short], tok, max_length=96)
+    assert fitted[1] == short  # fits already: untouched
+    cut = fitted[0]
+    assert cut.prompt.startswith("...") and cut.prompt.endswith("so far the fox")
+    assert (cut.chosen, cut.rejected, cut.group) == (long.chosen, long.rejected, long.group)
+    ids = tok.apply_chat_template(dpo_rows([cut])[0]["prompt"], add_generation_prompt=True,
+                                  tokenize=True)  # fmt: skip
+    ids = ids["input_ids"] if hasattr(ids, "keys") else ids
+    answer = max(len(tok(a)["input_ids"]) for a in (cut.chosen, cut.rejected))
+    assert 60 < len(ids) + answer <= 96

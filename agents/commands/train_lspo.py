@@ -44,6 +44,7 @@ class TrainLspoSettings(CommandSettings):
     clusters: Count = 2
     cfr_iterations: Count = 3000
     dpo_steps: Count = 60
+    dpo_max_length: Count = 512
     lr: float = 2e-4
     eval_games: Size = 400
     seed: int = 0
@@ -153,7 +154,12 @@ def run_lspo(
                     tok,
                     [Pair(p.prompt, p.chosen, p.rejected, p.group) for p in pairs],
                     model_dir,
-                    DPOConfig(steps=settings.dpo_steps, lr=settings.lr, seed=settings.seed),
+                    DPOConfig(
+                        steps=settings.dpo_steps,
+                        lr=settings.lr,
+                        max_length=settings.dpo_max_length,
+                        seed=settings.seed,
+                    ),
                     lambda phase, d, t: progress(f"iteration {it}: DPO {phase}", d, t),  # noqa: B023
                 )
                 dpo.update(json.loads((model_dir / "dpo_report.json").read_text()))
@@ -191,6 +197,11 @@ def train_lspo_cmd(
     clusters: int = typer.Option(2, help="k-means clusters per role in iteration 1 (+1 each)."),
     cfr_iterations: int = typer.Option(3000, help="MCCFR iterations per solve."),
     dpo_steps: int = typer.Option(60, help="DPO optimiser steps per iteration."),
+    dpo_max_length: int = typer.Option(
+        512,
+        help="DPO: prompt + statement tokens kept (the prompt's start is cut); a step's "
+        "cost on a CPU grows with it.",
+    ),
     lr: float = typer.Option(2e-4, help="DPO (LoRA) learning rate."),
     eval_games: int = typer.Option(400, help="Games per side against the rule bot."),
     seed: int = typer.Option(0, help="Seeds self-play, clustering, MCCFR and evaluation."),
@@ -200,7 +211,8 @@ def train_lspo_cmd(
     kept per iteration under --out; a rerun resumes."""
     settings = TrainLspoSettings(
         model=model, out=out, iterations=iterations, games=games, candidates=candidates,
-        clusters=clusters, cfr_iterations=cfr_iterations, dpo_steps=dpo_steps, lr=lr,
+        clusters=clusters, cfr_iterations=cfr_iterations, dpo_steps=dpo_steps,
+        dpo_max_length=dpo_max_length, lr=lr,
         eval_games=eval_games, seed=seed,
     )  # fmt: skip
     from agents.training.orpo import load_trainable

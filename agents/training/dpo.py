@@ -32,7 +32,8 @@ class DPOConfig:
     batch_size: int = 4
     lora_rank: int = 16
     max_length: int = 512
-    """Prompt + answer tokens kept in training (TRL truncates the prompt's start)."""
+    """Prompt + answer tokens kept in training: a longer prompt loses its start
+    (`fit_prompts`; TRL itself would keep the start and cut the answers off)."""
     heldout: float = 0.2
     folds: int = 0
     """> 1: cross-validation by situation; fold `fold` is held out (instead of `heldout`)."""
@@ -68,6 +69,32 @@ class DPOReport:
             f"{self.train_margin_after:+.4f}",
             f"saved: {self.out} (load it as local:{self.out})",
         ]
+
+
+def fit_prompts(pairs: Sequence[Pair], tokenizer: Any, max_length: int) -> list[Pair]:
+    """`pairs` with each prompt cut from its start (whole tokens, marked "...") so that the
+    chat-templated prompt and the longer answer fit in `max_length` tokens. TRL's DPO
+    truncates only from the end (`truncation_mode="keep_start"` is all it supports), which
+    would cut the answers, the very tokens DPO compares; a situation's prompt ends with
+    what matters most (the latest record and the request)."""
+    out = []
+    for p in pairs:
+        row = dpo_rows([p])[0]
+        prompt_ids = tokenizer.apply_chat_template(
+            row["prompt"], add_generation_prompt=True, tokenize=True
+        )
+        if hasattr(prompt_ids, "keys"):
+            prompt_ids = prompt_ids["input_ids"]
+        answer = max(len(tokenizer(a)["input_ids"]) for a in (p.chosen, p.rejected)) + 4
+        excess = len(prompt_ids) + answer - max_length
+        if excess <= 0:
+            out.append(p)
+            continue
+        ids = tokenizer(p.prompt, add_special_tokens=False)["input_ids"]
+        keep = max(len(ids) - excess - 2, 1)  # "..." costs about two tokens
+        tail = tokenizer.decode(ids[-keep:], skip_special_tokens=True)
+        out.append(Pair("..." + tail, p.chosen, p.rejected, p.group))
+    return out
 
 
 def dpo_rows(pairs: Sequence[Pair]) -> list[dict[str, Any]]:
@@ -168,7 +195,7 @@ def _train_trl(
     trainer = DPOTrainer(
         model=model,
         args=args,
-        train_dataset=Dataset.from_list(dpo_rows(train)),
+        train_dataset=Dataset.from_list(dpo_rows(fit_prompts(train, tokenizer, config.max_length))),
         processing_class=tokenizer,
         peft_config=lora,
         callbacks=[Progress()],
