@@ -99,8 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--iteration", type=int, action="append", default=[], help="only these (repeatable)"
     )
+    ap.add_argument("--max-length", type=int, default=512, help="DPO tokens kept per pair")
     args = ap.parse_args(argv)
-    result = cross_validate(args.run, args.folds, args.steps, args.model, args.seed, args.iteration)
+    result = cross_validate(
+        args.run, args.folds, args.steps, args.model, args.seed, args.iteration, args.max_length
+    )
     print("\n".join(lines(result, unit="game")))
     return 0
 
