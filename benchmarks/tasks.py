@@ -5,7 +5,8 @@ it picks its instances (dataset), builds each instance's environment, runs the a
 it through the run primitive (`foundation.runs`), scores the result and returns a summary
 dict whose "output" the CLI prints and whose "exit_code" becomes the process's (0 when
 absent). The registered tasks: swe-bench (benchmarks/swe_bench/solve.py), game24,
-blocksworld and tictactoe (benchmarks/planning_tasks.py), story (benchmarks/stories.py).
+blocksworld and tictactoe (benchmarks/planning_tasks.py), story (benchmarks/stories.py),
+appworld (benchmarks/appworld/solve.py).
 
 Add one at the bottom of this file with one call; its module is imported only when the
 task runs, so `agents --help` stays fast:
@@ -141,5 +142,13 @@ register_task(
         "story",
         "COS(M+O)S story search from --prompt: story, tree HTML, step values.",
         _lazy_run("benchmarks.stories", "solve_story"),
+    )
+)
+register_task(
+    RegisteredTask(
+        "appworld",
+        "AppWorld's apps: appworld-mini (--split train|dev|test) or the official data "
+        "(--appworld-data DIR) with a ReAct agent writing Python; TGC/SGC per level.",
+        _lazy_run("benchmarks.appworld.solve", "run_appworld"),
     )
 )

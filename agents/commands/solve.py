@@ -30,6 +30,7 @@ USED_BY: dict[str, tuple[str, ...]] = {
     "--agent": PLANNING,
     "--prompt": ("story",),
     "--option": PLANNING,
+    "--appworld-data": ("appworld",),
 }
 """The tasks that read each task-specific option; any other task refuses it."""
 IGNORED_BY: dict[str, tuple[str, ...]] = {
@@ -38,6 +39,8 @@ IGNORED_BY: dict[str, tuple[str, ...]] = {
         ("--dataset", "--instances", "--search", "--workers", "--sandbox", "--no-eval",
          *SWE_DATA),
     ),
+    "appworld": ("--dataset", "--search", "--sandbox", "--no-eval",
+                 *(flag for flag in SWE_DATA if flag != "--split")),
     "story": (
         "--dataset", "--instances", "--limit", "--search", "--workers", "--sandbox",
         "--no-eval", "--max-cost", "--base-url", "--no-cache", *SWE_DATA,
@@ -78,6 +81,7 @@ class SolveSettings(SweDataSettings):
     agent: str | None = None
     prompt: str | None = None
     option: str | None = None
+    appworld_data: Path | None = None
 
     @field_validator("task")
     @classmethod
@@ -107,6 +111,7 @@ class SolveSettings(SweDataSettings):
         from benchmarks.tasks import SolveOptions
 
         extra = {"agent": self.agent, "prompt": self.prompt, "option": self.option}
+        extra["appworld_data"] = str(self.appworld_data) if self.appworld_data else None
         return SolveOptions(
             model=self.model,
             dataset=self.dataset,
@@ -135,7 +140,7 @@ def solve(
     task: str = typer.Option(
         "swe-bench",
         "--task",
-        help="swe-bench, game24, blocksworld, tictactoe or story (benchmarks/tasks.py).",
+        help="swe-bench, game24, blocksworld, tictactoe, story or appworld (benchmarks/tasks.py).",
     ),
     model: str = typer.Option("local:smollm2", "--model", "-m", help="Model spec."),
     dataset: str | None = typer.Option(
@@ -150,7 +155,7 @@ def solve(
         "--limit",
         "-k",
         help="First K instances (swe-bench: default 1, 0 = all; game24: default 10, "
-        "0 = all 100; blocksworld/tictactoe: default 10).",
+        "0 = all 100; blocksworld/tictactoe: default 10; appworld: default all).",
     ),
     search: str = typer.Option(
         "linear", "--search", help="swe-bench: linear (ReAct) or mcts (SWE-Search)."
@@ -162,7 +167,8 @@ def solve(
         min=1,
         help="swe-bench: actions per instance (mcts: simulations = 2x this; default 8); "
         "game24/blocksworld/tictactoe: LLM calls per instance, the same for every agent "
-        "(default 60; tictactoe 200); story: plot steps (default 5).",
+        "(default 60; tictactoe 200); story: plot steps (default 5); appworld: turns per "
+        "task (default 10).",
     ),
     max_cost: float | None = typer.Option(
         None, "--max-cost", min=0, help="Dollar cap for the run's LLM calls."
@@ -201,6 +207,12 @@ def solve(
         "blocksworld: number of blocks, 2-6 (default 4); tictactoe: the opponent bot, "
         "random (default) or mcts:sims=N.",
     ),
+    appworld_data: Path | None = typer.Option(
+        None,
+        "--appworld-data",
+        help="appworld: the official data (the folder `appworld download data` fills, holding "
+        "data/); --split train, dev, test_normal or test_challenge. Without it: appworld-mini.",
+    ),
 ) -> None:
     """Solve a task's instances with a model and an agent graph; write predictions,
     trajectories, search trees and usage; then grade. Rerun the same command to resume."""
@@ -210,7 +222,8 @@ def solve(
         task=task, model=model, dataset=dataset, instances=instances, limit=limit,
         search=search, max_iterations=max_iterations, max_cost=max_cost, workers=workers,
         sandbox=sandbox, output=output, no_eval=no_eval, base_url=base_url, no_cache=no_cache,
-        agent=agent, prompt=prompt, option=option, split=split, repos_dir=repos_dir,
+        agent=agent, prompt=prompt, option=option, appworld_data=appworld_data, split=split,
+        repos_dir=repos_dir,
         repo_url=repo_url, images=images, specs=tuple(specs), task_repo=task_repo,
     )  # fmt: skip
     summary = get_task(settings.task).run(settings.options())

@@ -190,15 +190,21 @@ class AppWorldEnv:
     """
 
     def __init__(
-        self, limits: Limits | None = None, *, startup_timeout: float = STARTUP_TIMEOUT
+        self,
+        limits: Limits | None = None,
+        *,
+        startup_timeout: float = STARTUP_TIMEOUT,
+        installation: Installation | None = None,
     ) -> None:
+        """`installation`: whose data the worlds come from (default `ensure_appworld()`; the
+        official data's is `official.prepare(...)`)."""
         self.limits = limits or DEFAULT_LIMITS
         self.startup_timeout = startup_timeout
         self.task: AppWorldTask | None = None
         self.supervisor: dict[str, str] = {}
         self.completed = False  # the agent called apis.supervisor.complete_task
         self.steps = 0
-        self._inst: Installation | None = None
+        self._inst: Installation | None = installation
         self._executor: Executor | None = None
         self._http: httpx.Client | None = None
         self._root: Path | None = None
