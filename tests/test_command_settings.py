@@ -26,6 +26,7 @@ from agents.commands.sandbox import SandboxGcSettings
 from agents.commands.settings import CommandSettings
 from agents.commands.solve import SolveSettings
 from agents.commands.train import TrainOrpoSettings
+from agents.commands.train_loop import TrainLoopSettings
 from agents.commands.train_lspo import TrainLspoSettings
 from benchmarks.tasks import SolveOptions
 from foundation.errors import UserError
@@ -42,6 +43,7 @@ SETTINGS: dict[str, type[CommandSettings]] = {
     "play": PlaySettings,
     "train orpo": TrainOrpoSettings,
     "train lspo": TrainLspoSettings,
+    "train loop": TrainLoopSettings,
     "bench werewolf": BenchWerewolfSettings,
     "models": ModelsSettings,
     "ask": AskSettings,

@@ -1,0 +1,145 @@
+"""`agents train loop`: its settings and one-line errors, --help, a run on a tiny model
+(game24 through the CLI; appworld-mini with a fake world) that resumes, and the
+experiment's helpers (paired interval, game24 answers)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from test_loop_envs import WordWorld
+from tiny_models import build_tiny_llama
+from typer.testing import CliRunner
+
+from agents.cli import app, main
+from agents.commands.train_loop import TrainLoopSettings, run_train_loop
+from benchmarks.loop_experiment import (
+    Experiment,
+    appworld_tasks,
+    game24_answer,
+    game24_reward,
+    game24_tasks,
+    paired_interval,
+)
+from foundation.errors import UserError
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Any:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    words = ["```", "\n", "do", "x", "y", "finish", "1", "2", "3", "4", "*", "+", "(", ")"]
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-loop-cli"), words=words)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"k": 1}, "--k must be >= 2"),
+        ({"model": "openai:gpt-4o"}, "LOOP trains a local model"),
+        ({"task": "chess"}, "--task must be appworld-mini, game24 or swe-mini, not 'chess'"),
+        ({"task": "swe-mini"}, "--task swe-mini: LOOP is not wired to it yet"),
+        ({"partial": 1.5}, "--partial must be in [0, 1]"),
+        ({"lr": 0}, "--lr must be > 0"),
+        ({"iterations": 0}, "--iterations must be >= 1"),
+    ],
+)
+def test_bad_options_are_one_line(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(UserError) as caught:
+        TrainLoopSettings(**options)
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_the_cli_prints_one_line_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv, message, code in (
+        (["train", "loop", "--k", "1"], "--k must be >= 2", 2),
+        (["train", "loop", "--task", "swe-mini"], "not wired to it yet", 2),
+        (["train", "loop", "--templates", "venmo-balance"], "unknown train template", 2),
+        (["train", "loop", "--model", "local:/no/such/model"], "no such file", 1),
+    ):
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+        assert exited.value.code == code, argv
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
+
+
+def test_help_explains() -> None:
+    result = CliRunner().invoke(app, ["train", "loop", "--help"])
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    for phrase in ("leave-one-out", "--k", "--lora-rank", "--max-turns", "resum", "no KL"):
+        assert phrase in text, phrase
+
+
+def test_settings_build_the_trainers_config() -> None:
+    config = TrainLoopSettings(k=4, lora_rank=8, lr=1e-4, max_tokens=64, seed=3).config()
+    assert (config.k, config.lora_rank, config.lora_alpha, config.lr) == (4, 8, 16, 1e-4)
+    assert (config.max_tokens, config.seed, config.iterations) == (64, 3, 10)
+    assert TrainLoopSettings().run_dir() == Path("runs/loop/appworld-mini")
+
+
+def test_game24_through_the_cli_and_a_rerun_resumes(tiny_dir: Path, tmp_path: Path) -> None:
+    argv = [
+        "train", "loop", "--task", "game24", "--model", f"local:{tiny_dir}", "--k", "2",
+        "--iterations", "2", "--tasks-per-iteration", "2", "--max-tokens", "4",
+        "--puzzles", "4", "--out", str(tmp_path / "run"),
+    ]  # fmt: skip
+    first = CliRunner().invoke(app, argv)
+    assert first.exit_code == 0, first.output
+    assert "LOOP: 2 iterations (0 resumed)" in first.output
+    assert (tmp_path / "run" / "iter1" / "log.json").is_file()
+    argv[argv.index("--iterations") + 1] = "3"
+    again = CliRunner().invoke(app, argv)
+    assert again.exit_code == 0, again.output
+    assert "LOOP: 3 iterations (2 resumed)" in again.output
+
+
+def test_appworld_mini_with_a_fake_world(tiny_dir: Path, tmp_path: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    class MiniWorld(WordWorld):
+        def reset(self, task: Any) -> str:  # an AppWorldTask
+            self.resets += 1
+            self.task, self.done, self.completed = (task.instruction, "x"), [], False
+            return str(task.instruction)
+
+    settings = TrainLoopSettings(
+        k=2, iterations=1, tasks_per_iteration=2, max_tokens=6, max_turns=2,
+        templates="phone-alarm", per_template=2, workers=2, out=tmp_path / "run",
+    )  # fmt: skip
+    phases: list[str] = []
+    start = (
+        AutoModelForCausalLM.from_pretrained(tiny_dir),
+        AutoTokenizer.from_pretrained(tiny_dir),
+    )
+    report = run_train_loop(settings, lambda p, d, t: phases.append(p), start, MiniWorld)
+    assert report.logs[0].rollouts == 4 and report.logs[0].tasks == 2
+    assert "iteration 0: rollouts" in phases and "iterations" in phases
+
+
+def test_the_experiments_tasks_and_numbers() -> None:
+    trained = appworld_tasks("train", ("phone-alarm",), range(3))
+    held = Experiment(templates=("phone-alarm",), eval_tasks=2).heldout()
+    assert {t.name for t in trained}.isdisjoint(t.name for t in held)
+    assert all(t.demo and "Task:" in t.demo for t in held)
+    demo_task = trained[0].demo
+    assert demo_task is not None and all(t.name not in demo_task for t in trained)
+    with pytest.raises(ValueError, match="unknown train template"):
+        appworld_tasks("train", ("venmo-balance",))
+    assert set(game24_tasks("train", 20)).isdisjoint(game24_tasks("test", 100))
+    assert game24_answer("Answer: `(10 * 10 - 4) / 4` = 24\nmore") == "(10 * 10 - 4) / 4"
+    assert game24_reward((4, 4, 10, 10), " (10 * 10 - 4) / 4") == 1.0
+    assert game24_reward((4, 4, 10, 10), "__import__('os')") == 0.0
+    ci = paired_interval([0.0, 0.25, 0.5, 0.0], [0.5, 0.25, 1.0, 0.25])
+    assert ci["mean"] == pytest.approx(0.3125)
+    assert ci["boot_low"] <= ci["mean"] <= ci["boot_high"]
+    assert ci["normal_low"] < ci["mean"] < ci["normal_high"]
