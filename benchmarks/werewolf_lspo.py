@@ -85,8 +85,18 @@ def pool_lines(pool: dict[str, Any]) -> list[str]:
         + ", ".join(members)
         + ") on both sides of the same deals (seeds from "
         f"{pool['seed']}: not the run's own evaluation deals): {pool['games']} deals per "
-        f"side, {pool['llm_games']} when the language agent plays, "
-        f"{pool.get('react_games', 0)} against the ReAct member. `latent` = the iteration's CFR policy "
+        "side"
+        + (
+            f", {pool['llm_games']} when the language agent plays"
+            if pool["llm_games"]
+            else "; language agents are not evaluated here"
+        )
+        + (
+            f", {pool['react_games']} against the ReAct member"
+            if pool.get("react_games")
+            else "; the ReAct agent is left out of the pool"
+        )
+        + ". `latent` = the iteration's CFR policy "
         "(argmax); `language` = the LSPO agent (`lspo:run=RUN,iteration=i`: the iteration's "
         "model proposes 4 statements, the policy picks; votes and night moves by the rule "
         "policy). Against the pool = the mean of the members' overall rates; a latent "
@@ -186,7 +196,7 @@ def plot(rows: list[dict[str, Any]], path: Path, pool: dict[str, Any] | None = N
     import matplotlib.pyplot as plt
 
     its = [r["iteration"] for r in rows]
-    fig, ax = plt.subplots(figsize=(6, 3.8))
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
     for key, label in (
         ("overall", "overall"),
         ("werewolves", "as werewolves"),
@@ -207,7 +217,7 @@ def plot(rows: list[dict[str, Any]], path: Path, pool: dict[str, Any] | None = N
     ax.set_xlabel("LSPO iteration")
     ax.set_ylabel("win rate (overall unless marked)")
     ax.set_xticks(its)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title("LSPO on Werewolf, by iteration")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
