@@ -4,6 +4,7 @@ weights are shared across tests (converting SmolLM2 takes ~20 s)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,3 +25,15 @@ def _isolated_llm_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     from agents.llm.usage import GLOBAL_METER
 
     GLOBAL_METER.reset()
+
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """torch on one thread for the test (`pytestmark = pytest.mark.usefixtures(...)`): a
+    tiny model gains nothing from threads, and loses much when the CPU is shared."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

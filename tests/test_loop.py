@@ -42,13 +42,7 @@ PROMPTS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Any:
-    """A tiny model gains nothing from threads, and loses much when the CPU is shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 from tiny_models import build_tiny_llama
 
 from agents.llm.types import Message
@@ -222,12 +221,7 @@ def test_bad_settings_and_the_supervisor_line() -> None:
 # -- a tiny model through train_loop -------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Any:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

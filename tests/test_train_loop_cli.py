@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 from test_loop_envs import WordWorld
 from tiny_models import build_tiny_llama
 from typer.testing import CliRunner
@@ -25,13 +24,7 @@ from benchmarks.loop_experiment import (
 )
 from foundation.errors import UserError
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Any:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
