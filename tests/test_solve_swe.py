@@ -83,7 +83,7 @@ def test_tasks_are_looked_up_in_one_registry():
     from benchmarks.tasks import TASKS, Task
 
     assert get_task("swe-bench").name == "swe-bench"
-    assert set(TASKS) == {"swe-bench", "game24", "blocksworld", "tictactoe", "story"}
+    assert set(TASKS) == {"swe-bench", "game24", "blocksworld", "tictactoe", "story", "appworld"}
     assert all(isinstance(t, Task) and t.description for t in TASKS.values())
     from foundation.errors import UserError
 
