@@ -262,17 +262,23 @@ def rate(k: int, n: int) -> dict[str, Any]:
 
 
 def mean_rate(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    """The mean of two independent win rates, with a normal 95% interval whose variances
-    come from Wilson-adjusted rates (never zero at 0 or 1 wins)."""
-    if not a["games"] or not b["games"]:
+    """The mean of two independent win rates (`mean_of_rates`)."""
+    return mean_of_rates([a, b])
+
+
+def mean_of_rates(rates: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The mean of independent win rates (`rate` dicts), with a normal 95% interval
+    whose variances come from Wilson-adjusted rates (never zero at 0 or 1 wins); rate
+    None when one of them has no games."""
+    if not rates or not all(r["games"] for r in rates):
         return {"rate": None, "low": 0.0, "high": 1.0}
     var = 0.0
-    for r in (a, b):
+    for r in rates:
         n = r["games"] + Z * Z
         p = (r["wins"] + Z * Z / 2) / n
         var += p * (1 - p) / n
-    centre = (a["rate"] + b["rate"]) / 2
-    half = Z * math.sqrt(var) / 2
+    centre = sum(r["rate"] for r in rates) / len(rates)
+    half = Z * math.sqrt(var) / len(rates)
     return {"rate": centre, "low": max(0.0, centre - half), "high": min(1.0, centre + half)}
 
 

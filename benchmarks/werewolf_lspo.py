@@ -15,20 +15,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 THEIRS = "LSPO paper (their setup, a large model): overall win rate 0.50 for LSPO, 0.47 for the strongest earlier agent, 0.38 for ReAct."
-
-
-def wilson(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
-    """The Wilson score interval of a proportion `p` over `n` trials."""
-    if n == 0:
-        return 0.0, 1.0
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
 
 
 def summaries(run: Path) -> list[dict[str, Any]]:
@@ -55,15 +45,16 @@ def control(rows: list[dict[str, Any]], seed: int = 3) -> dict[str, Any]:
 
 
 def _cells(v: dict[str, Any]) -> list[str]:
-    n = v["games"]
-    cells = []
-    for side in ("werewolves", "village"):
-        lo, hi = wilson(v[side], n)
-        cells.append(f"{v[side]:.3f} [{lo:.3f}, {hi:.3f}]")
-    var = sum(v[side] * (1 - v[side]) / max(n, 1) for side in ("werewolves", "village"))
-    half = 1.96 * math.sqrt(var) / 2
-    cells.append(f"{v['overall']:.3f} [{v['overall'] - half:.3f}, {v['overall'] + half:.3f}]")
-    return cells
+    """Each side's rate over v["games"] with its Wilson interval, and the overall mean
+    with its interval (`benchmarks.werewolf.mean_rate`)."""
+    from benchmarks.werewolf import mean_rate, rate
+
+    sides = [rate(round(v[s] * v["games"]), v["games"]) for s in ("werewolves", "village")]
+    overall = mean_rate(*sides)
+    return [
+        *(f"{r['wins'] / max(r['games'], 1):.3f} [{r['low']:.3f}, {r['high']:.3f}]" for r in sides),
+        f"{v['overall']:.3f} [{overall['low']:.3f}, {overall['high']:.3f}]",
+    ]
 
 
 def _rate(r: dict[str, Any]) -> str:

@@ -32,14 +32,13 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import math
 import sys
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.werewolf import SIDES, Z, mean_rate, play_game, rate
+from benchmarks.werewolf import SIDES, mean_of_rates, mean_rate, play_game, rate
 from foundation.errors import one_line
 from foundation.runs import Row, RunLog, run_lock, run_units
 
@@ -156,20 +155,11 @@ def _member_rates(won: dict[str, list[bool]]) -> dict[str, Any]:
 
 
 def _pool_overall(members: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The mean of the members' overall rates, with a normal 95% interval (each side's
-    variance from its Wilson-adjusted rate, as `mean_rate`)."""
+    """The mean of the members' overall rates (each the mean of its two sides), with a
+    normal 95% interval (`mean_of_rates` over every member's sides); members without
+    games on both sides are left out."""
     played = [m for m in members if m["werewolves"]["games"] and m["village"]["games"]]
-    if not played:
-        return {"rate": None, "low": 0.0, "high": 1.0}
-    var = 0.0
-    for m in played:
-        for s in SIDES:
-            n = m[s]["games"] + Z * Z
-            p = (m[s]["wins"] + Z * Z / 2) / n
-            var += p * (1 - p) / n / 4
-    centre = sum(m["overall"]["rate"] for m in played) / len(played)
-    half = Z * math.sqrt(var) / len(played)
-    return {"rate": centre, "low": max(0.0, centre - half), "high": min(1.0, centre + half)}
+    return mean_of_rates([m[s] for m in played for s in SIDES])
 
 
 def summarise(cfg: PoolEval, rows: Sequence[Row]) -> dict[str, Any]:

@@ -148,6 +148,33 @@ def test_engine_logprobs_equal_the_trainers(tiny_dir: Path) -> None:
         assert torch.allclose(ratio, torch.ones_like(ratio), atol=1e-3)
 
 
+def test_rollouts_of_exactly_4bit_weights_are_the_trained_models(tiny_dir: Path) -> None:
+    """Before LOOP's first update a Q4 GGUF's weights are exactly 4-bit, where the
+    engine's default decoder takes its bfloat16/int4 path; LOOP's rollouts must still
+    come from the float32 model it trains (its log-probs within float noise)."""
+    from test_fast_decoder import snap_to_q4
+
+    from agents.llm import fast_decoder
+    from agents.training.loop import LoopConfig, _rollouts, _with_lora
+
+    model, tok = _load(tiny_dir)
+    snap_to_q4(model)
+    assert fast_decoder.LlamaDecoder(model, int4=True).int4  # the default would quantise
+    config = LoopConfig(k=3, max_tokens=6)
+    peft_model = _with_lora(model, config)
+    peft_model.eval()
+    groups = _rollouts(peft_model, tok, _cat_env(), list(PROMPTS), config, seed=3)
+    flat = [t for g in groups for r in g for t in r.turns if t.tokens]
+    assert len(flat) > 3
+    with torch.no_grad():
+        logp, _ = token_logps(peft_model, [(t.prompt, t.trained) for t in flat])
+    gap = max(
+        float((logp[i, : len(t.tokens)] - torch.tensor(t.logprobs)).abs().max())
+        for i, t in enumerate(flat)
+    )
+    assert gap < 1e-3, gap
+
+
 class TwoTurnEnv:
     """A two-turn episode through `run` only: the second context holds the first
     answer; the reward is whether the second answer says "dog"."""

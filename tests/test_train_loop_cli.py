@@ -1,6 +1,6 @@
 """`agents train loop`: its settings and one-line errors, --help, a run on a tiny model
-(game24 through the CLI; appworld-mini with a fake world) that resumes, and the
-experiment's helpers (paired interval, game24 answers)."""
+(game24 and countdown through the CLI; appworld-mini with a fake world) that resumes, and
+the experiment's helpers (paired interval, game24 answers, countdown puzzles)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,14 @@ from typer.testing import CliRunner
 from agents.cli import app, main
 from agents.commands.train_loop import TrainLoopSettings, run_train_loop
 from benchmarks.loop_experiment import (
+    COUNTDOWN_SHOTS,
     Experiment,
     appworld_tasks,
+    countdown_gold,
+    countdown_prompt,
+    countdown_puzzles,
+    countdown_reward,
+    countdown_tasks,
     game24_answer,
     game24_reward,
     game24_tasks,
@@ -38,7 +44,11 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     [
         ({"k": 1}, "--k must be >= 2"),
         ({"model": "openai:gpt-4o"}, "LOOP trains a local model"),
-        ({"task": "chess"}, "--task must be appworld-mini, game24 or swe-mini, not 'chess'"),
+        (
+            {"task": "chess"},
+            "--task must be appworld-mini, game24, countdown or swe-mini, not 'chess'",
+        ),
+        ({"task": "countdown", "numbers": 5}, "--numbers must be 2, 3 or 4 (got 5)"),
         ({"task": "swe-mini"}, "--task swe-mini: LOOP is not wired to it yet"),
         ({"partial": 1.5}, "--partial must be in [0, 1]"),
         ({"lr": 0}, "--lr must be > 0"),
@@ -136,3 +146,50 @@ def test_the_experiments_tasks_and_numbers() -> None:
     assert ci["mean"] == pytest.approx(0.3125)
     assert ci["boot_low"] <= ci["mean"] <= ci["boot_high"]
     assert ci["normal_low"] < ci["mean"] < ci["normal_high"]
+
+
+@pytest.mark.parametrize("numbers", [2, 3, 4])
+def test_countdown_puzzles_splits_and_checker(numbers: int) -> None:
+    from benchmarks.game24.puzzles import check_target
+
+    for shown, answer in COUNTDOWN_SHOTS[numbers]:  # the prompt's examples are right
+        assert len(shown) == numbers + 1 and check_target(shown[1:], shown[0], answer).ok
+    test = countdown_tasks("test", 50, numbers=numbers)
+    train = countdown_tasks("train", 200, seed=7, numbers=numbers)
+    assert test == countdown_tasks("test", 50, numbers=numbers)  # fixed for every run
+    assert len(train) == 200 and set(train).isdisjoint(
+        countdown_tasks("test", 100, numbers=numbers)
+    )
+    assert set(train).isdisjoint(p for p, _ in COUNTDOWN_SHOTS[numbers])
+    for puzzle in train[:40]:
+        assert puzzle[0] > 0 and all(1 <= x <= 12 for x in puzzle[1:])
+        assert countdown_reward(puzzle, f"Answer: {countdown_gold(puzzle)} = {puzzle[0]}") == 1.0
+    target, *nums = train[0]
+    assert countdown_reward(train[0], " + ".join(map(str, [*nums, 1]))) == 0.0  # extra number
+    assert countdown_reward((7, 3, 4), "3 + 4") == 1.0
+    assert countdown_reward((7, 3, 4), "3 * 4") == 0.0  # 12, not 7
+    assert countdown_reward((7, 3, 4), "__import__('os')") == 0.0
+    messages = countdown_prompt(train[0])
+    assert messages[0]["role"] == "system" and [m["role"] for m in messages[1:]] == (
+        ["user", "assistant"] * 3 + ["user"]
+    )
+    assert messages[-1]["content"] == f"Numbers: {' '.join(map(str, nums))}. Target: {target}."
+    with pytest.raises(ValueError, match="must be 2, 3 or 4"):
+        countdown_puzzles(3, 0, numbers=5)
+    if numbers == 2:  # about 350 exist: asking for more is an error, not an endless loop
+        with pytest.raises(ValueError, match="distinct puzzles of 2 numbers exist"):
+            countdown_tasks("train", 400, numbers=2)
+
+
+def test_countdown_through_the_cli(tiny_dir: Path, tmp_path: Path) -> None:
+    argv = [
+        "train", "loop", "--task", "countdown", "--model", f"local:{tiny_dir}", "--k", "3",
+        "--iterations", "1", "--tasks-per-iteration", "2", "--max-tokens", "4",
+        "--puzzles", "4", "--numbers", "3", "--out", str(tmp_path / "run"),
+    ]  # fmt: skip
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    log = (tmp_path / "run" / "iter0" / "log.json").read_text()
+    assert '"rollouts": 6' in log and '"tasks": 2' in log
+    assert TrainLoopSettings(task="countdown").config().micro_batch == 8
+    assert TrainLoopSettings(task="appworld-mini").config().micro_batch == 1

@@ -4,7 +4,7 @@ K rollouts per task with the current weights (the fast local engine), each rollo
 advantage its return minus the mean of the other K - 1, PPO's clipped per-token loss on
 LoRA adapters; no value network, no reference model, no KL: one copy of the model
 (`agents.training.loop`). The tasks: appworld-mini (multi-turn episodes in AppWorld's
-apps, `agents.training.loop_envs`) or game24 (one prompt, one answer); see
+apps, `agents.training.loop_envs`), game24 or countdown (one prompt, one answer); see
 `benchmarks.loop_experiment`. OUT/iter{i}/ holds each iteration's adapter, optimizer state
 and log; a rerun with the same options skips finished iterations.
 """
@@ -31,7 +31,7 @@ from foundation.errors import UserError
 if TYPE_CHECKING:
     from agents.training.loop import LoopConfig
 
-TASKS = ("appworld-mini", "game24", "swe-mini")
+TASKS = ("appworld-mini", "game24", "countdown", "swe-mini")
 
 
 class TrainLoopSettings(CommandSettings):
@@ -45,6 +45,8 @@ class TrainLoopSettings(CommandSettings):
     lr: Positive = 5e-5
     lora_rank: Count = 16
     clip: Positive = 0.2
+    minibatch: int = 0
+    epochs: Count = 1
     temperature: Positive = 1.0
     max_tokens: Count = 256
     max_turns: Count = 4
@@ -55,6 +57,7 @@ class TrainLoopSettings(CommandSettings):
     workers: Count = 6
     puzzles: Count = 64
     easy: bool = False
+    numbers: int = 2
     out: Path | None = None
     seed: int = 0
 
@@ -81,6 +84,20 @@ class TrainLoopSettings(CommandSettings):
             raise ValueError(f"--partial must be in [0, 1] (got {partial})")
         return partial
 
+    @field_validator("minibatch")
+    @classmethod
+    def _minibatch(cls, minibatch: int) -> int:
+        if minibatch < 0:
+            raise ValueError(f"--minibatch must be >= 0 (0: one step per epoch; got {minibatch})")
+        return minibatch
+
+    @field_validator("numbers")
+    @classmethod
+    def _numbers(cls, numbers: int) -> int:
+        if not 2 <= numbers <= 4:
+            raise ValueError(f"--numbers must be 2, 3 or 4 (got {numbers})")
+        return numbers
+
     @field_validator("task")
     @classmethod
     def _supported(cls, task: str) -> str:
@@ -95,10 +112,13 @@ class TrainLoopSettings(CommandSettings):
 
     def config(self) -> LoopConfig:
         from agents.training.loop import LoopConfig
+        from benchmarks.loop_experiment import micro_batch
 
         return LoopConfig(
             k=self.k,
             clip=self.clip,
+            minibatch=self.minibatch,
+            epochs=self.epochs,
             lr=self.lr,
             lora_rank=self.lora_rank,
             lora_alpha=2 * self.lora_rank,
@@ -107,13 +127,13 @@ class TrainLoopSettings(CommandSettings):
             iterations=self.iterations,
             tasks_per_iteration=self.tasks_per_iteration,
             seed=self.seed,
-            micro_batch=1,  # ~900-token AppWorld prompts: ~2.5 GB of activations each
+            micro_batch=micro_batch(self.task),
         )
 
 
 def build(settings: TrainLoopSettings, progress: Any = None) -> tuple[Any, list[Any]]:
     """(env, training tasks) for `settings.task`; the env may need closing (`close()`)."""
-    from benchmarks.loop_experiment import TaskSpec, game24_env, training_tasks
+    from benchmarks.loop_experiment import TaskSpec, countdown_env, game24_env, training_tasks
 
     spec = TaskSpec(
         task=settings.task,
@@ -122,11 +142,14 @@ def build(settings: TrainLoopSettings, progress: Any = None) -> tuple[Any, list[
         demo=settings.demo,
         puzzles=settings.puzzles,
         easy=settings.easy,
+        numbers=settings.numbers,
         seed=settings.seed,
     )
     tasks = training_tasks(spec)
     if settings.task == "game24":
         return game24_env(easy=settings.easy), tasks
+    if settings.task == "countdown":
+        return countdown_env(), tasks
     from agents.training.loop_envs import AppWorldLoopEnv
 
     env = AppWorldLoopEnv(
@@ -179,7 +202,9 @@ def run_train_loop(
 
 def train_loop_cmd(
     task: str = typer.Option(
-        "appworld-mini", help="appworld-mini (multi-turn, AppWorld's apps) or game24."
+        "appworld-mini",
+        help="appworld-mini (multi-turn, AppWorld's apps), game24 or countdown (make a target "
+        "from 2-4 numbers: the one SmolLM2-135M solves sometimes).",
     ),
     model: str = typer.Option("local:smollm2", help="local:smollm2 or local:PATH to start from."),
     k: int = typer.Option(6, help="Rollouts per task: the leave-one-out group (>= 2)."),
@@ -188,6 +213,12 @@ def train_loop_cmd(
     lr: float = typer.Option(5e-5, help="Learning rate of the LoRA adapters (AdamW)."),
     lora_rank: int = typer.Option(16, help="LoRA rank (alpha = 2 x rank)."),
     clip: float = typer.Option(0.2, help="PPO clip: ratios kept to [1 - clip, 1 + clip]."),
+    minibatch: int = typer.Option(
+        0,
+        help="Model turns per optimizer step (0: all of an iteration's in one step); "
+        "smaller makes several clipped steps per iteration.",
+    ),
+    epochs: int = typer.Option(1, help="Passes over each iteration's rollouts."),
     temperature: float = typer.Option(1.0, help="Sampling temperature of the rollouts."),
     max_tokens: int = typer.Option(256, help="Tokens per model turn."),
     max_turns: int = typer.Option(4, help="appworld-mini: model turns per episode."),
@@ -207,13 +238,16 @@ def train_loop_cmd(
         "checks passed (0: binary reward).",
     ),
     workers: int = typer.Option(6, help="appworld-mini: worlds (processes) played at once."),
-    puzzles: int = typer.Option(64, help="game24: training puzzles (never the held-out ones)."),
+    puzzles: int = typer.Option(
+        64, help="game24, countdown: training puzzles (never the held-out ones)."
+    ),
     easy: bool = typer.Option(
         False,
         "--easy/--no-easy",
         help="game24: the easy variant: puzzles whose numbers sum to 24, sums among the "
         "examples (a third of them held out).",
     ),
+    numbers: int = typer.Option(2, help="countdown: numbers per puzzle (2-4)."),
     out: Path | None = typer.Option(
         None, help="Run directory (default runs/loop/TASK); a rerun resumes it."
     ),
@@ -226,9 +260,10 @@ def train_loop_cmd(
     settings = TrainLoopSettings(
         task=task, model=model, k=k, iterations=iterations,
         tasks_per_iteration=tasks_per_iteration, lr=lr, lora_rank=lora_rank, clip=clip,
+        minibatch=minibatch, epochs=epochs,
         temperature=temperature, max_tokens=max_tokens, max_turns=max_turns,
         templates=templates, per_template=per_template, demo=demo, partial=partial,
-        workers=workers, puzzles=puzzles, easy=easy, out=out, seed=seed,
+        workers=workers, puzzles=puzzles, easy=easy, numbers=numbers, out=out, seed=seed,
     )  # fmt: skip
     from agents.training.orpo import load_trainable
 

@@ -333,14 +333,14 @@ class PrefixCache:
             self.bytes -= old.numel() * old.element_size()
 
 
-def build(model: Any) -> LlamaDecoder | None:
+def build(model: Any, mode: str | None = None) -> LlamaDecoder | None:
     """The fast decoder for `model`, or None (then transformers' forward is used).
-    `AGENTS_LOCAL_DECODER`: `int4` (default: 4-bit weights where they are exactly 4-bit,
-    as in a Q4 GGUF), `float32` (the fast decoder on float32 weights: transformers'
-    numbers), `transformers` (transformers' own forward)."""
+    `mode` (default: `AGENTS_LOCAL_DECODER`, else `int4`): `int4` (4-bit weights where
+    they are exactly 4-bit, as in a Q4 GGUF), `float32` (the fast decoder on float32
+    weights: transformers' numbers), `transformers` (transformers' own forward)."""
     import os
 
-    mode = os.environ.get("AGENTS_LOCAL_DECODER", "int4")
+    mode = mode or os.environ.get("AGENTS_LOCAL_DECODER", "int4")
     if mode == "transformers" or supports(model) is not None:
         return None
     return LlamaDecoder(model, int4=mode == "int4")

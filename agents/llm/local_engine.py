@@ -166,7 +166,9 @@ class Batch:
 
 
 class Engine:
-    def __init__(self, model: Any, tokenizer: Any):
+    def __init__(self, model: Any, tokenizer: Any, decoder: str | None = None):
+        """`decoder`: `fast_decoder.build`'s mode (None: AGENTS_LOCAL_DECODER or int4);
+        `float32` when the samples' log-probs must be the model's own (training)."""
         self.model = model
         self.tokenizer = tokenizer
         self.eos = eos_ids(tokenizer)
@@ -178,7 +180,7 @@ class Engine:
         # Llama-architecture models decode through a lean forward of their own (a static
         # KV cache, fused projections); others, or AGENTS_LOCAL_DECODER=transformers, use
         # transformers' forward.
-        self.fast = fast_decoder.build(model)
+        self.fast = fast_decoder.build(model, decoder)
         # A single prompt reuses the keys and values of the longest cached prompt it
         # starts with (AGENTS_PREFIX_CACHE_MB, default 512; 0 turns it off).
         megabytes = int(os.environ.get("AGENTS_PREFIX_CACHE_MB", "512"))

@@ -174,7 +174,8 @@ class SingleTurnEnv(Generic[TaskT]):
 
     def __init__(
         self,
-        prompts: Mapping[TaskT, str | Sequence[Message]] | Callable[[TaskT], str],
+        prompts: Mapping[TaskT, str | Sequence[Message]]
+        | Callable[[TaskT], str | Sequence[Message]],
         reward_fn: Callable[[TaskT, str], float],
         success_at: float = 1.0,
     ) -> None:
@@ -401,7 +402,10 @@ def _rollouts(
     base weights for the engine (its decoder reads plain weights) and unmerged after."""
     peft_model.merge_adapter()
     try:
-        engine = Engine(peft_model.get_base_model(), tokenizer)
+        # float32: the int4 path (exactly-4-bit weights, as the base GGUF's are before
+        # the first update) samples from a bfloat16/int8 approximation, up to 0.3 nats
+        # off the trained model's log-probs; the rollouts must come from the policy trained.
+        engine = Engine(peft_model.get_base_model(), tokenizer, decoder="float32")
         engine.prefixes = None  # weights change every iteration: nothing to carry over
         policy = EnginePolicy(engine, config.temperature, config.max_tokens, config.stop)
         with torch.no_grad():

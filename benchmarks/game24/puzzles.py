@@ -127,6 +127,12 @@ def check(numbers: Sequence[int], expression: str) -> Verdict:
     """Exact verdict on an answer: uses each number once and equals 24 (Fractions)."""
     if not solvable(numbers):
         return Verdict(False, f"impossible puzzle: {' '.join(map(str, numbers))} cannot make 24")
+    return check_target(numbers, 24, expression)
+
+
+def check_target(numbers: Sequence[int], target: int, expression: str) -> Verdict:
+    """Exact verdict on an expression that must use each of `numbers` once and equal
+    `target` (the Game of 24's rule with any target: the countdown task's checker)."""
     text = expression.strip().replace("×", "*").replace("÷", "/").split("=")[0]
     try:
         tree = ast.parse(text, mode="eval")
@@ -140,8 +146,8 @@ def check(numbers: Sequence[int], expression: str) -> Verdict:
     if sorted(walker.leaves) != sorted(Fraction(n) for n in numbers):
         used = " ".join(fmt(x) for x in walker.leaves)
         return Verdict(False, f"must use exactly {' '.join(map(str, numbers))}, used {used}")
-    if value != TARGET:
-        return Verdict(False, f"{text.strip()} = {fmt(value)}, not 24")
+    if value != target:
+        return Verdict(False, f"{text.strip()} = {fmt(value)}, not {target}")
     return Verdict(True, "correct")
 
 

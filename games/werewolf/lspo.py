@@ -276,6 +276,30 @@ EXAMPLES = (
 cover more than one kind."""
 
 
+def propose(
+    llm: Any,
+    view: View,
+    said: Transcript,
+    n: int,
+    temperature: float,
+    max_tokens: int,
+    rng: random.Random,
+) -> tuple[str, list[str]]:
+    """The model's `n` candidate statements for `view`'s speaker (one line each, spaces
+    collapsed, at most 300 characters; empty answers kept as ""), and the prompt's last
+    message: the one call self-play and the LSPO agent share."""
+    messages = speech_messages(view, said)
+    got = llm.complete_sync(
+        messages=messages,
+        n=n,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        stop=["\n"],
+        seed=rng.randrange(2**31),
+    )
+    return str(messages[-1]["content"]), [" ".join((c.text or "").split())[:300] for c in got]
+
+
 def play_and_collect(
     game: pyspiel.Game,
     index: int,
@@ -307,17 +331,9 @@ def play_and_collect(
             move, _ = decide(view, rng)
             s.apply_action(move)
             continue
-        messages = speech_messages(view, said)
-        got = llm.complete_sync(
-            messages=messages,
-            n=candidates,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            stop=["\n"],
-            seed=rng.randrange(2**31),
-        )
+        prompt, texts = propose(llm, view, said, candidates, temperature, max_tokens, rng)
+        texts = texts or [""]
         living = [p for p in range(NUM_PLAYERS) if view.alive[p]]
-        texts = [" ".join((c.text or "").split())[:300] for c in got] or [""]
         heard = [parse_statement(t, player, living) for t in texts]
         key = latent_key(view)
         pick = rng.randrange(len(texts))
@@ -338,7 +354,7 @@ def play_and_collect(
                 len(situations),
                 view.role,
                 key,
-                messages[-1]["content"],
+                prompt,
                 tuple(Candidate(t, h[0]) for t, h in zip(texts, heard, strict=True)),
                 pick,
             )

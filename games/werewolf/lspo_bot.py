@@ -2,7 +2,7 @@
 latent policy chooses which of its statements is said.
 
 At a speaking turn the model (the run's DPO-trained model by default) proposes
-`candidates` statements to the same prompt LSPO's self-play asked (`lspo.speech_messages`:
+`candidates` statements to the same prompt LSPO's self-play asked (`lspo.propose`:
 its role, its private knowledge, the record as text). Each is heard as the game hears
 it (`react.parse_to_action`: the nearest statement of the catalogue, a base kind and a
 target) and scored by the latent policy's mass on that kind at the speaker's latent key
@@ -34,7 +34,7 @@ from games.spiel import Bot
 from games.werewolf.bots import decide
 from games.werewolf.game import SPEECH, SPEECH_BASE, View, config_of
 from games.werewolf.latent import LatentPolicy, latent_key, load_policy
-from games.werewolf.lspo import speech_messages
+from games.werewolf.lspo import propose
 from games.werewolf.react import parse_to_action, shared_llm
 from games.werewolf.transcript import Transcript
 
@@ -133,16 +133,11 @@ class LspoBot(Bot):
             return int(action)
         self.transcript.reset_if_new_game(view)
         c = self.config
-        got = self.llm.complete_sync(
-            messages=speech_messages(view, self.transcript),
-            n=c.candidates,
-            temperature=c.temperature,
-            max_tokens=c.max_tokens,
-            stop=["\n"],
-            seed=self._rng.randrange(2**31),
+        _, got = propose(
+            self.llm, view, self.transcript, c.candidates, c.temperature, c.max_tokens, self._rng
         )
         self.calls += 1
-        texts = [t for t in (" ".join((x.text or "").split())[:300] for x in got) if t]
+        texts = [t for t in got if t]
         if not texts:
             self.invalid_answers += 1
             self.fallbacks += 1
