@@ -49,7 +49,7 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "--task must be appworld-mini, game24, countdown or swe-mini, not 'chess'",
         ),
         ({"task": "countdown", "numbers": 5}, "--numbers must be 2, 3 or 4 (got 5)"),
-        ({"task": "swe-mini"}, "--task swe-mini: LOOP is not wired to it yet"),
+        ({"task": "swe-mini", "sandbox": "vm"}, "--sandbox must be docker, local or auto"),
         ({"partial": 1.5}, "--partial must be in [0, 1]"),
         ({"lr": 0}, "--lr must be > 0"),
         ({"iterations": 0}, "--iterations must be >= 1"),
@@ -64,7 +64,7 @@ def test_bad_options_are_one_line(options: dict[str, Any], message: str) -> None
 def test_the_cli_prints_one_line_errors(capsys: pytest.CaptureFixture[str]) -> None:
     for argv, message, code in (
         (["train", "loop", "--k", "1"], "--k must be >= 2", 2),
-        (["train", "loop", "--task", "swe-mini"], "not wired to it yet", 2),
+        (["train", "loop", "--task", "swe-mini", "--instances", "nope"], "no instance 'nope'", 2),
         (["train", "loop", "--templates", "venmo-balance"], "unknown train template", 2),
         (["train", "loop", "--model", "local:/no/such/model"], "no such file", 1),
     ):
@@ -193,3 +193,53 @@ def test_countdown_through_the_cli(tiny_dir: Path, tmp_path: Path) -> None:
     assert '"rollouts": 6' in log and '"tasks": 2' in log
     assert TrainLoopSettings(task="countdown").config().micro_batch == 8
     assert TrainLoopSettings(task="appworld-mini").config().micro_batch == 1
+
+
+class PlanPolicy:
+    """A scripted LOOP policy: answers the repository agent's prompts with a fixed plan,
+    one step per call (the number of assistant turns so far picks the step)."""
+
+    def __init__(self, plan: list[str]) -> None:
+        self.plan, self.calls = plan, 0
+
+    def sample(self, contexts: Any, n: int, seed: int) -> list[list[Any]]:
+        from agents.training.loop import Turn
+
+        self.calls += 1
+        out = []
+        for messages in contexts:
+            step = min(self.calls - 1, len(self.plan) - 1)
+            text = self.plan[step]
+            out.append([Turn(list(messages), [1, 2], [3] * (i + 1), [-0.5] * (i + 1), text, 0)
+                        for i in range(n)])  # fmt: skip
+        return out
+
+
+@pytest.mark.parametrize(("plan", "reward"), [("correct", 1.0), ("broken", 0.0)])
+def test_swe_mini_episodes_are_graded_by_the_harness(plan: str, reward: float) -> None:
+    from swe_plans import BROKEN_PLAN, CORRECT_PLAN, IID
+
+    from benchmarks.swe_bench.loop_env import SweLoopEnv
+
+    env = SweLoopEnv(sandbox="local", max_iterations=6)
+    policy = PlanPolicy(CORRECT_PLAN if plan == "correct" else BROKEN_PLAN)
+    rollout = env.run(policy, IID, seed=0)
+    assert rollout.reward == reward and rollout.success == (reward == 1.0)
+    assert len(rollout.turns) == policy.calls >= 3  # every model turn kept for the update
+    assert rollout.info["graded"] == ("resolved" if reward else "unresolved")
+    assert "ACTION: finish" in rollout.turns[-1].text
+
+
+def test_swe_mini_settings_build_its_env() -> None:
+    from agents.commands.train_loop import build
+    from agents.swe.env import STOP
+    from benchmarks.swe_bench.loop_env import SweLoopEnv
+
+    settings = TrainLoopSettings(
+        task="swe-mini", instances="tkem__cachetools-1", sandbox="local", max_turns=5
+    )
+    env, tasks = build(settings)
+    assert isinstance(env, SweLoopEnv) and tasks == ["tkem__cachetools-1"]
+    assert env.agent.max_iterations == 5 and env.run_config.sandbox == "local"
+    assert settings.config().stop == tuple(STOP) and settings.config().micro_batch == 1
+    assert len(build(TrainLoopSettings(task="swe-mini", sandbox="local"))[1]) == 14

@@ -4,7 +4,8 @@ K rollouts per task with the current weights (the fast local engine), each rollo
 advantage its return minus the mean of the other K - 1, PPO's clipped per-token loss on
 LoRA adapters; no value network, no reference model, no KL: one copy of the model
 (`agents.training.loop`). The tasks: appworld-mini (multi-turn episodes in AppWorld's
-apps, `agents.training.loop_envs`), game24 or countdown (one prompt, one answer); see
+apps, `agents.training.loop_envs`), game24 or countdown (one prompt, one answer), or
+swe-mini (the linear repository agent in a sandbox, `benchmarks.swe_bench.loop_env`); see
 `benchmarks.loop_experiment`. OUT/iter{i}/ holds each iteration's adapter, optimizer state
 and log; a rerun with the same options skips finished iterations.
 """
@@ -22,8 +23,9 @@ from agents.commands.settings import (
     CommandSettings,
     Count,
     Positive,
+    Sandbox,
+    Size,
     comma_list,
-    either,
     one_of,
 )
 from foundation.errors import UserError
@@ -45,7 +47,7 @@ class TrainLoopSettings(CommandSettings):
     lr: Positive = 5e-5
     lora_rank: Count = 16
     clip: Positive = 0.2
-    minibatch: int = 0
+    minibatch: Size = 0
     epochs: Count = 1
     temperature: Positive = 1.0
     max_tokens: Count = 256
@@ -58,6 +60,8 @@ class TrainLoopSettings(CommandSettings):
     puzzles: Count = 64
     easy: bool = False
     numbers: int = 2
+    instances: str = ""
+    sandbox: Sandbox = "auto"
     out: Path | None = None
     seed: int = 0
 
@@ -84,13 +88,6 @@ class TrainLoopSettings(CommandSettings):
             raise ValueError(f"--partial must be in [0, 1] (got {partial})")
         return partial
 
-    @field_validator("minibatch")
-    @classmethod
-    def _minibatch(cls, minibatch: int) -> int:
-        if minibatch < 0:
-            raise ValueError(f"--minibatch must be >= 0 (0: one step per epoch; got {minibatch})")
-        return minibatch
-
     @field_validator("numbers")
     @classmethod
     def _numbers(cls, numbers: int) -> int:
@@ -98,19 +95,11 @@ class TrainLoopSettings(CommandSettings):
             raise ValueError(f"--numbers must be 2, 3 or 4 (got {numbers})")
         return numbers
 
-    @field_validator("task")
-    @classmethod
-    def _supported(cls, task: str) -> str:
-        from benchmarks.loop_experiment import SUPPORTED
-
-        if task in TASKS and task not in SUPPORTED:
-            raise ValueError(f"--task {task}: LOOP is not wired to it yet; use {either(SUPPORTED)}")
-        return task
-
     def run_dir(self) -> Path:
         return self.out if self.out is not None else Path("runs") / "loop" / self.task
 
     def config(self) -> LoopConfig:
+        from agents.swe.env import STOP
         from agents.training.loop import LoopConfig
         from benchmarks.loop_experiment import micro_batch
 
@@ -128,6 +117,7 @@ class TrainLoopSettings(CommandSettings):
             tasks_per_iteration=self.tasks_per_iteration,
             seed=self.seed,
             micro_batch=micro_batch(self.task),
+            stop=tuple(STOP) if self.task == "swe-mini" else None,
         )
 
 
@@ -143,6 +133,7 @@ def build(settings: TrainLoopSettings, progress: Any = None) -> tuple[Any, list[
         puzzles=settings.puzzles,
         easy=settings.easy,
         numbers=settings.numbers,
+        instances=comma_list(settings.instances),
         seed=settings.seed,
     )
     tasks = training_tasks(spec)
@@ -150,6 +141,10 @@ def build(settings: TrainLoopSettings, progress: Any = None) -> tuple[Any, list[
         return game24_env(easy=settings.easy), tasks
     if settings.task == "countdown":
         return countdown_env(), tasks
+    if settings.task == "swe-mini":
+        from benchmarks.swe_bench.loop_env import SweLoopEnv
+
+        return SweLoopEnv(settings.sandbox, settings.max_turns, settings.max_tokens), tasks
     from agents.training.loop_envs import AppWorldLoopEnv
 
     env = AppWorldLoopEnv(
@@ -203,8 +198,9 @@ def run_train_loop(
 def train_loop_cmd(
     task: str = typer.Option(
         "appworld-mini",
-        help="appworld-mini (multi-turn, AppWorld's apps), game24 or countdown (make a target "
-        "from 2-4 numbers: the one SmolLM2-135M solves sometimes).",
+        help="appworld-mini (multi-turn, AppWorld's apps), game24, countdown (make a target "
+        "from 2-4 numbers: the one SmolLM2-135M solves sometimes) or swe-mini (the linear "
+        "repository agent, reward 1 when the instance resolves).",
     ),
     model: str = typer.Option("local:smollm2", help="local:smollm2 or local:PATH to start from."),
     k: int = typer.Option(6, help="Rollouts per task: the leave-one-out group (>= 2)."),
@@ -221,7 +217,9 @@ def train_loop_cmd(
     epochs: int = typer.Option(1, help="Passes over each iteration's rollouts."),
     temperature: float = typer.Option(1.0, help="Sampling temperature of the rollouts."),
     max_tokens: int = typer.Option(256, help="Tokens per model turn."),
-    max_turns: int = typer.Option(4, help="appworld-mini: model turns per episode."),
+    max_turns: int = typer.Option(
+        4, help="appworld-mini, swe-mini: model turns (agent steps) per episode."
+    ),
     templates: str = typer.Option(
         "", help="appworld-mini: train templates to use, comma-separated (default: all)."
     ),
@@ -248,6 +246,12 @@ def train_loop_cmd(
         "examples (a third of them held out).",
     ),
     numbers: int = typer.Option(2, help="countdown: numbers per puzzle (2-4)."),
+    instances: str = typer.Option(
+        "", help="swe-mini: instance ids to train on, comma-separated (default: all 14)."
+    ),
+    sandbox: str = typer.Option(
+        "auto", help="swe-mini: where episodes and grading run: docker, local or auto."
+    ),
     out: Path | None = typer.Option(
         None, help="Run directory (default runs/loop/TASK); a rerun resumes it."
     ),
@@ -263,7 +267,8 @@ def train_loop_cmd(
         minibatch=minibatch, epochs=epochs,
         temperature=temperature, max_tokens=max_tokens, max_turns=max_turns,
         templates=templates, per_template=per_template, demo=demo, partial=partial,
-        workers=workers, puzzles=puzzles, easy=easy, numbers=numbers, out=out, seed=seed,
+        workers=workers, puzzles=puzzles, easy=easy, numbers=numbers,
+        instances=instances, sandbox=sandbox, out=out, seed=seed,
     )  # fmt: skip
     from agents.training.orpo import load_trainable
 

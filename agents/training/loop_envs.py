@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from agents.llm.types import Message
+from agents.llm.types import BaseLLM, Completion, Message, Request, Usage
 from agents.training.loop import Policy, Rollout, Turn
 from sandboxes.appworld.protocol import (
     extract_code,
@@ -252,3 +252,36 @@ def _appworld_env() -> WorldEnv:
 
     env: WorldEnv = AppWorldEnv()
     return env
+
+
+class PolicyLLM(BaseLLM):
+    """A LOOP `Policy` behind the LLM protocol, so an existing agent (the SWE linear
+    agent) plays an episode with the model being trained. Every request is one
+    `policy.sample` of its messages (n samples): the policy's own temperature, token limit
+    and stop strings, not the request's, since the rollout must come from the policy
+    that is trained; each turn it samples is kept, in order, in `turns` (the episode's
+    model turns, for the update). Seeds: `seed`, then one more per call."""
+
+    name = "loop-policy"
+
+    def __init__(self, policy: Policy, seed: int) -> None:
+        self.policy, self.seed = policy, seed
+        self.turns: list[Turn] = []
+
+    async def _complete(self, request: Request) -> list[Completion]:
+        turns = self.policy.sample([list(request.messages)], request.n, self.seed)[0]
+        self.seed += 1
+        self.turns.extend(turns)
+        return [
+            Completion(
+                t.text,
+                "stop" if t.eos is not None else "length",
+                usage=Usage(len(t.prompt) if i == 0 else 0, len(t.tokens)),
+                model=self.name,
+                index=i,
+            )
+            for i, t in enumerate(turns)
+        ]
+
+    def cache_identity(self) -> str:
+        return f"{self.name}:{id(self.policy)}"  # never cached: its weights change
