@@ -76,6 +76,7 @@ def run_swe_bench(
 ) -> dict[str, Any]:
     """The whole run; `llm` overrides `options.model` (tests pass a model object).
     One process at a time per output directory (`run_lock`)."""
+    from benchmarks.swe_bench.noisy_oracle import oracle_for_spec
     from foundation.runs import run_lock
     from sandboxes import resolve_kind
 
@@ -84,6 +85,7 @@ def run_swe_bench(
     if options.sandbox not in ("docker", "local", "auto"):
         raise UserError(f"--sandbox must be docker, local or auto, not {options.sandbox!r}")
     instances = select(options)
+    llm = llm if llm is not None else oracle_for_spec(options.model, instances)  # oracle:swe,...
     # Built once, before the run: a bad --specs file is one line, not an error per instance.
     run = run_config(options, resolve_kind(options.sandbox))
     out = options.output or default_output(options)
