@@ -293,9 +293,7 @@ def training_tasks(spec: TaskSpec) -> list[Any]:
         from benchmarks.swe_bench.loop_env import swe_tasks
 
         return swe_tasks(spec.instances)
-    raise ValueError(
-        f"LOOP has no task {spec.task!r}; use {' or '.join(LOOP_TASKS)}"
-    )
+    raise ValueError(f"LOOP has no task {spec.task!r}; use {' or '.join(LOOP_TASKS)}")
 
 
 # -- the experiment ------------------------------------------------------------------------

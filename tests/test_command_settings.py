@@ -23,6 +23,7 @@ from agents.commands.eval_swe_bench import EvalSweBenchSettings
 from agents.commands.llm import AskSettings, BenchLlmSettings, ModelsSettings
 from agents.commands.play import PlaySettings
 from agents.commands.sandbox import SandboxGcSettings
+from agents.commands.serve import ServeSettings
 from agents.commands.settings import CommandSettings
 from agents.commands.solve import SolveSettings
 from agents.commands.train import TrainOrpoSettings
@@ -48,6 +49,7 @@ SETTINGS: dict[str, type[CommandSettings]] = {
     "models": ModelsSettings,
     "ask": AskSettings,
     "sandbox gc": SandboxGcSettings,
+    "serve": ServeSettings,
 }
 NO_OPTIONS = {"sandbox status"}
 

@@ -11,8 +11,9 @@ from openai.types.chat import ChatCompletion
 
 from agents.llm.errors import BadResponseError, LLMError, MissingKeyError
 from agents.llm.http_errors import map_sdk_error
-from agents.llm.tools import arguments_json, parse_arguments
-from agents.llm.types import BaseLLM, Completion, Message, Request, TokenLogprob, ToolCall, Usage
+from agents.llm.openai_wire import openai_tools, to_openai
+from agents.llm.tools import parse_arguments
+from agents.llm.types import BaseLLM, Completion, Request, TokenLogprob, ToolCall, Usage
 
 OFFICIAL_HOST = "api.openai.com"
 NATIVE_TOOLS_ENV = "AGENTS_NATIVE_TOOLS"
@@ -28,33 +29,6 @@ def native_tools_default(base_url: str | None) -> bool:
     if env in ("0", "false", "no", "off"):
         return False
     return base_url is None or OFFICIAL_HOST in base_url
-
-
-def to_openai(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
-    """Neutral messages -> chat-completions messages (tool calls with JSON-string arguments)."""
-    out: list[dict[str, Any]] = []
-    for m in messages:
-        if m["role"] == "tool":
-            out.append(
-                {"role": "tool", "tool_call_id": m["tool_call_id"], "content": str(m["content"])}
-            )
-        elif m.get("tool_calls"):
-            calls = [
-                {
-                    "id": c["id"],
-                    "type": "function",
-                    "function": {"name": c["name"], "arguments": arguments_json(c["arguments"])},
-                }
-                for c in m["tool_calls"]
-            ]
-            out.append({"role": "assistant", "content": m["content"] or None, "tool_calls": calls})
-        else:
-            out.append(dict(m))
-    return out
-
-
-def openai_tools(tools: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
-    return [{"type": "function", "function": dict(t)} for t in tools]
 
 
 class OpenAILLM(BaseLLM):
