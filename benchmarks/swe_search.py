@@ -1,6 +1,8 @@
 """Linear ReAct vs SWE-Search on the same instances, model and budget (ALGORITHMS.md section 3).
 
     python -m benchmarks.swe_search --model local:smollm2 --limit 3
+    python -m benchmarks.swe_search --sweep 0.3,0.5,0.7,0.9 --seeds 0,1,2 --limit 14 \
+        --sandbox local --linear-iterations 24 --mcts-iterations 4   # the noisy oracle
     agents bench swe-search --model openai:gpt-4o-mini --limit 14 --max-cost 2
 
 Each arm is an ordinary resumable `agents solve` run (its own output directory under
@@ -39,6 +41,10 @@ def run_arm(options: SolveOptions, llm: Any = None) -> dict[str, Any]:
         "resolved": report.get("resolved_instances", 0),
         "resolve_rate": report.get("resolved_instances", 0) / n,
         "cost": summary["usage"]["cost"],
+        "tokens_per_instance": (
+            summary["usage"].get("input_tokens", 0) + summary["usage"].get("output_tokens", 0)
+        )
+        / n,
         "wall_s_per_instance": wall / n,
         "llm_calls_per_instance": sum(r.get("llm_calls", 0) for r in rows) / n,
         "model_share": model_s / wall if wall else 0.0,
@@ -74,6 +80,112 @@ def table(results: list[dict[str, Any]], options: SolveOptions) -> str:
     return "\n".join(lines)
 
 
+def sweep(
+    options: SolveOptions,
+    out: Path,
+    ps: tuple[float, ...] = (0.3, 0.5, 0.7, 0.9),
+    seeds: tuple[int, ...] = (0, 1, 2),
+    q: float = 0.1,
+    iterations: dict[str, int] | None = None,
+) -> dict[str, Any]:
+    """Linear vs SWE-Search with the noisy SWE oracle (`oracle:swe,p=P,q=Q,seed=S`) for
+    every p and seed: each (p, seed, arm) an ordinary resumable solve run under
+    OUT/p{P}/s{S}/{arm}. `iterations` per arm (`--max-iterations`): set them so the arms'
+    model calls per instance match (the table reports calls and tokens per instance, so
+    the budget actually spent is visible). Writes OUT/sweep.json, OUT/sweep.md and
+    OUT/sweep.png (resolved rate vs p, 95% Wilson intervals over instances x seeds)."""
+    from benchmarks.werewolf import rate
+
+    iterations = iterations or {}
+    cells: list[dict[str, Any]] = []
+    for p in ps:
+        for seed in seeds:
+            model = f"oracle:swe,p={p:g},q={q:g},seed={seed}"
+            for arm in ARMS:
+                run = replace(
+                    options,
+                    model=model,
+                    search=arm,
+                    max_iterations=iterations.get(arm, options.max_iterations),
+                    output=out / f"p{p:g}" / f"s{seed}" / arm,
+                )
+                cells.append({"p": p, "seed": seed, **run_arm(run)})
+    rows = []
+    for p in ps:
+        for arm in ARMS:
+            mine = [c for c in cells if c["p"] == p and c["search"] == arm]
+            n = sum(c["instances"] for c in mine)
+            k = sum(c["resolved"] for c in mine)
+
+            def per(key: str, cells_: list[dict[str, Any]] = mine, n_: int = n) -> float:
+                return float(sum(c[key] * c["instances"] for c in cells_)) / max(n_, 1)
+
+            rows.append(
+                {
+                    "p": p,
+                    "search": arm,
+                    "resolved": rate(k, n),
+                    "llm_calls_per_instance": per("llm_calls_per_instance"),
+                    "tokens_per_instance": per("tokens_per_instance"),
+                    "wall_s_per_instance": per("wall_s_per_instance"),
+                }
+            )
+    result = {"q": q, "seeds": list(seeds), "iterations": iterations, "rows": rows, "cells": cells}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "sweep.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / "sweep.md").write_text(sweep_table(result, options) + "\n")
+    sweep_plot(result, out / "sweep.png")
+    return result
+
+
+def sweep_table(result: dict[str, Any], options: SolveOptions) -> str:
+    lines = [
+        f"# linear vs SWE-Search with the noisy SWE oracle (q = {result['q']:g}, seeds "
+        f"{', '.join(map(str, result['seeds']))}; max iterations per arm "
+        f"{result['iterations'] or options.max_iterations or 'default'})",
+        "",
+        "| p | search | resolved (95% interval) | LLM calls / inst | tokens / inst | wall s / inst |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        v = r["resolved"]
+        shown = "-" if v["rate"] is None else f"{v['rate']:.2f} [{v['low']:.2f}, {v['high']:.2f}]"
+        lines.append(
+            f"| {r['p']:g} | {r['search']} | {v['wins']}/{v['games']} = {shown} | "
+            f"{r['llm_calls_per_instance']:.1f} | {r['tokens_per_instance']:.0f} | "
+            f"{r['wall_s_per_instance']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def sweep_plot(result: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for arm, style in zip(ARMS, ("o-", "s-"), strict=True):
+        mine = [
+            r for r in result["rows"] if r["search"] == arm and r["resolved"]["rate"] is not None
+        ]
+        xs = [r["p"] for r in mine]
+        ys = [r["resolved"]["rate"] for r in mine]
+        err = [
+            [y - r["resolved"]["low"] for y, r in zip(ys, mine, strict=True)],
+            [r["resolved"]["high"] - y for y, r in zip(ys, mine, strict=True)],
+        ]
+        ax.errorbar(xs, ys, yerr=err, fmt=style, capsize=3, label=arm)
+    ax.set_xlabel("p (share of correct proposals)")
+    ax.set_ylabel("resolved rate")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(f"linear vs SWE-Search, noisy oracle (q = {result['q']:g})")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="local:smollm2")
@@ -85,6 +197,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--sandbox", default="auto")
     p.add_argument("--base-url")
     p.add_argument("--output", type=Path, default=Path("runs/bench_swe_search"))
+    p.add_argument(
+        "--sweep",
+        default="",
+        help="noisy-oracle sweep: comma-separated p values (the model is oracle:swe,p=P,...)",
+    )
+    p.add_argument("--seeds", default="0,1,2", help="sweep: oracle seeds")
+    p.add_argument("--q", type=float, default=0.1, help="sweep: the judge's flip probability")
+    p.add_argument("--linear-iterations", type=int, help="sweep: linear's --max-iterations")
+    p.add_argument("--mcts-iterations", type=int, help="sweep: SWE-Search's --max-iterations")
     a = p.parse_args(argv)
     options = SolveOptions(
         model=a.model,
@@ -96,6 +217,17 @@ def main(argv: list[str] | None = None) -> None:
         sandbox=a.sandbox,
         base_url=a.base_url,
     )
+    if a.sweep:
+        iterations = {
+            arm: n
+            for arm, n in (("linear", a.linear_iterations), ("mcts", a.mcts_iterations))
+            if n is not None
+        }
+        ps = tuple(float(x) for x in a.sweep.split(","))
+        seeds = tuple(int(x) for x in a.seeds.split(","))
+        found = sweep(options, a.output, ps, seeds, a.q, iterations)
+        print(sweep_table(found, options))
+        return
     results = compare(options, a.output)
     print(table(results, options))
 

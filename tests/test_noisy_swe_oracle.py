@@ -256,3 +256,22 @@ def test_agents_solve_runs_the_spec_end_to_end(tmp_path, search, p, resolved):
             "str_replace",
             "finish",
         ]
+
+
+def test_the_sweep_runs_both_arms_per_p_and_seed_and_reports_intervals(tmp_path):
+    from benchmarks.swe_search import sweep
+
+    opts = SolveOptions(instances=(IID,), sandbox="local")
+    found = sweep(opts, tmp_path, ps=(0.0, 1.0), seeds=(0,), q=0.0,
+                  iterations={"linear": 4, "mcts": 2})  # fmt: skip
+    by = {(r["p"], r["search"]): r for r in found["rows"]}
+    assert set(by) == {(p, arm) for p in (0.0, 1.0) for arm in ("linear", "mcts")}
+    assert by[(1.0, "linear")]["resolved"]["wins"] == 1
+    assert by[(0.0, "linear")]["resolved"]["wins"] == 0
+    assert by[(1.0, "mcts")]["resolved"]["rate"] == 1.0
+    r = by[(1.0, "linear")]
+    assert r["resolved"]["low"] < 1.0 and r["llm_calls_per_instance"] >= 3
+    assert r["tokens_per_instance"] > 0
+    table = (tmp_path / "sweep.md").read_text()
+    assert "| 1 | linear | 1/1 = 1.00 [" in table and (tmp_path / "sweep.png").stat().st_size > 0
+    assert (tmp_path / "p1" / "s0" / "mcts" / "report.json").is_file()

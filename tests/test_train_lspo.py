@@ -66,9 +66,10 @@ def test_bad_input_is_a_one_line_error(tmp_path: Path) -> None:
 
 
 def test_the_report_reads_every_iteration_with_intervals(tmp_path: Path) -> None:
-    from benchmarks.werewolf_lspo import markdown, plot, summaries, wilson
+    from benchmarks.werewolf import wilson
+    from benchmarks.werewolf_lspo import markdown, plot, summaries
 
-    lo, hi = wilson(0.5, 100)
+    lo, hi = wilson(50, 100)
     assert (round(lo, 3), round(hi, 3)) == (0.404, 0.596)  # the textbook value
     for it, (w, v) in enumerate(((0.6, 0.3), (0.7, 0.4)), 1):
         step = tmp_path / f"iter{it}"
@@ -83,7 +84,8 @@ def test_the_report_reads_every_iteration_with_intervals(tmp_path: Path) -> None
     text = markdown(rows, "agents train lspo --out X")
     assert [r["iteration"] for r in rows] == [1, 2]
     assert "| 2 | 10 | 9 9 9 9 | quiet | 200 | 0 | not trained" in text
-    assert "0.550 [0.484, 0.616]" in text  # mean 0.55 +- 1.96 * sqrt(.21+.24)/100/2
+    # mean 0.55 +- 1.96 * sqrt(sum of p(1-p)/n over the Wilson-adjusted sides) / 2
+    assert "0.550 [0.485, 0.615]" in text and "0.700 [0.604, 0.781]" in text
     assert "their setup" in text  # the paper's numbers, labelled as theirs
     plot(rows, tmp_path / "p.png")
     assert (tmp_path / "p.png").stat().st_size > 1000
