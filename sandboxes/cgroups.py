@@ -118,20 +118,6 @@ class Cgroup:
         if frozen and freeze is not None:
             with contextlib.suppress(OSError):
                 freeze.write_text("0")
-        # A killed task leaves cgroup.procs before the kernel releases its pids charge; until
-        # then the next command's forks count against the limit (a fork bomb's hundreds of
-        # tasks can take a moment on a loaded machine): wait for the charge too.
-        while self._charged() > 0 and time.monotonic() < deadline:
-            time.sleep(0.01)
-
-    def _charged(self) -> int:
-        """`pids.current`: the tasks the pids controller still counts (0 without one)."""
-        if self.pids is None:
-            return 0
-        try:
-            return int((self.pids / "pids.current").read_text())
-        except (OSError, ValueError):
-            return 0
 
     def _member(self, pid: int) -> bool:
         """Whether `pid` (as now) is in this cgroup: checked after a pidfd pins the process."""
