@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError, field_validator, model_validator
@@ -15,6 +15,9 @@ from agents.commands import CLI
 from agents.commands.settings import CommandSettings, Count, NonNegative
 from agents.llm.config import LLMConfig, describe
 from foundation.errors import UserError
+
+if TYPE_CHECKING:
+    from agents.llm import LLM
 
 API_KEY_ENV = "AGENTS_SERVE_API_KEY"
 
@@ -158,7 +161,7 @@ def serve(
     from agents.llm import load_llm
     from agents.llm.server import AppServer, bind, create_app
 
-    llm = load_llm(settings.llm_config())
+    llm = _oracle(settings) or load_llm(settings.llm_config())
     app = create_app(
         llm,
         settings.name,
@@ -183,3 +186,17 @@ def serve(
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(server.serve_bound())
     sys.stderr.write("stopped\n")
+
+
+def _oracle(settings: ServeSettings) -> LLM | None:
+    """The noisy SWE-bench oracle of an `oracle:swe,...` spec (over swe-mini), metered and
+    limited like any model; None for any other spec. It answers our agents' prompts and
+    mini-swe-agent's (benchmarks/swe_bench/noisy_oracle.py); no cache: it is
+    deterministic and instant."""
+    from agents.llm import ConcurrencyLimitedLLM, MeteredLLM
+    from benchmarks.swe_bench.noisy_oracle import oracle_for_spec
+
+    oracle = oracle_for_spec(settings.model)
+    if oracle is None:
+        return None
+    return MeteredLLM(ConcurrencyLimitedLLM(oracle, settings.concurrency))

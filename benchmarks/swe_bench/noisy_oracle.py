@@ -18,6 +18,8 @@ unchanged. What it answers depends on the prompt it recognises:
 - the value prompt (its system message is `agents.swe.prompts.JUDGE`; SWE-Search's
   judge): from the TRUE diff in the prompt, whether it contains the gold change (every
   gold added and removed line, per file), flipped with probability `q`: value +80 or -80.
+- mini-swe-agent's text-based prompt (a ```mswea_bash_command block per answer): the same
+  plan and p, each action one bash command (benchmarks/swe_bench/noisy_oracle_bash.py);
 - a discriminator (choosing among final patches): SWE-Search here picks the final patch
   by best mean value (agents/graphs/swe_search.py, no model call), so there is no prompt
   for it; `NoisySweOracle.choose_patch` answers that question with the same `q` for a
@@ -68,6 +70,7 @@ SPEC = "oracle:swe"
 """`oracle:swe[,p=P][,q=Q][,seed=S]`."""
 VALUE = 80
 """The judge's value for "fixed" (and minus it for "not fixed")."""
+JUDGES = ("binary", "graded")
 ORIGINAL, GOLD, NOFIX, BROKEN = "O", "G", "N", "B"
 VIEW_BEFORE = 10
 """The correct view starts this many lines above the hunk."""
@@ -85,16 +88,22 @@ class NoisyOracleConfig:
     q: float = 0.0
     """Probability that a value (or a discriminator's pick) is flipped."""
     seed: int = 0
+    judge: str = "binary"
+    """The value's shape: "binary" (+80 fixed, -80 not) or "graded" (`GoldScript.progress`:
+    how much of the way to the gold patch the trajectory has come, -80..+80)."""
 
     def __post_init__(self) -> None:
         for name in ("p", "q"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"{name}={value} must be within 0..1")
+        if self.judge not in JUDGES:
+            raise ConfigError(f"judge={self.judge} must be one of {', '.join(JUDGES)}")
 
     @property
     def spec(self) -> str:
-        return f"{SPEC},p={self.p:g},q={self.q:g},seed={self.seed}"
+        graded = "" if self.judge == "binary" else f",judge={self.judge}"
+        return f"{SPEC},p={self.p:g},q={self.q:g},seed={self.seed}{graded}"
 
 
 def is_oracle_spec(spec: str) -> bool:
@@ -225,6 +234,8 @@ class OracleState:
         return f"[oracle s={step} st={self.regions}/{self.viewed}]"
 
 
+_VIEWED = re.compile(r'^ACTION view_file \{"path": "([^"]+)"', re.MULTILINE)
+"""A file the judge prompt's steps read (agents.swe.prompts.judge_messages)."""
 _TAG = re.compile(r"\[oracle s=(\d+) st=([OGNB]*)/([01]*)\]")
 
 _MUTATIONS: tuple[tuple[str, str], ...] = (
@@ -424,6 +435,25 @@ class GoldScript:
                     regions[k] = target or BROKEN
         return OracleState("".join(regions), "".join(viewed))
 
+    def progress(self, diff: str, viewed: set[str]) -> float:
+        """0..1, how far a trajectory is toward the gold patch: one unit per gold file read
+        (`viewed`, or edited) and per gold hunk made (its removed lines gone and its added
+        lines present in `diff`), minus a unit per changed line no gold hunk has (wrong or
+        broken edits); 1 only when `fixed(diff)`."""
+        if self.fixed(diff):
+            return 1.0
+        have = changed_lines(diff)
+        units = len(self.files) + len(self.regions)
+        got = sum(1 for f in self.files if f in viewed or f in have)
+        for r in self.regions:
+            removed, added = have.get(r.path, (Counter(), Counter()))
+            got += not (Counter(r.minus) - removed) and not (Counter(r.plus) - added)
+        gold_minus = Counter(t for r in self.regions for t in r.minus)
+        gold_plus = Counter(t for r in self.regions for t in r.plus)
+        for _, (removed, added) in have.items():
+            got -= sum((removed - gold_minus).values()) + sum((added - gold_plus).values())
+        return max(0.0, min(got / (units + 1), 1.0))  # short of 1 until fixed
+
     def fixed(self, diff: str) -> bool:
         """Whether `diff` contains the gold change: each gold file's removed and added
         lines among the diff's (as multisets)."""
@@ -559,6 +589,28 @@ def _comment_edit(path: str, text: str) -> Action | None:
 # -------------------------------------------------------------------- the model
 
 
+def last_tagged(
+    script: GoldScript, messages: Sequence[Mapping[str, Any]]
+) -> tuple[OracleState, str, str] | None:
+    """The last answer with a state tag that fits `script`: (the state before its action,
+    the answer, the message after it: the action's observation, "" if none yet). None
+    when there is none (the trajectory starts at `script.initial()`)."""
+    for k in range(len(messages) - 1, -1, -1):
+        m = messages[k]
+        if m.get("role") != "assistant":
+            continue
+        text = str(m.get("content") or "")
+        tag = _TAG.search(text)
+        if tag is None:
+            continue
+        state = OracleState(tag.group(2), tag.group(3))
+        if len(state.regions) != len(script.regions) or len(state.viewed) != len(script.files):
+            return None
+        nxt = str(messages[k + 1].get("content") or "") if k + 1 < len(messages) else ""
+        return state, text, nxt
+    return None
+
+
 def _digest(*parts: object) -> int:
     text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
@@ -618,37 +670,31 @@ class NoisySweOracle(BaseLLM):
 
     @staticmethod
     def kind(messages: Sequence[Mapping[str, Any]]) -> str:
-        """ "act" (the action prompt), "judge" (the value prompt), else "unknown"."""
+        """ "act" (the action prompt), "judge" (the value prompt), "bash" (mini-swe-agent's
+        prompt: benchmarks/swe_bench/noisy_oracle_bash.py), else "unknown"."""
+        from benchmarks.swe_bench.noisy_oracle_bash import is_bash_prompt
+
         system = str(messages[0].get("content") or "") if messages else ""
         if messages and messages[0].get("role") == "system":
             if system.startswith(SYSTEM):
                 return "act"
             if system == JUDGE:
                 return "judge"
-        return "unknown"
+        return "bash" if is_bash_prompt(messages) else "unknown"
 
     def state_of(self, script: GoldScript, messages: Sequence[Mapping[str, Any]]) -> OracleState:
         """The repository's state now: the last tagged answer's state, advanced by its
         action unless the observation after it was an error."""
-        for k in range(len(messages) - 1, -1, -1):
-            m = messages[k]
-            if m.get("role") != "assistant":
-                continue
-            text = str(m.get("content") or "")
-            tag = _TAG.search(text)
-            if tag is None:
-                continue
-            state = OracleState(tag.group(2), tag.group(3))
-            if len(state.regions) != len(script.regions) or len(state.viewed) != len(script.files):
-                break
-            nxt = str(messages[k + 1].get("content") or "") if k + 1 < len(messages) else ""
-            if nxt.startswith(("Observation:\nerror", "Invalid action")):
-                return state
-            try:
-                return script.after(state, parse_action(text))
-            except ActionParseError:
-                return state
-        return script.initial()
+        found = last_tagged(script, messages)
+        if found is None:
+            return script.initial()
+        state, text, nxt = found
+        if nxt.startswith(("Observation:\nerror", "Invalid action")):
+            return state
+        try:
+            return script.after(state, parse_action(text))
+        except ActionParseError:
+            return state
 
     @staticmethod
     def steps_so_far(messages: Sequence[Mapping[str, Any]]) -> int:
@@ -703,12 +749,26 @@ class NoisySweOracle(BaseLLM):
         self, messages: Sequence[Mapping[str, Any]], index: int = 0, temperature: float = 0.0
     ) -> tuple[bool, bool]:
         """(what the judge says: fixed?, the truth) for a value prompt."""
+        said, truth, _ = self.judgement(messages, index, temperature)
+        return said, truth
+
+    def judgement(
+        self, messages: Sequence[Mapping[str, Any]], index: int = 0, temperature: float = 0.0
+    ) -> tuple[bool, bool, int]:
+        """(what the judge says: fixed?, the truth, its value): the value is +-80, or with
+        judge=graded 80 * (2 * progress - 1); a flip (probability q) negates it."""
         iid = self.instance_of(messages)
         body = str(messages[-1].get("content") or "")
         diff = body.split("\n\nCurrent diff:\n", 1)[1] if "\n\nCurrent diff:\n" in body else ""
-        truth = bool(diff.strip()) and diff.strip() != "(none)" and self.script(iid).fixed(diff)
+        diff = "" if diff.strip() == "(none)" else diff
+        script = self.script(iid)
+        truth = bool(diff.strip()) and script.fixed(diff)
         flip = self._rng(iid, "judge", messages, index, temperature).random() < self.config.q
-        return truth != flip, truth
+        value = VALUE if truth else -VALUE
+        if self.config.judge == "graded":
+            viewed = set(_VIEWED.findall(body))
+            value = round(VALUE * (2 * script.progress(diff, viewed) - 1))
+        return truth != flip, truth, -value if flip else value
 
     def choose_patch(self, instance_id: str, patches: Sequence[str], index: int = 0) -> int:
         """A discriminator's pick among final patches: one that contains the gold change
@@ -728,16 +788,20 @@ class NoisySweOracle(BaseLLM):
         if kind == "act":
             return format_action(self.propose(messages, index, temperature)[0])
         if kind == "judge":
-            said, _ = self.value(messages, index, temperature)
+            said, _, value = self.judgement(messages, index, temperature)
             return json.dumps(
                 {
                     "explanation": "the diff makes the change the issue needs"
                     if said
                     else "the diff does not fix the issue yet",
                     "feedback": "" if said else "find the code the issue is about and fix it",
-                    "value": VALUE if said else -VALUE,
+                    "value": value,
                 }
             )
+        if kind == "bash":
+            from benchmarks.swe_bench import noisy_oracle_bash
+
+            return noisy_oracle_bash.answer(self, messages, index, temperature)
         raise LLMError(f"{self.name}: not an action or value prompt of the repository agent")
 
     async def _complete(self, request: Request) -> list[Completion]:
