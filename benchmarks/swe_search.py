@@ -148,14 +148,34 @@ def sweep_table(result: dict[str, Any], options: SolveOptions) -> str:
         "|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
-        v = r["resolved"]
-        shown = "-" if v["rate"] is None else f"{v['rate']:.2f} [{v['low']:.2f}, {v['high']:.2f}]"
         lines.append(
-            f"| {r['p']:g} | {r['search']} | {v['wins']}/{v['games']} = {shown} | "
+            f"| {r['p']:g} | {r['search']} | {rate_cell(r['resolved'])} | "
             f"{r['llm_calls_per_instance']:.1f} | {r['tokens_per_instance']:.0f} | "
             f"{r['wall_s_per_instance']:.1f} |"
         )
     return "\n".join(lines)
+
+
+def rate_cell(v: dict[str, Any]) -> str:
+    """A `benchmarks.werewolf.rate` as "k/n = r [low, high]" ("-" for the rate when n = 0)."""
+    shown = "-" if v["rate"] is None else f"{v['rate']:.2f} [{v['low']:.2f}, {v['high']:.2f}]"
+    return f"{v['wins']}/{v['games']} = {shown}"
+
+
+def rate_curve(ax: Any, rows: list[dict[str, Any]], style: str, label: str) -> None:
+    """Resolved rate vs p of `rows` (each with "p" and a "resolved" rate) with its 95%
+    interval as error bars, on the axes `ax` (their labels and limits set too)."""
+    mine = [r for r in rows if r["resolved"]["rate"] is not None]
+    if mine:
+        ys = [r["resolved"]["rate"] for r in mine]
+        err = [
+            [y - r["resolved"]["low"] for y, r in zip(ys, mine, strict=True)],
+            [r["resolved"]["high"] - y for y, r in zip(ys, mine, strict=True)],
+        ]
+        ax.errorbar([r["p"] for r in mine], ys, yerr=err, fmt=style, capsize=3, label=label)
+    ax.set_xlabel("p (share of correct proposals)")
+    ax.set_ylabel("resolved rate")
+    ax.set_ylim(-0.02, 1.02)
 
 
 def sweep_plot(result: dict[str, Any], path: Path) -> None:
@@ -166,19 +186,7 @@ def sweep_plot(result: dict[str, Any], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for arm, style in zip(ARMS, ("o-", "s-"), strict=True):
-        mine = [
-            r for r in result["rows"] if r["search"] == arm and r["resolved"]["rate"] is not None
-        ]
-        xs = [r["p"] for r in mine]
-        ys = [r["resolved"]["rate"] for r in mine]
-        err = [
-            [y - r["resolved"]["low"] for y, r in zip(ys, mine, strict=True)],
-            [r["resolved"]["high"] - y for y, r in zip(ys, mine, strict=True)],
-        ]
-        ax.errorbar(xs, ys, yerr=err, fmt=style, capsize=3, label=arm)
-    ax.set_xlabel("p (share of correct proposals)")
-    ax.set_ylabel("resolved rate")
-    ax.set_ylim(-0.02, 1.02)
+        rate_curve(ax, [r for r in result["rows"] if r["search"] == arm], style, arm)
     ax.set_title(f"linear vs SWE-Search, noisy oracle (q = {result['q']:g})")
     ax.legend()
     fig.tight_layout()
@@ -204,8 +212,17 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--seeds", default="0,1,2", help="sweep: oracle seeds")
     p.add_argument("--q", type=float, default=0.1, help="sweep: the judge's flip probability")
+    p.add_argument(
+        "--judge", default="binary", choices=("binary", "graded"), help="sweep: the value's shape"
+    )
     p.add_argument("--linear-iterations", type=int, help="sweep: linear's --max-iterations")
     p.add_argument("--mcts-iterations", type=int, help="sweep: SWE-Search's --max-iterations")
+    p.add_argument(
+        "--budgets",
+        default="",
+        help="sweep at equal budgets: comma-separated model calls per instance "
+        "(benchmarks/swe_search_budget.py)",
+    )
     a = p.parse_args(argv)
     options = SolveOptions(
         model=a.model,
@@ -217,6 +234,20 @@ def main(argv: list[str] | None = None) -> None:
         sandbox=a.sandbox,
         base_url=a.base_url,
     )
+    if a.sweep and a.budgets:
+        from benchmarks.swe_search_budget import budget_sweep, budget_table
+
+        found = budget_sweep(
+            options,
+            a.output,
+            tuple(float(x) for x in a.sweep.split(",")),
+            tuple(int(x) for x in a.seeds.split(",")),
+            a.q,
+            tuple(int(x) for x in a.budgets.split(",")),
+            judge=a.judge,
+        )
+        print(budget_table(found))
+        return
     if a.sweep:
         iterations = {
             arm: n

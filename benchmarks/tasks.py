@@ -34,6 +34,7 @@ class SolveOptions:
     limit: int | None = None  # None: the task's default
     search: str = "linear"  # linear | mcts
     max_iterations: int | None = None  # None: the task's default
+    max_calls: int | None = None  # swe-bench: model calls per instance (None: no cap)
     max_cost: float | None = None
     workers: int = 1
     sandbox: str = "auto"

@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from pydantic import Field, ValidationInfo, field_validator
 
 from agents.commands import CLI
-from agents.commands.settings import CommandSettings, Count, NonNegative, Sandbox, Size, comma_list
+from agents.commands.settings import (
+    CommandSettings,
+    Count,
+    NonNegative,
+    Sandbox,
+    Size,
+    comma_list,
+    one_of,
+)
 
 if TYPE_CHECKING:
     from benchmarks.tasks import SolveOptions
 
 
 class BenchSweSearchSettings(CommandSettings):
-    """`agents bench swe-search`'s options; `options()` is what both arms solve with."""
+    """`agents bench swe-search`'s options; `options()` is what both arms solve with.
+    With `budgets`: the equal-budget sweep over the noisy oracle's p values and seeds
+    (benchmarks/swe_search_budget.py)."""
 
     model: str = "local:smollm2"
     limit: Size = 3
@@ -25,6 +36,32 @@ class BenchSweSearchSettings(CommandSettings):
     sandbox: Sandbox = "auto"
     base_url: str | None = None
     output: Path = Path("runs/bench_swe_search")
+    budgets: str = ""
+    sweep: str = "0.3,0.5,0.7,0.9"
+    seeds: str = "0,1,2"
+    q: Annotated[float, Field(ge=0.0, le=1.0)] = 0.1
+    judge: Annotated[str, one_of("binary", "graded")] = "binary"
+
+    @field_validator("budgets", "seeds")
+    @classmethod
+    def _whole_numbers(cls, text: str, info: ValidationInfo) -> str:
+        least = 1 if info.field_name == "budgets" else 0
+        for part in comma_list(text):
+            if not part.isdigit() or int(part) < least:
+                raise ValueError(f"{part!r} is not a whole number >= {least}")
+        return text
+
+    @field_validator("sweep")
+    @classmethod
+    def _probabilities(cls, text: str) -> str:
+        for part in comma_list(text):
+            try:
+                ok = 0.0 <= float(part) <= 1.0
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ValueError(f"p={part!r} must be a number within 0..1")
+        return text
 
     def options(self) -> SolveOptions:
         from benchmarks.tasks import SolveOptions
@@ -49,15 +86,44 @@ def swe_search(
     sandbox: str = typer.Option("auto", "--sandbox", help="docker, local or auto."),
     base_url: str | None = typer.Option(None, "--base-url"),
     output: Path = typer.Option(Path("runs/bench_swe_search"), "--output", "-o"),
+    budgets: str = typer.Option(
+        "",
+        "--budgets",
+        help="Equal-budget sweep with the noisy oracle (ignores --model): comma-separated "
+        "model calls per instance, e.g. 12,24. Writes OUT/budget.md, .json and .png.",
+    ),
+    sweep: str = typer.Option("0.3,0.5,0.7,0.9", "--sweep", help="--budgets: oracle p values."),
+    seeds: str = typer.Option("0,1,2", "--seeds", help="--budgets: oracle seeds."),
+    q: float = typer.Option(0.1, "--q", min=0, max=1, help="--budgets: the judge's flip rate."),
+    judge: str = typer.Option(
+        "binary", "--judge", help="--budgets: the oracle's value, binary (fixed or not) or graded."
+    ),
 ) -> None:
-    """Resolve rate, cost, wall time and LLM calls of both agents, in one table."""
+    """Resolve rate, cost, wall time and LLM calls of both agents, in one table; with
+    --budgets, linear (one run, restarts, best-of with a discriminator) vs SWE-Search (three
+    final-patch rules) at equal model calls per instance, over the noisy oracle's p."""
     settings = BenchSweSearchSettings(
         model=model, limit=limit, instances=instances, max_iterations=max_iterations,
-        max_cost=max_cost, sandbox=sandbox, base_url=base_url, output=output,
+        max_cost=max_cost, sandbox=sandbox, base_url=base_url, output=output, budgets=budgets,
+        sweep=sweep, seeds=seeds, q=q, judge=judge,
     )  # fmt: skip
+    options = settings.options()
+    if settings.budgets:
+        from benchmarks.swe_search_budget import budget_sweep, budget_table
+
+        found = budget_sweep(
+            options,
+            settings.output,
+            tuple(float(x) for x in comma_list(settings.sweep)),
+            tuple(int(x) for x in comma_list(settings.seeds)),
+            settings.q,
+            tuple(int(x) for x in comma_list(settings.budgets)),
+            judge=settings.judge,
+        )
+        typer.echo(budget_table(found))
+        return
     from benchmarks.swe_search import compare, table
 
-    options = settings.options()
     typer.echo(table(compare(options, settings.output), options))
 
 

@@ -31,6 +31,7 @@ USED_BY: dict[str, tuple[str, ...]] = {
     "--prompt": ("story",),
     "--option": PLANNING,
     "--appworld-data": ("appworld",),
+    "--max-calls": ("swe-bench",),
 }
 """The tasks that read each task-specific option; any other task refuses it."""
 IGNORED_BY: dict[str, tuple[str, ...]] = {
@@ -71,6 +72,7 @@ class SolveSettings(SweDataSettings):
     limit: Size | None = None
     search: Annotated[str, one_of("linear", "mcts")] = "linear"
     max_iterations: Count | None = None
+    max_calls: Count | None = None
     max_cost: NonNegative | None = None
     workers: Count = 1
     sandbox: Sandbox = "auto"
@@ -119,6 +121,7 @@ class SolveSettings(SweDataSettings):
             limit=self.limit,
             search=self.search,
             max_iterations=self.max_iterations,
+            max_calls=self.max_calls,
             max_cost=self.max_cost,
             workers=self.workers,
             sandbox=self.sandbox,
@@ -170,6 +173,13 @@ def solve(
         "(default 60; tictactoe 200); story: plot steps (default 5); appworld: turns per "
         "task (default 10).",
     ),
+    max_calls: int | None = typer.Option(
+        None,
+        "--max-calls",
+        min=1,
+        help="swe-bench: model calls per instance, judge calls included (linear stops its "
+        "trajectory, mcts its search, at the cap; default: no cap).",
+    ),
     max_cost: float | None = typer.Option(
         None, "--max-cost", min=0, help="Dollar cap for the run's LLM calls."
     ),
@@ -220,7 +230,8 @@ def solve(
 
     settings = SolveSettings(
         task=task, model=model, dataset=dataset, instances=instances, limit=limit,
-        search=search, max_iterations=max_iterations, max_cost=max_cost, workers=workers,
+        search=search, max_iterations=max_iterations, max_calls=max_calls, max_cost=max_cost,
+        workers=workers,
         sandbox=sandbox, output=output, no_eval=no_eval, base_url=base_url, no_cache=no_cache,
         agent=agent, prompt=prompt, option=option, appworld_data=appworld_data, split=split,
         repos_dir=repos_dir,

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # langgraph is imported when a graph is built
 class ReactState(TypedDict, total=False):
     steps: list[dict[str, Any]]
     diff: str
-    status: str | None  # finished | rejected | max iterations | error: ...
+    status: str | None  # finished | rejected | max iterations | max calls | error: ...
     patch: str | None
     bad: int  # consecutive unparsable answers
     pending: dict[str, Any] | None  # the parsed action waiting for the tool node
@@ -41,6 +41,8 @@ def build_react_graph(
         done = sum(1 for s in steps if "observation" in s)
         if done >= cfg.max_iterations:
             return {"status": "max iterations", "patch": state.get("diff", "")}
+        if cfg.max_calls is not None and env.stats.llm_calls >= cfg.max_calls:
+            return {"status": "max calls", "patch": state.get("diff", "")}
         step = env.ask(steps)
         if "error" in step:
             bad = state.get("bad", 0) + 1

@@ -69,7 +69,10 @@ def run_search(
         leaf = path[-1]
         if leaf.visits == 1 and leaf.terminal and leaf.state.status == "finished":
             finished += bool(leaf.state.patch)  # a new episode that ended with a patch
-        return finished >= settings.max_finished
+        calls = env.stats.llm_calls + swe.replayed_llm_calls  # answers of a resumed search too
+        return finished >= settings.max_finished or (
+            cfg.max_calls is not None and calls >= cfg.max_calls
+        )
 
     try:
         mcts.search(state, root=root, stop=enough)
@@ -106,6 +109,20 @@ class _Unparsable(Exception):
     pass
 
 
+SELECT_RULES = ("value", "visits")
+
+
+def pick_candidate(candidates: Sequence[Mapping[str, Any]], rule: str) -> Mapping[str, Any]:
+    """The final patch among finished episodes: by best mean value ("value", ties to the
+    most visited) or by most visits ("visits", ties to the best value). Ties left after
+    that go to the episode found first (the candidates come in tree order)."""
+    if rule == "value":
+        return max(candidates, key=lambda c: (c["value"], c["visits"]))
+    if rule == "visits":
+        return max(candidates, key=lambda c: (c["visits"], c["value"]))
+    raise ValueError(f"unknown selection rule {rule!r}: one of {', '.join(SELECT_RULES)}")
+
+
 def _walk(node: Node) -> Iterator[Node]:
     yield node
     for c in node.children:
@@ -139,7 +156,7 @@ def build_swe_search_graph(
             return {}
         cands = state.get("candidates") or []
         if cands:
-            best = max(cands, key=lambda c: (c["value"], c["visits"]))
+            best = pick_candidate(cands, env.config.search.select)
             return {"status": "finished", "patch": best["patch"], "steps": best["steps"]}
         fb = state.get("fallback")
         if fb:

@@ -39,6 +39,9 @@ class SweSearchConfig:
     """Actions along one branch."""
     max_finished: int = 3
     """Stop once this many episodes ended with a patch."""
+    select: str = "value"
+    """The final patch among the finished episodes: "value" (best mean value, then most
+    visits) or "visits" (most visits, then best mean value); see `pick_candidate`."""
     c: float = 1.0
     """UCT exploration constant."""
     widening_k: float = 1.0
@@ -62,6 +65,10 @@ class AgentConfig:
 
     max_iterations: int = 12
     """Actions per trajectory (linear) or per search (mcts: simulations)."""
+    max_calls: int | None = None
+    """Model calls per instance (both agents; judge calls count): linear ends its
+    trajectory ("max calls", its diff as the patch) before a call past it; the search
+    stops at the first simulation boundary at or past it. None: no cap."""
     max_parse_errors: int = 3
     """Consecutive unparsable answers before the instance ends as an error."""
     max_tokens: int = 160
@@ -75,12 +82,15 @@ class AgentConfig:
 @dataclass
 class Stats:
     llm_calls: int = 0
+    tokens: int = 0
+    """Input plus output tokens of those calls."""
     model_seconds: float = 0.0
     sandbox_seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "llm_calls": self.llm_calls,
+            "tokens": self.tokens,
             "model_seconds": round(self.model_seconds, 3),
             "sandbox_seconds": round(self.sandbox_seconds, 3),
         }
@@ -157,6 +167,7 @@ class AgentEnv:
     ) -> Completion:
         t = time.perf_counter()
         cap = self.config.tool_max_tokens if tools else self.config.max_tokens
+        out: list[Completion] = []
         try:
             out = run_async(
                 llm.complete(
@@ -170,6 +181,7 @@ class AgentEnv:
         finally:
             self.stats.model_seconds += time.perf_counter() - t
             self.stats.llm_calls += 1
+            self.stats.tokens += sum(c.usage.input_tokens + c.usage.output_tokens for c in out)
         return out[0]
 
     def _complete(

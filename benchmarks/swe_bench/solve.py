@@ -125,6 +125,7 @@ def _run(
         max_iterations=iters
         if options.search == "linear"
         else SweSearchConfig().sims_per_iteration * iters,
+        max_calls=options.max_calls,
     )
     if options.model.startswith("local:"):
         agent = replace(agent, max_tokens=LOCAL_MAX_TOKENS)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -136,6 +136,8 @@ def solve_instance(
                     "status": state.get("status"),
                     "steps": state.get("steps", []),
                     "patch": state.get("patch"),
+                    # SWE-Search: every finished episode, to compare final-patch rules
+                    **_candidates(state),
                     "stats": env.stats.as_dict(),
                 },
             )
@@ -155,6 +157,13 @@ def solve_instance(
             else {}
         ),
     }
+
+
+def _candidates(state: Mapping[str, Any]) -> dict[str, Any]:
+    keys = ("sid", "value", "visits", "patch")
+    if "candidates" not in state:
+        return {}
+    return {"candidates": [{k: c[k] for k in keys} for c in state.get("candidates") or []]}
 
 
 def error_row(instance: Instance, config: SolveConfig, exc: BaseException) -> Row:
