@@ -266,3 +266,37 @@ def test_real_mini_swe_agent_through_run(tmp_path: Path) -> None:
     assert summary["steps_per_instance"] >= 3
     assert summary["tokens_per_instance"] > 0
     assert (out / "mini_swe.md").read_text().startswith("# mini-swe-agent")
+
+
+def test_compare_puts_mini_and_our_runs_in_one_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from benchmarks.mini_swe import compare
+    from benchmarks.swe_bench.solve import run_swe_bench
+    from benchmarks.tasks import SolveOptions
+    from benchmarks.werewolf import rate
+
+    ours = tmp_path / "ours"
+    run_swe_bench(
+        SolveOptions(model="oracle:swe,p=1,q=0,seed=0", instances=("tkem__cachetools-1",),
+                     sandbox="local", output=ours)
+    )  # fmt: skip
+    mini = tmp_path / "mini"
+    mini.mkdir()
+    summary = {"model": "m", "instances": 2, "resolved": rate(1, 2),
+               "non_empty_patch": rate(2, 2), "patch_applies": rate(1, 2),
+               "steps_per_instance": 4.5, "tokens_per_instance": 900.0,
+               "wall_seconds_per_instance": 1.25}  # fmt: skip
+    (mini / "mini_swe.json").write_text(json.dumps(summary))
+    out = tmp_path / "rows.json"
+    assert compare.main(["--mini", str(mini), "--ours", str(ours), "--json", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert (
+        lines[2].startswith("| mini-swe-agent 2.4.6 | m | 1/2 = 0.50 [")
+        and "| 2/2 | 1/2 |" in lines[2]
+    )
+    assert lines[3].startswith("| ours, linear (ReAct) | oracle:swe,p=1,q=0,seed=0 | 1/1 = 1.00 [")
+    assert "| 1/1 | 1/1 | 3.0 | 3.0 |" in lines[3]
+    assert [r["agent"] for r in json.loads(out.read_text())][1] == "ours, linear (ReAct)"
+    assert compare.main(["--ours", str(tmp_path / "nothing")]) == 2
+    assert "holds no agents solve run" in capsys.readouterr().err

@@ -216,7 +216,7 @@ def summarise(
         "max_steps": args.max_steps,
         "max_tokens": args.max_tokens,
         "temperature": args.temperature,
-        "sandbox": "local (grading); mini's LocalEnvironment (solving)",
+        "sandbox": f"local (grading); mini's {args.environment} environment (solving)",
         "resolved": rate(len(resolved & set(ids)), n),
         "non_empty_patch": rate(len(nonempty), n),
         "patch_applies": rate(len(applied), n),
