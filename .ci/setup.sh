@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates .venv and installs the project (CPU torch pinned by .ci/constraints.txt).
-# Usage: bash .ci/setup.sh [extras]   e.g. bash .ci/setup.sh dev,llamacpp
+# Usage: bash .ci/setup.sh [extras]   e.g. bash .ci/setup.sh dev,llamacpp,ray
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-}"

@@ -132,10 +132,13 @@ def load_records(path: Path) -> list[GameRecord]:
     return [GameRecord(**row) for row in read_rows(path)]
 
 
-def run(cfg: HanabiBench, say: Callable[[str], None] = lambda _: None) -> list[GameRecord]:
+def run(
+    cfg: HanabiBench, say: Callable[[str], None] = lambda _: None, executor: str = "local"
+) -> list[GameRecord]:
     """Play what is missing (resumable: `foundation.runs`), bots interleaved per seed;
     return this run's games. Games played with other code or another partner are kept in
-    the log but not reused."""
+    the log but not reused. `executor`: where games are played (`foundation.executors`;
+    how, not what: it is not part of `cfg` or the report)."""
     code = code_version()
     log = RunLog(
         log_path(cfg),
@@ -158,7 +161,10 @@ def run(cfg: HanabiBench, say: Callable[[str], None] = lambda _: None) -> list[G
             spec, seed, i = unit
             say(f"[{i + 1}/{cfg.games}] {spec} seed {seed}: {row['score']:g}")
 
-    run_units(log, units, key=lambda u: (u[0], cfg.players, u[1]), work=play, on_row=report)
+    run_units(
+        log, units, key=lambda u: (u[0], cfg.players, u[1]), work=play, on_row=report,
+        executor=executor,
+    )  # fmt: skip
     return [GameRecord(**log.done[(spec, cfg.players, s)]) for spec in cfg.bots for s in seeds]
 
 

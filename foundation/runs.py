@@ -18,7 +18,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Hashable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 from foundation.budget import BudgetExhausted
 from foundation.errors import UserError
+from foundation.executors import ExecutorFailure, ExecutorSpec, Pool, open_pool, parse_executor
 from foundation.jsonl import JsonlLog, read_rows
 
 LOCK_FILE = ".lock"
@@ -139,6 +140,7 @@ def run_units(
     *,
     workers: int = 1,
     processes: bool = False,
+    executor: str | ExecutorSpec = "local",
     error_row: Callable[[T, Exception], Row] | None = None,
     fatal: Callable[[Exception], bool] = lambda exc: False,
     on_row: Callable[[T, Row | None], None] | None = None,
@@ -148,6 +150,13 @@ def run_units(
 
     - `workers` > 1 runs units in a thread pool (`processes`: a process pool; `work` and
       the units must then pickle); 1 runs them in this thread, so Ctrl-C stops at once.
+    - `executor` other than "local" (`foundation.executors`: "ray", "ray://HOST:PORT",
+      "HOST:PORT") runs each unit as a Ray task (`work` and the units must pickle;
+      `workers` and `processes` do not apply: the cluster's CPUs bound the units at once).
+      A unit whose worker died is resubmitted (at most `spec.retries` times) and its row
+      records `"retries": k`; rows still reach the log only from this thread. When Ray
+      cannot run a unit at all (`ExecutorFailure`: the work does not load on a worker),
+      the run ends with that one line.
     - `error_row(unit, exc)` turns a unit's exception into its row (the run goes on);
       an exception for which `fatal(exc)` is true (no key, server down, Docker gone: every
       unit would fail), and any exception when `error_row` is None, end the run.
@@ -156,6 +165,7 @@ def run_units(
     - `on_row(unit, row)` runs after each row is appended (row None: skipped as done):
       progress, or files derived from the log.
     """
+    spec = parse_executor(executor)
     outcome = RunOutcome()
     todo, queued = [], set()
     for unit in units:
@@ -171,7 +181,7 @@ def run_units(
     def attempt(unit: T, run: Callable[[], Row]) -> Row:
         try:
             return run()
-        except BudgetExhausted:
+        except (BudgetExhausted, ExecutorFailure):
             raise
         except Exception as exc:
             if error_row is None or fatal(exc):
@@ -185,11 +195,12 @@ def run_units(
             on_row(unit, row)
 
     try:
-        if workers <= 1:
+        if spec.kind == "local" and workers <= 1:
             for unit in todo:
                 record(unit, attempt(unit, functools.partial(work, unit)))
-        else:
-            _pooled(todo, work, attempt, record, workers, processes)
+        elif todo:
+            with open_pool(spec, workers, processes) as pool:
+                _pooled(todo, work, attempt, record, pool)
     except BudgetExhausted as exc:
         outcome.stopped = "budget"
         outcome.budget_message = str(exc)
@@ -201,25 +212,22 @@ def _pooled(
     work: Callable[[T], Row],
     attempt: Callable[[T, Callable[[], Row]], Row],
     record: Callable[[T, Row], None],
-    workers: int,
-    processes: bool,
+    pool: Pool,
 ) -> None:
-    """`work` runs in the pool (it must pickle for `processes`); its exceptions come back
-    through the futures and are settled here, in the single writer's thread."""
-    pool: Executor = (
-        ProcessPoolExecutor(max_workers=workers)
-        if processes
-        else ThreadPoolExecutor(max_workers=workers)
-    )
-    futures: dict[Future[Row], T] = {pool.submit(work, unit): unit for unit in todo}
-    try:
-        pending = set(futures)
-        while pending:
-            finished, pending = wait_futures(pending, return_when="FIRST_COMPLETED")
-            for fut in finished:
-                record(futures[fut], attempt(futures[fut], fut.result))
-    except BaseException:
-        # Stop queued units; running ones finish on their own (their sandboxes close).
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown()
+    """`work` runs in the pool; its results and exceptions come back through the futures
+    and are settled here, in the single writer's thread. A unit lost with its worker
+    (`pool.lost`) is resubmitted up to `pool.retries` times; its row then says how often."""
+    futures: dict[Future[Row], tuple[T, int]] = {pool.submit(work, u): (u, 0) for u in todo}
+    pending = set(futures)
+    while pending:
+        finished, pending = wait_futures(pending, return_when="FIRST_COMPLETED")
+        for fut in finished:
+            unit, retries = futures.pop(fut)
+            exc = fut.exception()
+            if exc is not None and retries < pool.retries and pool.lost(exc):
+                again = pool.submit(work, unit)
+                futures[again] = (unit, retries + 1)
+                pending.add(again)
+                continue
+            row = attempt(unit, fut.result)
+            record(unit, {**row, "retries": retries} if retries else row)

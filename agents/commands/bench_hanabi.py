@@ -11,7 +11,7 @@ from pydantic import model_validator
 from typing_extensions import Self
 
 from agents.commands import CLI
-from agents.commands.settings import CommandSettings, Count
+from agents.commands.settings import EXECUTOR_HELP, CommandSettings, Count, Executor
 
 if TYPE_CHECKING:
     from benchmarks.hanabi import HanabiBench
@@ -29,6 +29,7 @@ class BenchHanabiSettings(CommandSettings):
     partner: str | None = None
     out: Path = Path("benchmarks/results")
     as_json: bool = False
+    executor: Executor = "local"
 
     @model_validator(mode="after")
     def _playable(self) -> Self:
@@ -73,18 +74,19 @@ def bench_hanabi(
     ),
     out: Path = typer.Option(Path("benchmarks/results"), help="Where reports and the log go."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
+    executor: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
 ) -> None:
     """Mean score ± SE, share of 25s, histogram and seconds per move for each bot; writes
     hanabi_<P>p.{json,md,png} and appends games to hanabi_games.jsonl (resumable)."""
     settings = BenchHanabiSettings(
         bot=tuple(bot), games=games, seed=seed, players=players, partner=partner, out=out,
-        as_json=as_json,
+        as_json=as_json, executor=executor,
     )  # fmt: skip
     from benchmarks.hanabi import markdown, run, summarize, write_reports
 
     cfg = settings.config()
     say = (lambda _: None) if settings.as_json else (lambda s: typer.echo(s, err=True))
-    summary = summarize(cfg, run(cfg, say))
+    summary = summarize(cfg, run(cfg, say, executor=settings.executor))
     paths = write_reports(summary, settings.out)
     if settings.as_json:
         typer.echo(json.dumps(summary, indent=2))

@@ -10,7 +10,7 @@ from pydantic import field_validator, model_validator
 from typing_extensions import Self
 
 from agents.commands import CLI, swe_data
-from agents.commands.settings import Count, Positive, Sandbox, comma_list
+from agents.commands.settings import EXECUTOR_HELP, Count, Executor, Positive, Sandbox, comma_list
 from agents.commands.swe_data import SweDataSettings
 from foundation.errors import UserError
 
@@ -32,6 +32,7 @@ class EvalSweBenchSettings(SweDataSettings):
     dataset: str = "swe-mini"
     instances: str = ""
     workers: Count = 2
+    executor: Executor = "local"
     sandbox: Sandbox = "auto"
     output: Path = Path("logs/run_evaluation")
     run_id: str = ""
@@ -119,6 +120,7 @@ def swe_bench(
         help="Comma-separated instance ids (default: all).",
     ),
     workers: int = typer.Option(2, "--workers", "-w", min=1, help="Instances graded at once."),
+    executor: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
     sandbox: str = typer.Option("auto", "--sandbox", help="docker, local or auto."),
     output: Path = typer.Option(
         Path("logs/run_evaluation"),
@@ -153,7 +155,7 @@ def swe_bench(
     --images."""
     settings = EvalSweBenchSettings(
         predictions=predictions, validate_dataset=validate_dataset, dataset=dataset, split=split,
-        instances=instances, workers=workers, sandbox=sandbox, output=output, run_id=run_id,
+        instances=instances, workers=workers, executor=executor, sandbox=sandbox, output=output, run_id=run_id,
         timeout=timeout, repos_dir=repos_dir, repo_url=repo_url, images=images,
         specs=tuple(specs), task_repo=task_repo, strict=strict,
     )  # fmt: skip
@@ -202,8 +204,9 @@ def swe_bench(
             progress.advance(task)
 
         report = evaluate(
-            selected, preds, paths, config, workers=settings.workers, on_result=on_result
-        )
+            selected, preds, paths, config, workers=settings.workers, on_result=on_result,
+            executor=settings.executor,
+        )  # fmt: skip
     console.print(
         f"resolved {report['resolved_instances']}/{report['total_instances']}, "
         f"unresolved {report['unresolved_instances']}, errors {report['error_instances']}, "

@@ -101,6 +101,24 @@ NonNegative = Annotated[float, _at_least(0)]
 Sandbox = Annotated[str, one_of("docker", "local", "auto")]
 
 
+def _executor(value: str) -> str:
+    from foundation.executors import parse_executor
+
+    try:
+        return str(parse_executor(value))
+    except UserError as exc:
+        raise ValueError(f"--{exc}") from None
+
+
+Executor = Annotated[str, AfterValidator(_executor)]
+"""--executor: local, ray, ray://HOST:PORT or HOST:PORT (`foundation.executors`)."""
+EXECUTOR_HELP = (
+    "Where units run: local (this machine, --workers at once), ray (a Ray instance started "
+    "here, or the cluster RAY_ADDRESS names), ray://HOST:PORT or HOST:PORT (an existing Ray "
+    "cluster). Ray needs pip install '.[ray]'."
+)
+
+
 def comma_list(text: str) -> tuple[str, ...]:
     """'a, b,,c' -> ('a', 'b', 'c')."""
     return tuple(part.strip() for part in text.split(",") if part.strip())

@@ -7,6 +7,7 @@ interrupted-then-resumed run reports exactly what an uninterrupted one does.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from benchmarks.swe_bench.harness import (
     patch_sha,
     run_instance,
 )
+from foundation.executors import ExecutorSpec
 from foundation.jsonl import read_rows, write_atomic
 from foundation.runs import Row, RunLog, run_lock, run_units
 
@@ -107,13 +109,22 @@ def evaluate(
     config: RunConfig = RunConfig(),
     workers: int = 1,
     on_result: Callable[[InstanceResult | None, str], None] | None = None,
+    executor: str | ExecutorSpec = "local",
 ) -> Report:
     """Grade every instance that has a non-empty prediction and is not graded yet (the
     same patch, the same --strict); write and return the report. `on_result(result,
     instance_id)` is called as each instance finishes (result None when it was skipped as
-    already graded). One process at a time per run and model (`run_lock`)."""
+    already graded). One process at a time per run and model (`run_lock`). `executor`:
+    where instances are graded (`foundation.executors`: local, or a Ray cluster)."""
     with run_lock(paths.results.parent):
-        return _evaluate(instances, predictions, paths, config, workers, on_result)
+        return _evaluate(instances, predictions, paths, config, workers, on_result, executor)
+
+
+def result_of(row: Row) -> InstanceResult:
+    """The `InstanceResult` a results row was written from (extra keys, such as the
+    executor's `retries`, left out)."""
+    names = {f.name for f in dataclasses.fields(InstanceResult)}
+    return InstanceResult(**{k: v for k, v in row.items() if k in names})
 
 
 def _graded_key(row: Row) -> GradedKey | None:
@@ -129,6 +140,7 @@ def _evaluate(
     config: RunConfig,
     workers: int,
     on_result: Callable[[InstanceResult | None, str], None] | None,
+    executor: str | ExecutorSpec,
 ) -> Report:
     log = RunLog(paths.results, key=_graded_key, sort_keys=False)  # rows as to_json writes
     units = [
@@ -143,23 +155,22 @@ def _evaluate(
 
     todo = [(i, p) for i, p in units if key((i, p)) not in log.done]
     failed = _prepare_envs([i for i, p in todo if not p.get("error")], config) if todo else {}
-    results: dict[str, InstanceResult] = {}
 
-    def grade(unit: Unit) -> Row:
+    def grade(unit: Unit) -> Row:  # runs where the executor puts it: it returns its row
         inst, pred = unit
         iid = inst["instance_id"]
         if iid in failed:  # its environment did not build: an error row, no second try
-            results[iid] = env_failure(inst, pred, failed[iid], paths.instance_dir(iid), config)
+            result = env_failure(inst, pred, failed[iid], paths.instance_dir(iid), config)
         else:
-            results[iid] = run_instance(inst, pred, paths.instance_dir(iid), config)
-        return dict(json.loads(results[iid].to_json()))
+            result = run_instance(inst, pred, paths.instance_dir(iid), config)
+        return dict(json.loads(result.to_json()))
 
     def progress(unit: Unit, row: Row | None) -> None:
         if on_result:
             iid = unit[0]["instance_id"]
-            on_result(None if row is None else results[iid], iid)
+            on_result(None if row is None else result_of(row), iid)
 
-    run_units(log, units, key, grade, workers=max(1, workers), on_row=progress)
+    run_units(log, units, key, grade, workers=max(1, workers), executor=executor, on_row=progress)
     report = make_report(instances, predictions, read_results(paths.results), paths)
     write_report(paths.report, report)
     return report

@@ -1,0 +1,258 @@
+"""Where the run primitive's units run (`foundation.runs.run_units(..., executor=...)`):
+
+- `local` (the default): this thread, or a thread or process pool of `workers`;
+- `ray`: a Ray instance started for the run on this machine (stopped at its end), or the
+  cluster `RAY_ADDRESS` names;
+- `ray://HOST:PORT` (Ray Client) or `HOST:PORT` (the head's GCS): an existing cluster.
+
+Ray does the scheduling: each unit is one Ray task (`num_cpus` per unit), its result
+streamed back to the driver, whose single writer appends it to the run's log; no worker
+ever writes the log. A unit whose worker died (process killed, node lost) is resubmitted
+by the driver, at most `retries` times, and its row records `"retries": k`. `ray` is
+imported only when an executor needs it (`pip install '.[ray]'`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import socket
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from foundation.errors import UserError, one_line
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+LOCAL = "local"
+RAY = "ray"
+CHOICES = "local, ray, ray://HOST:PORT or HOST:PORT"
+INSTALL_HINT = "--executor ray needs Ray: pip install '.[ray]'"
+PROBE_SECONDS = 5.0
+
+
+class ExecutorFailure(UserError):
+    """The executor could not run a unit at all (Ray could not deserialize the work on a
+    worker, a runtime environment failed to set up): every unit would fail, so the run
+    ends with this one line instead of recording error rows."""
+
+
+@dataclass(frozen=True)
+class ExecutorSpec:
+    """A parsed `--executor`: `kind` local or ray; `address` "" (ray: start one here, or
+    join `RAY_ADDRESS`), `ray://HOST:PORT` or `HOST:PORT`; per unit, `num_cpus` (a Ray
+    resource request) and `retries` (resubmissions of a unit whose worker died)."""
+
+    kind: str = LOCAL
+    address: str = ""
+    num_cpus: float = 1.0
+    retries: int = 2
+
+    def __str__(self) -> str:
+        return self.address or self.kind
+
+
+def parse_executor(text: str | ExecutorSpec) -> ExecutorSpec:
+    """`local`, `ray`, `ray://HOST:PORT` or `HOST:PORT` -> its spec; anything else is a
+    one-line `UserError`."""
+    if isinstance(text, ExecutorSpec):
+        return text
+    value = text.strip()
+    if value in ("", LOCAL):
+        return ExecutorSpec()
+    if value == RAY:
+        return ExecutorSpec(RAY)
+    _host_port(value)
+    return ExecutorSpec(RAY, value)
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    rest = address.removeprefix("ray://")
+    host, sep, port = rest.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536 or "/" in rest:
+        raise UserError(f"executor must be {CHOICES}, not {address!r}")
+    return host, int(port)
+
+
+def probe(address: str, seconds: float = PROBE_SECONDS) -> None:
+    """A one-line `UserError` naming `address` unless something listens there (Ray itself
+    would retry for minutes before giving up)."""
+    host, port = _host_port(address)
+    try:
+        with socket.create_connection((host, port), timeout=seconds):
+            pass
+    except OSError as exc:
+        raise UserError(
+            f"cannot reach the Ray cluster at {address} ({one_line(exc, 120)}); start one with "
+            "`ray start --head` or check the address"
+        ) from None
+
+
+def import_ray() -> Any:
+    """The `ray` module, or a one-line `UserError` saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise UserError(INSTALL_HINT) from None
+    return ray
+
+
+class Pool(Protocol):
+    """What `run_units` submits units to. `lost(exc)`: the unit died with its worker, and
+    may be resubmitted (at most `retries` times); `close(cancel)` drops queued units."""
+
+    retries: int
+
+    def submit(self, work: Callable[[T], R], unit: T) -> Future[R]: ...
+
+    def lost(self, exc: BaseException) -> bool: ...
+
+    def close(self, cancel: bool) -> None: ...
+
+
+class LocalPool:
+    """A thread pool (or a process pool: `work` and units must pickle) of `workers`."""
+
+    retries = 0
+
+    def __init__(self, workers: int, processes: bool):
+        self._pool: Executor = (
+            ProcessPoolExecutor(max_workers=workers)
+            if processes
+            else ThreadPoolExecutor(max_workers=workers)
+        )
+
+    def submit(self, work: Callable[[T], R], unit: T) -> Future[R]:
+        return self._pool.submit(work, unit)
+
+    def lost(self, exc: BaseException) -> bool:
+        return False
+
+    def close(self, cancel: bool) -> None:
+        # On cancel, running units finish on their own (their sandboxes close).
+        self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
+
+
+def _call(work: Callable[[Any], Any], unit: Any) -> Any:
+    """The Ray task: one unit (module level, so workers import it instead of unpickling)."""
+    return work(unit)
+
+
+class RayPool:
+    """Each unit one Ray task (`num_cpus`, no retries by Ray: the driver retries, so it can
+    record them); `work` is put in the object store once and shared by every task."""
+
+    def __init__(self, ray: Any, spec: ExecutorSpec):
+        self._ray = ray
+        self.retries = spec.retries
+        self._task = ray.remote(_call).options(
+            num_cpus=spec.num_cpus, max_retries=0, retry_exceptions=False
+        )
+        self._works: dict[int, tuple[Callable[..., Any], Any]] = {}
+        self._refs: dict[Future[Any], Any] = {}
+        exc = ray.exceptions
+        self._lost = (
+            exc.WorkerCrashedError,
+            exc.NodeDiedError,
+            exc.RayActorError,
+            exc.ObjectLostError,
+            exc.OutOfMemoryError,
+        )
+        cpus = float(ray.cluster_resources().get("CPU", 0))
+        if cpus < spec.num_cpus:
+            raise UserError(
+                f"the Ray cluster has {cpus:g} CPUs, fewer than the {spec.num_cpus:g} each "
+                "unit asks for"
+            )
+
+    def _stored(self, work: Callable[..., Any]) -> Any:
+        if id(work) not in self._works:  # keep `work` alive so its id is not reused
+            self._works[id(work)] = (work, self._ray.put(work))
+        return self._works[id(work)][1]
+
+    def submit(self, work: Callable[[T], R], unit: T) -> Future[R]:
+        ref = self._task.remote(self._stored(work), unit)
+        out: Future[R] = Future()
+        self._refs[out] = ref
+        ref.future().add_done_callback(functools.partial(_settle, out, self._ray))
+        return out
+
+    def lost(self, exc: BaseException) -> bool:
+        return isinstance(exc, self._lost)
+
+    def close(self, cancel: bool) -> None:
+        if cancel:
+            for fut, ref in self._refs.items():
+                if not fut.done():
+                    with contextlib.suppress(Exception):
+                        self._ray.cancel(ref)
+        self._refs.clear()
+
+
+def _settle(out: Future[Any], ray: Any, done: Future[Any]) -> None:
+    """Pass a Ray future's outcome on; a unit's own exception comes back as itself (not
+    wrapped in `RayTaskError` with the remote traceback), so error rows read as local."""
+    try:
+        out.set_result(done.result())
+    except (ray.exceptions.RaySystemError, ray.exceptions.RuntimeEnvSetupError) as exc:
+        text = one_line(exc).split(" traceback: ")[0]
+        out.set_exception(ExecutorFailure(f"Ray could not run a unit: {text}"))
+    except ray.exceptions.RayTaskError as exc:
+        cause = exc.cause if isinstance(exc.cause, BaseException) else exc
+        out.set_exception(cause)
+    except BaseException as exc:
+        out.set_exception(exc)
+
+
+@contextlib.contextmanager
+def ray_session(spec: ExecutorSpec) -> Iterator[Any]:
+    """Ray, connected for the block: an instance this process already runs is used and left
+    up; else `spec.address` (or `RAY_ADDRESS`) is joined, or a local instance started,
+    and disconnected (a started one stopped) at the end."""
+    ray = import_ray()
+    address = spec.address or os.environ.get("RAY_ADDRESS", "").strip()
+    if address and address not in (LOCAL, "auto"):
+        probe(address)
+    if ray.is_initialized():
+        yield ray
+        return
+    options: dict[str, Any] = {
+        "include_dashboard": False,
+        "logging_level": logging.WARNING,
+        "log_to_driver": True,
+    }
+    try:
+        if address:
+            ray.init(address=address, **options)
+        else:
+            ray.init(address=LOCAL, **options)
+    except Exception as exc:  # connection, authentication, a bad RAY_ADDRESS: one line
+        where = address or "a local Ray instance"
+        raise UserError(f"cannot start or join {where}: {one_line(exc, 200)}") from None
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+@contextlib.contextmanager
+def open_pool(spec: ExecutorSpec, workers: int, processes: bool) -> Iterator[Pool]:
+    """The pool `spec` names, closed at the end (queued units dropped on an exception)."""
+    with contextlib.ExitStack() as stack:
+        pool: Pool
+        if spec.kind == LOCAL:
+            pool = LocalPool(workers, processes)
+        else:
+            pool = RayPool(stack.enter_context(ray_session(spec)), spec)
+        try:
+            yield pool
+        except BaseException:
+            pool.close(cancel=True)
+            raise
+        pool.close(cancel=False)

@@ -1,0 +1,242 @@
+"""The run primitive on a real Ray cluster (foundation.executors): the same rows as a local
+run, a worker killed mid-unit retried and recorded once, one-line errors for a cluster that
+cannot be reached or a Ray that is not installed, and `agents eval swe-bench` / `agents bench
+hanabi` giving the same reports with `--executor` Ray as local. One Ray instance on this
+machine serves the module; other processes join it by address, as a user's runs would."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agents.cli import main
+from foundation.errors import UserError
+from foundation.executors import ExecutorFailure, ExecutorSpec, parse_executor
+from foundation.runs import RunLog, run_units
+
+ROOT = Path(__file__).resolve().parent.parent
+AGENTS = [sys.executable, "-c", "from agents.cli import main; main()"]
+SWE = ["tkem__cachetools-1", "r1chardj0n3s__parse-1", "pytoolz__toolz-1"]
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[str]:
+    """A Ray instance (2 CPUs) for the module; yields its GCS address. Workers get this
+    module's functions by value (they cannot import tests/, which is not installed)."""
+    ray = pytest.importorskip("ray", reason="ray is not installed (pip install '.[ray]')")
+    started = time.monotonic()
+    context = ray.init(
+        address="local", num_cpus=2, include_dashboard=False, logging_level=logging.WARNING
+    )
+    print(f"ray started in {time.monotonic() - started:.1f} s")
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    try:
+        yield str(context.address_info["gcs_address"])
+    finally:
+        ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+        ray.shutdown()
+
+
+def _loopback(address: str) -> str:
+    """The cluster's address as a user on the head machine types it."""
+    return "127.0.0.1:" + address.rpartition(":")[2]
+
+
+def _log(path: Path) -> RunLog:
+    return RunLog(path, key=lambda r: r.get("id"))
+
+
+def _work(n: int) -> dict[str, Any]:
+    if n == 4:
+        raise ValueError(f"bad unit {n}")
+    return {"id": n, "square": n * n, "pid": os.getpid()}
+
+
+def _error_row(n: int, exc: Exception) -> dict[str, Any]:
+    return {"id": n, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_ray_gives_the_rows_local_gives(cluster: str, tmp_path: Path) -> None:
+    runs = {}
+    for executor in ("local", "ray"):
+        path = tmp_path / f"{executor}.jsonl"
+        outcome = run_units(
+            _log(path), range(8), key=lambda n: n, work=_work, error_row=_error_row,
+            executor=executor,
+        )  # fmt: skip
+        assert len(outcome.new) == 8 and not outcome.stopped
+        runs[executor] = sorted(_rows(path), key=lambda r: r["id"])
+    pids = {r.pop("pid", None) for rows in runs.values() for r in rows}
+    assert runs["ray"] == runs["local"]
+    assert runs["ray"][4] == {"id": 4, "error": "ValueError: bad unit 4"}  # not RayTaskError
+    assert os.getpid() in pids and len(pids) > 2  # local ran here, Ray in its workers
+    # A rerun skips what is done, without asking the cluster for anything.
+    again = run_units(_log(tmp_path / "ray.jsonl"), range(8), key=lambda n: n, work=_work)
+    assert again.skipped == 8 and not again.new
+
+
+def test_a_killed_worker_is_retried_recorded_and_never_graded_twice(
+    cluster: str, tmp_path: Path
+) -> None:
+    once, crashes = tmp_path / "killed-once", tmp_path / "crashes"
+
+    def work(n: int) -> dict[str, Any]:
+        if n == 3 and not once.exists():  # the first attempt dies mid-unit, by SIGKILL
+            once.write_text(str(os.getpid()))
+            os.kill(os.getpid(), signal.SIGKILL)
+        if n == 5:  # dies on every attempt: retries run out, the unit is an error row
+            with crashes.open("a") as f:
+                f.write(f"{os.getpid()}\n")
+            os.kill(os.getpid(), signal.SIGKILL)
+        time.sleep(0.05)
+        return {"id": n, "square": n * n}
+
+    path = tmp_path / "r.jsonl"
+    spec = ExecutorSpec("ray", _loopback(cluster), retries=2)
+    outcome = run_units(
+        _log(path), range(8), key=lambda n: n, work=work, error_row=_error_row, executor=spec
+    )
+    rows = _rows(path)
+    assert sorted(r["id"] for r in rows) == list(range(8)), "every unit exactly once"
+    assert len(outcome.new) == 8
+    by_id = {r["id"]: r for r in rows}
+    assert by_id[3] == {"id": 3, "square": 9, "retries": 1}
+    assert by_id[5]["retries"] == 2 and by_id[5]["error"].startswith("WorkerCrashedError")
+    assert len(crashes.read_text().split()) == 3  # the first attempt and two retries
+    assert all("retries" not in by_id[n] for n in (0, 1, 2, 4, 6, 7))
+
+
+def test_an_unreachable_cluster_is_one_line_naming_it(cluster: str, tmp_path: Path) -> None:
+    address = f"127.0.0.1:{_free_port()}"
+    for executor in (address, f"ray://{address}"):
+        started = time.monotonic()
+        with pytest.raises(UserError) as caught:
+            run_units(
+                _log(tmp_path / "r.jsonl"), [1], key=lambda n: n, work=_work, executor=executor
+            )
+        assert executor in str(caught.value) and "\n" not in str(caught.value)
+        assert time.monotonic() - started < 10
+    assert not (tmp_path / "r.jsonl").exists()
+
+
+def test_ray_not_installed_says_how_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    with pytest.raises(UserError, match=r"pip install '\.\[ray\]'"):
+        run_units(_log(tmp_path / "r.jsonl"), [1], key=lambda n: n, work=_work, executor="ray")
+    assert parse_executor("local") == ExecutorSpec()  # local needs no Ray
+    with pytest.raises(UserError, match="executor must be local, ray"):
+        parse_executor("ray:/nowhere")
+
+
+def test_work_the_workers_cannot_load_ends_the_run_in_one_line(
+    cluster: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "only_here.py").write_text("def work(n):\n    return {'id': n}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))  # this process only, not the workers
+    from only_here import work  # type: ignore[import-not-found]
+
+    path = tmp_path / "r.jsonl"
+    with pytest.raises(ExecutorFailure) as caught:
+        run_units(_log(path), range(3), key=lambda n: n, work=work, error_row=_error_row,
+                  executor="ray")  # fmt: skip
+    assert "No module named 'only_here'" in str(caught.value)
+    assert "\n" not in str(caught.value) and not path.exists()
+
+
+def test_ray_client_address_runs_units(cluster: str, tmp_path: Path) -> None:
+    """`ray://HOST:PORT`: a Ray Client server in front of the cluster, as `ray start --head`
+    runs one; units go through it like any other."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ray.util.client.server", f"--address={cluster}",
+         "--host=127.0.0.1", f"--port={port}", "--mode=proxy"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        code = (
+            "import sys; from pathlib import Path\n"
+            "from foundation.runs import RunLog, run_units\n"
+            "log = RunLog(Path(sys.argv[1]), key=lambda r: r.get('id'))\n"
+            "run_units(log, range(4), key=lambda n: n, work=lambda n: {'id': n, 'double': 2 * n},"
+            " executor=sys.argv[2])\n"
+        )
+        path = tmp_path / "r.jsonl"
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(path), f"ray://127.0.0.1:{port}"],
+            capture_output=True, text=True, timeout=120,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert sorted((r["id"], r["double"]) for r in _rows(path)) == [(n, 2 * n) for n in range(4)]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def test_eval_swe_bench_gold_reports_the_same_on_ray(cluster: str, tmp_path: Path) -> None:
+    """`-p gold` on a few swe-mini instances: local in this process; Ray from a second
+    process that joins the cluster by address (`--executor 127.0.0.1:PORT`)."""
+    args = ["eval", "swe-bench", "-p", "gold", "--sandbox", "local", "-i", ",".join(SWE)]
+    main([*args, "-o", str(tmp_path / "local")])
+    local = json.loads((tmp_path / "local" / "gold.swe-mini.gold.json").read_text())
+    assert local["resolved_instances"] == len(SWE)
+
+    done = subprocess.run(
+        [*AGENTS, *args, "-o", str(tmp_path / "ray"), "--executor", _loopback(cluster)],
+        capture_output=True, text=True, timeout=150, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = Path(done.stdout.strip().splitlines()[-1])
+    assert json.loads(report.read_text()) == local
+    results = tmp_path / "ray" / "swe-mini.gold" / "gold" / "results.jsonl"
+    assert sorted(r["instance_id"] for r in _rows(results)) == sorted(SWE)
+
+
+def test_bench_hanabi_reports_the_same_on_ray(
+    cluster: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    summaries = {}
+    for executor in ("local", "ray"):
+        out = tmp_path / executor
+        main(["bench", "hanabi", "--bot", "hanabi_rules", "--bot", "random", "--games", "4",
+              "--out", str(out), "--json", "--executor", executor])  # fmt: skip
+        summary = json.loads(capsys.readouterr().out)
+        summary["config"].pop("out")
+        for bot in summary["bots"].values():
+            bot.pop("seconds_per_move")  # wall time, not a result
+        summaries[executor] = summary
+    assert summaries["ray"] == summaries["local"]
+    assert summaries["ray"]["bots"]["hanabi_rules"]["games"] == 4
