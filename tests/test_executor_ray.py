@@ -176,6 +176,9 @@ def test_ray_client_address_runs_units(cluster: str, tmp_path: Path) -> None:
         [sys.executable, "-m", "ray.util.client.server", f"--address={cluster}",
          "--host=127.0.0.1", f"--port={port}", "--mode=proxy"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        # The proxy starts a server per client and gives it 30 s to answer by default: on 2
+        # loaded cores (CI with other jobs) that once was not enough.
+        env={**os.environ, "RAY_CLIENT_SERVER_CHECK_CHANNEL_TIMEOUT_S": "120"},
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 30
