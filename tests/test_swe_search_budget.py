@@ -176,6 +176,7 @@ def test_solve_refuses_max_calls_for_other_tasks():
         ({"budgets": "12", "seeds": "0,x"}, "'x' is not a whole number >= 0"),
         ({"budgets": "12", "sweep": "0.5,1.5"}, "p='1.5' must be a number within 0..1"),
         ({"budgets": "12", "judge": "coin"}, "judge"),
+        ({"budgets": "12", "model": "openai:gpt-4o"}, "--model does not apply"),
     ],
 )
 def test_bench_swe_search_refuses_bad_sweep_options(given, message):

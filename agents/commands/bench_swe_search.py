@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+from typing_extensions import Self
 
 from agents.commands import CLI
 from agents.commands.settings import (
@@ -62,6 +63,15 @@ class BenchSweSearchSettings(CommandSettings):
             if not ok:
                 raise ValueError(f"p={part!r} must be a number within 0..1")
         return text
+
+    @model_validator(mode="after")
+    def _sweep_uses_the_oracle(self) -> Self:
+        if self.budgets and self.model != type(self).model_fields["model"].default:
+            raise ValueError(
+                "--budgets runs the noisy oracle (oracle:swe,p=P,...) for every p of --sweep; "
+                "--model does not apply"
+            )
+        return self
 
     def options(self) -> SolveOptions:
         from benchmarks.tasks import SolveOptions
