@@ -56,16 +56,20 @@ class Attempt:
     tokens: int
     patch: str
     resolved: bool
+    seconds: float = 0.0
+    """Its wall time (sandbox setup and the agent; grading not included)."""
 
 
 @dataclass(frozen=True)
 class Pick:
-    """What one rule returned on one instance: resolved?, calls and tokens spent."""
+    """What one rule returned on one instance: resolved?, calls, tokens and wall seconds
+    spent."""
 
     resolved: bool
     calls: int
     tokens: int
     patch: str = ""
+    seconds: float = 0.0
 
 
 def oracle_spec(p: float, q: float, seed: int, judge: str = "binary") -> str:
@@ -80,13 +84,14 @@ def retry(attempts: Sequence[Attempt], fits: Callable[[int, int], bool]) -> Pick
     """Restart while the patch is empty and the next attempt fits (`fits(calls, tokens)`
     of the attempts so far plus it)."""
     calls = tokens = 0
+    seconds = 0.0
     for a in attempts:
         if not fits(calls + a.calls, tokens + a.tokens):
             break
-        calls, tokens = calls + a.calls, tokens + a.tokens
+        calls, tokens, seconds = calls + a.calls, tokens + a.tokens, seconds + a.seconds
         if a.patch.strip():
-            return Pick(a.resolved, calls, tokens, a.patch)
-    return Pick(False, calls, tokens)
+            return Pick(a.resolved, calls, tokens, a.patch, seconds)
+    return Pick(False, calls, tokens, "", seconds)
 
 
 def best_of(
@@ -102,14 +107,14 @@ def best_of(
             break
         calls, tokens = calls + a.calls, tokens + a.tokens
         done.append(a)
+    seconds = sum(a.seconds for a in done)
     cands = [a for a in done if a.patch.strip()]
     if not cands:
-        return Pick(False, calls, tokens), []
+        return Pick(False, calls, tokens, "", seconds), []
     k = choose([a.patch for a in cands]) if len(cands) > 1 else 0
     chosen = cands[k]
-    return Pick(chosen.resolved, calls + (len(cands) > 1), tokens, chosen.patch), [
-        a.patch for a in cands
-    ]
+    pick = Pick(chosen.resolved, calls + (len(cands) > 1), tokens, chosen.patch, seconds)
+    return pick, [a.patch for a in cands]
 
 
 def _calls_within(budget: int) -> Callable[[int, int], bool]:
@@ -244,7 +249,7 @@ def _attempts(runs: Sequence[Path], iid: str, grades: Grades) -> list[Attempt]:
         patch = str(row.get("model_patch") or "")
         out.append(
             Attempt(int(row.get("llm_calls", 0)), int(row.get("tokens", 0)), patch,
-                    bool(grades.get(iid, patch)))
+                    bool(grades.get(iid, patch)), float(row.get("seconds", 0.0)))
         )  # fmt: skip
     return out
 
@@ -262,7 +267,7 @@ def picks(
     out: dict[str, Pick] = {}
     if attempts:
         a0 = attempts[0]
-        out["linear"] = Pick(a0.resolved, a0.calls, a0.tokens, a0.patch)
+        out["linear"] = Pick(a0.resolved, a0.calls, a0.tokens, a0.patch, a0.seconds)
     wanted: list[tuple[str, str]] = []
     searched: dict[int, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
     for b, run in cell["searches"].items():
@@ -276,8 +281,9 @@ def picks(
     grades.grade(wanted)
     for b, (row, cands) in searched.items():
         calls, tokens = int(row.get("llm_calls", 0)), int(row.get("tokens", 0))
+        seconds = float(row.get("seconds", 0.0))
         final = str(row.get("model_patch") or "")
-        out[f"mcts@{b} value"] = Pick(bool(grades.get(iid, final)), calls, tokens, final)
+        out[f"mcts@{b} value"] = Pick(bool(grades.get(iid, final)), calls, tokens, final, seconds)
         for rule in ("visits", "discriminator"):
             if not cands:  # no finished episode: every rule returns the agent's fallback
                 patch = final
@@ -287,7 +293,7 @@ def picks(
                 patch = str(cands[oracle.choose_patch(iid, [c["patch"] for c in cands])]["patch"])
             extra = int(rule == "discriminator" and len(cands) > 1)
             out[f"mcts@{b} {rule}"] = Pick(
-                bool(grades.get(iid, patch)), calls + extra, tokens, patch
+                bool(grades.get(iid, patch)), calls + extra, tokens, patch, seconds
             )
         out[f"linear-retry@{b}"] = retry(attempts, _calls_within(b))
         best, _ = best_of(attempts, b, lambda ps: oracle.choose_patch(iid, ps))
@@ -333,7 +339,7 @@ def budget_sweep(
                 for rule, pick in picks(cell, iid, p, q, seed, grades, instances, judge).items():
                     per.append({"p": p, "seed": seed, "instance_id": iid, "rule": rule,
                                 "resolved": pick.resolved, "calls": pick.calls,
-                                "tokens": pick.tokens})  # fmt: skip
+                                "tokens": pick.tokens, "seconds": pick.seconds})  # fmt: skip
     rules = list(dict.fromkeys(r["rule"] for r in per))
     rows = []
     for p in ps:
@@ -345,7 +351,8 @@ def budget_sweep(
             rows.append({"p": p, "rule": rule,
                          "resolved": rate(sum(r["resolved"] for r in mine), n),
                          "calls": sum(r["calls"] for r in mine) / n,
-                         "tokens": sum(r["tokens"] for r in mine) / n})  # fmt: skip
+                         "tokens": sum(r["tokens"] for r in mine) / n,
+                         "seconds": sum(r["seconds"] for r in mine) / n})  # fmt: skip
     diffs = []
     for p in ps:
         for b in budgets:
@@ -378,13 +385,14 @@ def budget_table(result: dict[str, Any]) -> str:
         f"instances x seeds {', '.join(map(str, result['seeds']))}, q = {result['q']:g}, "
         f"budgets (model calls per instance) {', '.join(map(str, result['budgets']))}",
         "",
-        "| p | agent / rule | resolved (95% interval) | calls / inst | tokens / inst |",
-        "|---|---|---|---|---|",
+        "| p | agent / rule | resolved (95% interval) | calls / inst | tokens / inst "
+        "| wall s / inst |",
+        "|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
         lines.append(
             f"| {r['p']:g} | {r['rule']} | {rate_cell(r['resolved'])} | "
-            f"{r['calls']:.1f} | {r['tokens']:.0f} |"
+            f"{r['calls']:.1f} | {r['tokens']:.0f} | {r.get('seconds', 0.0):.1f} |"
         )
     lines += [
         "",

@@ -29,7 +29,7 @@ BY_ID = {i["instance_id"]: i for i in INSTANCES}
 
 
 def A(calls: int, patch: str = "", resolved: bool = False, tokens: int = 100) -> Attempt:
-    return Attempt(calls, tokens, patch, resolved)
+    return Attempt(calls, tokens, patch, resolved, seconds=calls / 2)
 
 
 # ------------------------------------------------------------------ restart rules
@@ -38,7 +38,7 @@ def A(calls: int, patch: str = "", resolved: bool = False, tokens: int = 100) ->
 def test_retry_stops_at_the_first_non_empty_patch_within_the_budget():
     attempts = [A(3), A(4), A(5, "p", True), A(2, "q", False)]
     pick = retry(attempts, lambda calls, tokens: calls <= 12)
-    assert (pick.resolved, pick.calls, pick.patch) == (True, 12, "p")
+    assert (pick.resolved, pick.calls, pick.patch, pick.seconds) == (True, 12, "p", 6.0)
     # the third attempt does not fit in 10 calls: nothing was found
     pick = retry(attempts, lambda calls, tokens: calls <= 10)
     assert (pick.resolved, pick.calls, pick.patch) == (False, 7, "")
@@ -57,6 +57,7 @@ def test_best_of_keeps_a_call_for_the_discriminator_and_picks_among_non_empty_pa
     pick, cands = best_of(attempts, 11, choose)  # 3 + 4 + 3 = 10 fit in 11 - 1
     assert cands == ["bad", "good"] and seen == [["bad", "good"]]
     assert (pick.resolved, pick.calls, pick.patch) == (True, 11, "good")
+    assert pick.seconds == 5.0  # the three attempts that ran
     # one candidate: no discriminator call
     pick, cands = best_of(attempts, 8, choose)
     assert cands == ["bad"] and pick.calls == 7 and not pick.resolved
@@ -144,6 +145,7 @@ def test_budget_sweep_end_to_end_on_one_instance(tmp_path):
     assert set(by) >= {"linear", "mcts@8 value", "mcts@8 visits", "mcts@8 discriminator",
                        "linear-retry@8", "linear-best@8", "linear-retry@tokens8"}  # fmt: skip
     assert by["linear"]["resolved"]["wins"] == 1 and by["linear"]["calls"] == 3
+    assert 0 < by["linear"]["seconds"] < by["linear-best@8"]["seconds"]
     assert by["linear-retry@8"]["resolved"]["wins"] == 1
     # attempts run while the instance has budget left: 3 calls each, 8 calls -> 3 attempts
     assert sorted(p.name for p in (tmp_path / "p1" / "s0" / "linear").iterdir()) == [
