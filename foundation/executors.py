@@ -210,15 +210,30 @@ def _settle(out: Future[Any], ray: Any, done: Future[Any]) -> None:
         out.set_exception(exc)
 
 
+def use_token_auth() -> None:
+    """Join with Ray's token authentication when a token is at hand and RAY_AUTH_MODE is
+    not set. Ray 2.59+ turns token auth on by default in `ray start`, but a driver that
+    joins with `ray.init(address=...)` sends no token unless RAY_AUTH_MODE=token, so it
+    is refused ("InvalidAuthToken") by the cluster the same user just started. A
+    token-mode driver still joins a cluster without authentication."""
+    if os.environ.get("RAY_AUTH_MODE"):
+        return
+    token_file = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.expanduser("~/.ray/auth_token")
+    if os.environ.get("RAY_AUTH_TOKEN") or os.path.isfile(token_file):
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
 @contextlib.contextmanager
 def ray_session(spec: ExecutorSpec) -> Iterator[Any]:
     """Ray, connected for the block: an instance this process already runs is used and left
     up; else `spec.address` (or `RAY_ADDRESS`) is joined, or a local instance started,
     and disconnected (a started one stopped) at the end."""
-    ray = import_ray()
     address = spec.address or os.environ.get("RAY_ADDRESS", "").strip()
     if address and address not in (LOCAL, "auto"):
         probe(address)
+    if address:
+        use_token_auth()  # before Ray is imported: it reads RAY_AUTH_MODE then
+    ray = import_ray()
     if ray.is_initialized():
         yield ray
         return

@@ -243,3 +243,22 @@ def test_bench_hanabi_reports_the_same_on_ray(
         summaries[executor] = summary
     assert summaries["ray"] == summaries["local"]
     assert summaries["ray"]["bots"]["hanabi_rules"]["games"] == 4
+
+
+def test_joining_uses_token_auth_when_a_token_is_at_hand(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from foundation.executors import use_token_auth
+
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    monkeypatch.delenv("RAY_AUTH_TOKEN", raising=False)
+    monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", str(tmp_path / "none"))
+    use_token_auth()
+    assert "RAY_AUTH_MODE" not in os.environ  # no token: Ray's own default
+    (tmp_path / "token").write_text("x" * 64)
+    monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", str(tmp_path / "token"))
+    use_token_auth()
+    assert os.environ["RAY_AUTH_MODE"] == "token"
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # the user's choice stays
+    use_token_auth()
+    assert os.environ["RAY_AUTH_MODE"] == "disabled"
