@@ -215,7 +215,8 @@ def use_token_auth() -> None:
     not set. Ray 2.59+ turns token auth on by default in `ray start`, but a driver that
     joins with `ray.init(address=...)` sends no token unless RAY_AUTH_MODE=token, so it
     is refused ("InvalidAuthToken") by the cluster the same user just started. A
-    token-mode driver still joins a cluster without authentication."""
+    token-mode driver still joins a cluster without authentication. Not for `ray://`:
+    a token-mode Ray Client hangs on a client server started without it."""
     if os.environ.get("RAY_AUTH_MODE"):
         return
     token_file = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.expanduser("~/.ray/auth_token")
@@ -231,7 +232,7 @@ def ray_session(spec: ExecutorSpec) -> Iterator[Any]:
     address = spec.address or os.environ.get("RAY_ADDRESS", "").strip()
     if address and address not in (LOCAL, "auto"):
         probe(address)
-    if address:
+    if address and not address.startswith("ray://"):  # Ray Client: its server's auth
         use_token_auth()  # before Ray is imported: it reads RAY_AUTH_MODE then
     ray = import_ray()
     if ray.is_initialized():
