@@ -31,6 +31,7 @@ minus a linear rule) with a normal 95% interval over the same pairs.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -129,20 +130,21 @@ def _tokens_within(budget: int) -> Callable[[int, int], bool]:
 
 
 class Grades:
-    """Resolved or not for (instance, patch): from every harness result under OUT, and
-    by grading in OUT/regrade what no run graded (resumable: the harness skips a patch it
-    already graded)."""
+    """Resolved or not for (instance, patch): from the harness results of the runs (`read`
+    each cell's directory once its runs are done), and by grading in OUT/regrade what no
+    run graded (resumable: the harness skips a patch it already graded)."""
 
     def __init__(self, out: Path, options: SolveOptions) -> None:
         self.out, self.options = out, options
         self.known: dict[tuple[str, str], bool] = {}
-        self.refresh()
+        self.read(out / "regrade")
 
-    def refresh(self) -> None:
+    def read(self, root: Path) -> None:
+        """Learn the grades of every harness result under `root`."""
         from benchmarks.swe_bench.harness import RESOLVED
         from foundation.jsonl import read_rows
 
-        for results in self.out.rglob("results.jsonl"):
+        for results in root.rglob("results.jsonl"):
             for r in read_rows(results):
                 if "instance_id" in r and "patch_sha" in r and "status" in r:
                     self.known[(r["instance_id"], r["patch_sha"])] = r["status"] == RESOLVED
@@ -155,7 +157,8 @@ class Grades:
         return self.known.get((iid, patch_sha(patch)))
 
     def grade(self, wanted: Sequence[tuple[str, str]]) -> None:
-        """Grade each (instance, patch) not known yet, one patch per instance per round."""
+        """Grade each (instance, patch) not known yet, one patch per instance per round
+        (every instance's next patch in the same round)."""
         from benchmarks.swe_bench import RunPaths, evaluate
         from benchmarks.swe_bench.solve import run_config, select
         from sandboxes import resolve_kind
@@ -176,7 +179,7 @@ class Grades:
             }
             todo = {iid: ps for iid, ps in todo.items() if ps}
             evaluate([instances[i] for i in preds], preds, paths, run)
-        self.refresh()
+        self.read(self.out / "regrade")
 
 
 # --------------------------------------------------------------------------- runs
@@ -209,7 +212,7 @@ def run_cell(
     judge: str = "binary",
 ) -> dict[str, Any]:
     """Every run of one (p, seed): SWE-Search at each budget, then linear attempts while
-    some instance has budget left. Returns the per-instance records."""
+    some instance has budget left. Returns its directory and the run directories."""
     from benchmarks.swe_search import run_arm
 
     cell = out / f"p{p:g}" / f"s{seed}"
@@ -237,13 +240,16 @@ def run_cell(
         for iid, row in _rows(run).items():
             if iid in spent:
                 spent[iid] += max(1, int(row.get("llm_calls", 0)))
-    return {"searches": searches, "linear": runs}
+    return {"dir": cell, "searches": searches, "linear": runs}
 
 
-def _attempts(runs: Sequence[Path], iid: str, grades: Grades) -> list[Attempt]:
+def _attempts(
+    linear: Sequence[dict[str, dict[str, Any]]], iid: str, grades: Grades
+) -> list[Attempt]:
+    """`iid`'s linear attempts in order, from each attempt run's rows."""
     out = []
-    for run in runs:
-        row = _rows(run).get(iid)
+    for rows in linear:
+        row = rows.get(iid)
         if row is None:
             break
         patch = str(row.get("model_patch") or "")
@@ -255,51 +261,63 @@ def _attempts(runs: Sequence[Path], iid: str, grades: Grades) -> list[Attempt]:
 
 
 def picks(
-    cell: dict[str, Any], iid: str, p: float, q: float, seed: int, grades: Grades,
+    cell: dict[str, Any], ids: Sequence[str], p: float, q: float, seed: int, grades: Grades,
     instances: Sequence[dict[str, Any]], judge: str = "binary",
-) -> dict[str, Pick]:  # fmt: skip
-    """Every rule's pick on one instance of one (p, seed); grades missing patches first."""
+) -> dict[str, dict[str, Pick]]:  # fmt: skip
+    """Every rule's pick on each instance of one (p, seed), by instance id. Each run's log
+    is read once, and the patches no run graded are graded together first."""
     from agents.graphs.swe_search import pick_candidate
     from benchmarks.swe_bench.noisy_oracle import NoisySweOracle, parse_oracle_spec
 
     oracle = NoisySweOracle(parse_oracle_spec(oracle_spec(p, q, seed, judge)), instances)
-    attempts = _attempts(cell["linear"], iid, grades)
-    out: dict[str, Pick] = {}
-    if attempts:
-        a0 = attempts[0]
-        out["linear"] = Pick(a0.resolved, a0.calls, a0.tokens, a0.patch, a0.seconds)
+    linear = [_rows(run) for run in cell["linear"]]
+    search_rows = {b: _rows(run) for b, run in cell["searches"].items()}
+    searched: dict[tuple[str, int], tuple[dict[str, Any], list[dict[str, Any]]]] = {}
     wanted: list[tuple[str, str]] = []
-    searched: dict[int, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
-    for b, run in cell["searches"].items():
-        row = _rows(run).get(iid)
-        if row is None:
-            continue
-        cands = _candidates(run, iid)
-        searched[b] = (row, cands)
-        wanted += [(iid, str(c["patch"])) for c in cands]
-        wanted.append((iid, str(row.get("model_patch") or "")))
+    for iid in ids:
+        for b, run in cell["searches"].items():
+            row = search_rows[b].get(iid)
+            if row is None:
+                continue
+            cands = _candidates(run, iid)
+            searched[(iid, b)] = (row, cands)
+            wanted += [(iid, str(c["patch"])) for c in cands]
+            wanted.append((iid, str(row.get("model_patch") or "")))
     grades.grade(wanted)
-    for b, (row, cands) in searched.items():
-        calls, tokens = int(row.get("llm_calls", 0)), int(row.get("tokens", 0))
-        seconds = float(row.get("seconds", 0.0))
-        final = str(row.get("model_patch") or "")
-        out[f"mcts@{b} value"] = Pick(bool(grades.get(iid, final)), calls, tokens, final, seconds)
-        for rule in ("visits", "discriminator"):
-            if not cands:  # no finished episode: every rule returns the agent's fallback
-                patch = final
-            elif rule == "visits":
-                patch = str(pick_candidate(cands, "visits")["patch"])
-            else:
-                patch = str(cands[oracle.choose_patch(iid, [c["patch"] for c in cands])]["patch"])
-            extra = int(rule == "discriminator" and len(cands) > 1)
-            out[f"mcts@{b} {rule}"] = Pick(
-                bool(grades.get(iid, patch)), calls + extra, tokens, patch, seconds
+    found: dict[str, dict[str, Pick]] = {}
+    for iid in ids:
+        attempts = _attempts(linear, iid, grades)
+        out = found[iid] = {}
+        if attempts:
+            a0 = attempts[0]
+            out["linear"] = Pick(a0.resolved, a0.calls, a0.tokens, a0.patch, a0.seconds)
+        for b in cell["searches"]:
+            if (iid, b) not in searched:
+                continue
+            row, cands = searched[(iid, b)]
+            calls, tokens = int(row.get("llm_calls", 0)), int(row.get("tokens", 0))
+            seconds = float(row.get("seconds", 0.0))
+            final = str(row.get("model_patch") or "")
+            out[f"mcts@{b} value"] = Pick(
+                bool(grades.get(iid, final)), calls, tokens, final, seconds
             )
-        out[f"linear-retry@{b}"] = retry(attempts, _calls_within(b))
-        best, _ = best_of(attempts, b, lambda ps: oracle.choose_patch(iid, ps))
-        out[f"linear-best@{b}"] = best
-        out[f"linear-retry@tokens{b}"] = retry(attempts, _tokens_within(tokens))
-    return out
+            for rule in ("visits", "discriminator"):
+                if not cands:  # no finished episode: every rule returns the agent's fallback
+                    patch = final
+                elif rule == "visits":
+                    patch = str(pick_candidate(cands, "visits")["patch"])
+                else:
+                    k = oracle.choose_patch(iid, [c["patch"] for c in cands])
+                    patch = str(cands[k]["patch"])
+                extra = int(rule == "discriminator" and len(cands) > 1)
+                out[f"mcts@{b} {rule}"] = Pick(
+                    bool(grades.get(iid, patch)), calls + extra, tokens, patch, seconds
+                )
+            out[f"linear-retry@{b}"] = retry(attempts, _calls_within(b))
+            best, _ = best_of(attempts, b, functools.partial(oracle.choose_patch, iid))
+            out[f"linear-best@{b}"] = best
+            out[f"linear-retry@tokens{b}"] = retry(attempts, _tokens_within(tokens))
+    return found
 
 
 # ------------------------------------------------------------------------- report
@@ -334,9 +352,10 @@ def budget_sweep(
     for p in ps:
         for seed in seeds:
             cell = run_cell(options, out, p, seed, q, budgets, ids, attempts, judge)
-            grades.refresh()
+            grades.read(cell["dir"])
+            found = picks(cell, ids, p, q, seed, grades, instances, judge)
             for iid in ids:
-                for rule, pick in picks(cell, iid, p, q, seed, grades, instances, judge).items():
+                for rule, pick in found[iid].items():
                     per.append({"p": p, "seed": seed, "instance_id": iid, "rule": rule,
                                 "resolved": pick.resolved, "calls": pick.calls,
                                 "tokens": pick.tokens, "seconds": pick.seconds})  # fmt: skip
