@@ -155,8 +155,8 @@ def swe_bench(
     --images."""
     settings = EvalSweBenchSettings(
         predictions=predictions, validate_dataset=validate_dataset, dataset=dataset, split=split,
-        instances=instances, workers=workers, executor=executor, sandbox=sandbox, output=output, run_id=run_id,
-        timeout=timeout, repos_dir=repos_dir, repo_url=repo_url, images=images,
+        instances=instances, workers=workers, executor=executor, sandbox=sandbox, output=output,
+        run_id=run_id, timeout=timeout, repos_dir=repos_dir, repo_url=repo_url, images=images,
         specs=tuple(specs), task_repo=task_repo, strict=strict,
     )  # fmt: skip
     from rich.console import Console
