@@ -37,6 +37,7 @@ class SolveOptions:
     max_calls: int | None = None  # swe-bench: model calls per instance (None: no cap)
     max_cost: float | None = None
     workers: int = 1
+    executor: str = "local"  # swe-bench: local, ray, ray://HOST:PORT, HOST:PORT
     sandbox: str = "auto"
     output: Path | None = None  # None: runs/<task>/<model>.<search>
     evaluate: bool = True

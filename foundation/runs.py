@@ -144,6 +144,7 @@ def run_units(
     error_row: Callable[[T, Exception], Row] | None = None,
     fatal: Callable[[Exception], bool] = lambda exc: False,
     on_row: Callable[[T, Row | None], None] | None = None,
+    receive: Callable[[T, Row], Row] | None = None,
 ) -> RunOutcome:
     """Run `work(unit)` for every unit whose `key` is not in `log.done`, appending each
     returned row the moment it is known (the single writer is this thread).
@@ -164,6 +165,9 @@ def run_units(
       the budget is not recorded (a rerun redoes it), `stopped` says "budget".
     - `on_row(unit, row)` runs after each row is appended (row None: skipped as done):
       progress, or files derived from the log.
+    - `receive(unit, row)` runs in this thread on each row `work` returned, before it is
+      appended, and gives the row to append: what a remote unit sent back besides its
+      row (files, usage) is taken out and written here.
     """
     spec = parse_executor(executor)
     outcome = RunOutcome()
@@ -180,7 +184,8 @@ def run_units(
 
     def attempt(unit: T, run: Callable[[], Row]) -> Row:
         try:
-            return run()
+            row = run()
+            return receive(unit, row) if receive else row
         except (BudgetExhausted, ExecutorFailure):
             raise
         except Exception as exc:

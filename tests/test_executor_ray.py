@@ -262,3 +262,106 @@ def test_joining_uses_token_auth_when_a_token_is_at_hand(
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # the user's choice stays
     use_token_auth()
     assert os.environ["RAY_AUTH_MODE"] == "disabled"
+
+
+def _same_rows(path: Path) -> list[dict[str, Any]]:
+    timings = ("seconds", "model_seconds", "sandbox_seconds")
+    rows = [{k: v for k, v in r.items() if k not in timings} for r in _rows(path)]
+    return sorted(rows, key=lambda r: str(r["instance_id"]))
+
+
+def test_solve_on_ray_gives_the_rows_files_and_usage_of_local(cluster: str, tmp_path: Path) -> None:
+    """`agents solve --executor`: the oracle solves on the cluster's workers; the rows,
+    predictions, trajectories and usage are those of a local run, written by the command."""
+    args = ["solve", "-m", "oracle:swe,p=0.7", "-i", ",".join(SWE), "--sandbox", "local"]
+    main([*args, "-o", str(tmp_path / "local")])
+    done = subprocess.run(
+        [*AGENTS, *args, "-o", str(tmp_path / "ray"), "--executor", _loopback(cluster)],
+        capture_output=True, text=True, timeout=150, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    local, ray = tmp_path / "local", tmp_path / "ray"
+    assert _same_rows(ray / "solve.jsonl") == _same_rows(local / "solve.jsonl")
+    assert (ray / "predictions.jsonl").read_text() == (local / "predictions.jsonl").read_text()
+    for iid in SWE:  # the worker's artifacts, written by the command
+        steps = [json.loads((d / "trajectories" / f"{iid}.json").read_text())["steps"]
+                 for d in (local, ray)]  # fmt: skip
+        assert steps[0] == steps[1] and steps[0]
+    usage = [json.loads((d / "usage.json").read_text()) for d in (local, ray)]
+    keys = ("calls", "input_tokens", "output_tokens")
+    assert [usage[1][k] for k in keys] == [usage[0][k] for k in keys] and usage[1]["calls"] > 0
+    summaries = [json.loads((d / "summary.json").read_text()) for d in (local, ray)]
+    assert summaries[1]["resolved"] == summaries[0]["resolved"]
+    assert not (ray / "checkpoints.sqlite").exists()  # the workers keep no checkpoints here
+    # A rerun on the cluster skips every instance.
+    again = subprocess.run(
+        [*AGENTS, *args, "-o", str(ray), "--executor", _loopback(cluster)],
+        capture_output=True, text=True, timeout=150, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"},
+    )  # fmt: skip
+    assert again.returncode == 0 and again.stderr.count("already done") == len(SWE)
+
+
+def test_a_budget_holds_across_workers(cluster: str, tmp_path: Path) -> None:
+    """Two workers share one budget (the ledger actor): 8 units of 2 calls each under a
+    5-call cap make at most 5 calls in all, and the run stops with "budget"."""
+    from agents.llm import LLMConfig
+    from agents.llm.remote import remote_model
+    from foundation.budget import Budget
+
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps({"responses": ["ok"], "on_exhausted": "repeat_last"}))
+    calls = tmp_path / "calls"
+    config = LLMConfig(model=f"scripted:{answers}", cache=False)
+    with remote_model(config, Budget(calls=5)) as model:
+
+        def work(n: int) -> dict[str, Any]:
+            def unit(llm: Any) -> dict[str, Any]:
+                for _ in range(2):
+                    llm.complete_sync([{"role": "user", "content": f"unit {n}"}])
+                    with calls.open("a") as f:
+                        f.write(f"{n}\n")
+                    time.sleep(0.2)
+                return {"id": n}
+
+            row, usage = model.metered(unit)
+            return {**row, "calls": usage["calls"]}
+
+        outcome = run_units(_log(tmp_path / "r.jsonl"), range(8), key=lambda n: n, work=work,
+                            executor="ray")  # fmt: skip
+        ray = sys.modules["ray"]
+        _, settled = ray.get(model.ledger.used.remote())
+    assert outcome.stopped == "budget" and "calls cap" in outcome.budget_message
+    made = calls.read_text().split()
+    assert len(made) == settled <= 5
+    assert sum(r["calls"] for r in outcome.new) <= 5 and len(outcome.new) <= 2
+    assert len(made) >= 4  # the budget was used, not refused from the start
+
+
+def test_a_local_model_is_loaded_once_per_node_by_its_host(cluster: str, tmp_path: Path) -> None:
+    """`local:PATH` on Ray: one `ModelHost` actor per node holds the model; the workers'
+    answers are the local backend's."""
+    from agents.llm import LLMConfig, load_llm
+    from agents.llm.remote import remote_model
+    from tests.tiny_models import build_tiny_llama
+
+    path = build_tiny_llama(tmp_path / "tiny")
+    config = LLMConfig(model=f"local:{path}", cache=False)
+    prompts = ["the cat", "a dog", "what is red"]
+    here = [load_llm(config).complete_sync([{"role": "user", "content": p}], max_tokens=6)[0].text
+            for p in prompts]  # fmt: skip
+    ray = sys.modules["ray"]
+    with remote_model(config) as model:
+        assert len(model.hosts) == len([n for n in ray.nodes() if n["Alive"]]) == 1
+
+        def work(i: int) -> dict[str, Any]:
+            llm, _ = model.build()
+            answer = llm.complete_sync([{"role": "user", "content": prompts[i]}], max_tokens=6)
+            return {"id": i, "text": answer[0].text, "torch": "torch" in sys.modules}
+
+        outcome = run_units(_log(tmp_path / "r.jsonl"), range(3), key=lambda i: i, work=work,
+                            executor="ray")  # fmt: skip
+    rows = sorted(outcome.new, key=lambda r: r["id"])
+    assert [r["text"] for r in rows] == here
+    assert not any(r["torch"] for r in rows)  # the workers never loaded the model

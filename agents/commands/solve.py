@@ -11,7 +11,9 @@ from typing_extensions import Self
 
 from agents.commands import CLI, swe_data
 from agents.commands.settings import (
+    EXECUTOR_HELP,
     Count,
+    Executor,
     NonNegative,
     Sandbox,
     Size,
@@ -32,6 +34,7 @@ USED_BY: dict[str, tuple[str, ...]] = {
     "--option": PLANNING,
     "--appworld-data": ("appworld",),
     "--max-calls": ("swe-bench",),
+    "--executor": ("swe-bench",),
 }
 """The tasks that read each task-specific option; any other task refuses it."""
 IGNORED_BY: dict[str, tuple[str, ...]] = {
@@ -75,6 +78,7 @@ class SolveSettings(SweDataSettings):
     max_calls: Count | None = None
     max_cost: NonNegative | None = None
     workers: Count = 1
+    executor: Executor = "local"
     sandbox: Sandbox = "auto"
     output: Path | None = None
     no_eval: bool = False
@@ -124,6 +128,7 @@ class SolveSettings(SweDataSettings):
             max_calls=self.max_calls,
             max_cost=self.max_cost,
             workers=self.workers,
+            executor=self.executor,
             sandbox=self.sandbox,
             output=self.output,
             evaluate=not self.no_eval,
@@ -184,6 +189,13 @@ def solve(
         None, "--max-cost", min=0, help="Dollar cap for the run's LLM calls."
     ),
     workers: int = typer.Option(1, "--workers", "-w", min=1, help="Instances solved at once."),
+    executor: str = typer.Option(
+        "local",
+        "--executor",
+        help="swe-bench: " + EXECUTOR_HELP + " On Ray, each node loads a local model once, "
+        "--max-cost holds across the cluster, and an instance cut short restarts from its "
+        "beginning.",
+    ),
     sandbox: str = typer.Option("auto", "--sandbox", help="docker, local or auto."),
     output: Path | None = typer.Option(
         None,
@@ -231,7 +243,7 @@ def solve(
     settings = SolveSettings(
         task=task, model=model, dataset=dataset, instances=instances, limit=limit,
         search=search, max_iterations=max_iterations, max_calls=max_calls, max_cost=max_cost,
-        workers=workers,
+        workers=workers, executor=executor,
         sandbox=sandbox, output=output, no_eval=no_eval, base_url=base_url, no_cache=no_cache,
         agent=agent, prompt=prompt, option=option, appworld_data=appworld_data, split=split,
         repos_dir=repos_dir,

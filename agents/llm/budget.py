@@ -112,10 +112,58 @@ def estimate_prompt_tokens(request: Request) -> int:
     return chars // 3 + 1
 
 
+class Account:
+    """A run's spending against its `Budget`: what finished calls used (`spent`, `calls`)
+    and what calls in flight reserved (their worst case). Thread-safe. One account can
+    serve several `BudgetedLLM`s: on a Ray cluster it lives in one actor that every
+    worker's model asks (`agents.llm.remote`), so the cap holds across workers."""
+
+    def __init__(self, budget: Budget, spent: Usage | None = None) -> None:
+        self.budget = budget
+        self.spent = spent or Usage()
+        self.calls = 0
+        self._reserved = Spent()
+        self._in_flight: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def used(self) -> Spent:
+        return Spent(calls=self.calls, tokens=self.spent.total_tokens, dollars=self.spent.cost)
+
+    def admit(self, worst: Spent, who: str = "", calibrating: bool = False) -> str | None:
+        """Reserve `worst` for a call of `who`: None when reserved, "" when `who` should
+        wait (`calibrating`, its first call, while another of its calls is in flight), or
+        the refusal's message when the call would pass a cap."""
+        with self._lock:
+            if calibrating and self._in_flight.get(who, 0) > 0:
+                return ""
+            used = self.used()
+            pending = self._reserved + worst
+            cap = (used + pending).passes(self.budget)
+            if cap is not None:
+                return (
+                    f"budget: this call could use up to ${worst.dollars:.4f} / {worst.tokens} "
+                    f"tokens, which would pass the {cap} cap (spent {used.describe(self.budget)}); "
+                    "raise the cap (--max-cost for dollars) or lower max_tokens"
+                )
+            self._reserved = pending
+            self._in_flight[who] = self._in_flight.get(who, 0) + 1
+            return None
+
+    def settle(self, worst: Spent, actual: Usage, who: str = "") -> None:
+        """A call admitted with `worst` came back having used `actual`."""
+        with self._lock:
+            self._reserved = self._reserved - worst
+            self._in_flight[who] -= 1
+            self.calls += 1
+            self.spent = self.spent + actual
+
+
 class BudgetedLLM(Wrapper):
     """Refuses (raises `BudgetExceeded`, a `BudgetExhausted`) any call whose worst case
     would pass a cap of `budget` (its calls, tokens and dollars; `spent`: what earlier
-    sessions of the same run used). `spent` is what this wrapper has counted since.
+    sessions of the same run used). `spent` and `calls` are what this wrapper has counted
+    since. `account`: a shared `Account` to reserve against instead of its own (calls
+    and tokens are then the account's, over every model that shares it).
 
     The prompt's size is estimated from its characters, calibrated by the
     largest ratio of real to estimated prompt tokens seen so far. Until the
@@ -123,16 +171,23 @@ class BudgetedLLM(Wrapper):
     an uncalibrated estimate can be wrong for one in-flight call only.
     """
 
-    def __init__(self, inner: LLM, budget: Budget, price: Price, spent: Usage | None = None):
+    def __init__(
+        self,
+        inner: LLM,
+        budget: Budget,
+        price: Price,
+        spent: Usage | None = None,
+        account: Account | None = None,
+    ):
         super().__init__(inner)
         self.budget = budget
         self.price = price
         self.spent = spent or Usage()
         self.calls = 0
-        self._reserved = Spent()
+        self.account = account or Account(budget, self.spent)
         self._lock = threading.Lock()  # held only for bookkeeping, never across an await
         self._ratio: float | None = None
-        self._in_flight = 0
+        self._who = f"{os.getpid()}:{id(self)}"
 
     def _worst_case(self, request: Request) -> tuple[int, Spent]:
         estimate = estimate_prompt_tokens(request)
@@ -141,42 +196,22 @@ class BudgetedLLM(Wrapper):
         cost = self.price.cost(Usage(prompt, output))
         return estimate, Spent(calls=1, tokens=prompt + output, dollars=cost)
 
-    def _used(self) -> Spent:
-        return Spent(calls=self.calls, tokens=self.spent.total_tokens, dollars=self.spent.cost)
-
-    def _admit(self, worst: Spent) -> bool:
-        """Reserve the worst case, or raise; False means wait for calibration."""
-        with self._lock:
-            if self._ratio is None and self._in_flight > 0:
-                return False
-            used = self._used()
-            pending = self._reserved + worst
-            cap = (used + pending).passes(self.budget)
-            if cap is not None:
-                raise BudgetExceeded(
-                    f"budget: this call could use up to ${worst.dollars:.4f} / {worst.tokens} "
-                    f"tokens, which would pass the {cap} cap (spent {used.describe(self.budget)}); "
-                    "raise the cap (--max-cost for dollars) or lower max_tokens",
-                    usage=self.spent,
-                )
-            self._reserved = pending
-            self._in_flight += 1
-            return True
-
     async def _complete(self, request: Request) -> list[Completion]:
         while True:
             estimate, worst = self._worst_case(request)
-            if self._admit(worst):
+            refusal = self.account.admit(worst, self._who, self._ratio is None)
+            if refusal is None:
                 break
+            if refusal:
+                raise BudgetExceeded(refusal, usage=self.spent)
             await asyncio.sleep(0.005)
         completions: list[Completion] = []
         try:
             completions = await self.inner.complete_request(request)
         finally:
             actual = sum((c.usage for c in completions), Usage())
+            self.account.settle(worst, actual, self._who)
             with self._lock:
-                self._reserved = self._reserved - worst
-                self._in_flight -= 1
                 self.calls += 1
                 self.spent = self.spent + actual
                 if completions:

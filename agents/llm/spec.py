@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from agents.llm.budget import BudgetedLLM, PricedLLM, parse_price, price_for
+from agents.llm.budget import Account, BudgetedLLM, PricedLLM, parse_price, price_for
 from agents.llm.cache import CachedLLM, ResponseCache, default_cache_dir
 from agents.llm.concurrency import ConcurrencyLimitedLLM
 from agents.llm.config import LLMConfig
@@ -81,17 +81,22 @@ def load_llm(
     budget: Budget | None = None,
     spent: Usage | None = None,
     retry: RetryPolicy | None = None,
+    account: Account | None = None,
+    backend: BaseLLM | None = None,
     **overrides: object,
 ) -> BaseLLM:
     """The usual way to get a model: backend + price + retry + concurrency
     limit + budget + response cache + usage meter (outermost first:
     meter, cache, budget, concurrency, retry, price, backend). `budget` caps calls,
     tokens and dollars (default: the config's max_cost / max_total_tokens); `spent` is what
-    earlier sessions of the same run used against it."""
+    earlier sessions of the same run used against it. `account`: reserve against this
+    shared account (its budget) instead (a Ray cluster's: `agents.llm.remote`); `backend`:
+    answer with it instead of the spec's own (a model a Ray actor holds)."""
     config = spec if isinstance(spec, LLMConfig) else LLMConfig(model=spec)
     if overrides:
         config = config.model_copy(update=overrides)
-    backend = make_backend(config.model, config.base_url, config.timeout, config.native_tools)
+    if backend is None:
+        backend = make_backend(config.model, config.base_url, config.timeout, config.native_tools)
     provider, target = parse_spec(config.model)
     price = parse_price(config.price) if config.price else price_for(target)
     llm: LLM = backend
@@ -103,7 +108,9 @@ def load_llm(
     llm = ConcurrencyLimitedLLM(llm, config.concurrency)
     if budget is None and (config.max_cost is not None or config.max_total_tokens is not None):
         budget = Budget(dollars=config.max_cost, tokens=config.max_total_tokens)
-    if budget is not None:
+    if account is not None:
+        llm = BudgetedLLM(llm, account.budget, price, account=account)
+    elif budget is not None:
         llm = BudgetedLLM(llm, budget, price, spent)
     if config.cache and provider != "scripted":
         path = config.cache_path or default_cache_dir() / "responses.sqlite"

@@ -64,6 +64,11 @@ class UsageMeter:
         delta = UsageSummary(
             1, int(hit), usage.input_tokens, usage.output_tokens, usage.cached_tokens, usage.cost
         )
+        self.add(delta)
+
+    def add(self, delta: UsageSummary) -> None:
+        """Count usage measured elsewhere (a Ray worker's calls for one unit) as if its
+        calls had gone through this meter."""
         with self._lock:
             self._add(delta)
             if self._ledger is not None:

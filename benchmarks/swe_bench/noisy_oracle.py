@@ -642,6 +642,14 @@ class NoisySweOracle(BaseLLM):
         self._lock = threading.Lock()
         self._asked: dict[int, int] = {}  # how often each request at temperature > 0 came
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickles (a Ray worker gets its own copy) without the lock."""
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     # ------------------------------------------------------------- recognition
 
     def script(self, instance_id: str) -> GoldScript:

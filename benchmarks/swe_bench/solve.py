@@ -9,9 +9,12 @@ on the rerun from its LangGraph checkpoint (linear) or by replaying its search j
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from agents.llm import LLM, UsageMeter
+    from agents.llm.remote import RemoteModel
     from benchmarks.swe_bench import RunConfig
 
 DEFAULT_LIMIT = 1  # the embedded model needs minutes per instance on 2 cores
@@ -89,8 +93,64 @@ def run_swe_bench(
     # Built once, before the run: a bad --specs file is one line, not an error per instance.
     run = run_config(options, resolve_kind(options.sandbox))
     out = options.output or default_output(options)
-    with run_lock(out):
+    with run_lock(out), _executor_session(options.executor):
         return _run(options, instances, run, out, llm, judge_llm)
+
+
+@contextlib.contextmanager
+def _executor_session(executor: str) -> Iterator[None]:
+    """A Ray executor's session for the whole run (solving, then grading), so Ray is
+    started or joined once; nothing for local."""
+    from foundation.executors import parse_executor, ray_session
+
+    spec = parse_executor(executor)
+    if spec.kind == "local":
+        yield
+        return
+    with ray_session(spec):
+        yield
+
+
+@contextlib.contextmanager
+def _models(
+    options: SolveOptions, llm: LLM | None, judge_llm: LLM | None, meter: UsageMeter
+) -> Iterator[tuple[LLM | None, RemoteModel | None, RemoteModel | None]]:
+    """(the model for a local run, or the recipes a Ray run's workers build theirs from:
+    the model's and the judge's when there is one). Usage and the dollar cap count every
+    session of this run, not just this one (`meter` reads the run's ledger)."""
+    from agents.llm import MeteredLLM, load_llm
+    from foundation.budget import Budget
+    from foundation.executors import parse_executor
+
+    budget = None if options.max_cost is None else Budget(dollars=options.max_cost)
+    if parse_executor(options.executor).kind == "local":
+        if llm is None:
+            llm = load_llm(
+                options.model, base_url=options.base_url, budget=budget, spent=meter.spent(),
+                cache=options.cache, meter=meter,
+            )  # fmt: skip
+        else:
+            llm = MeteredLLM(llm, meter)
+        yield llm, None, None
+        return
+    from agents.llm import LLMConfig
+    from agents.llm.remote import remote_model
+
+    config = LLMConfig(model=options.model, base_url=options.base_url, cache=options.cache)
+    factory = None if llm is None else functools.partial(_same, llm)
+    with contextlib.ExitStack() as stack:
+        model = stack.enter_context(remote_model(config, budget, meter.spent(), factory))
+        judge = None
+        if judge_llm is not None:
+            judge = stack.enter_context(
+                remote_model(config, factory=functools.partial(_same, judge_llm))
+            )
+        yield None, model, judge
+
+
+def _same(llm: LLM) -> LLM:
+    """A model made in code, as a Ray worker unpickles it (the oracle, a test's script)."""
+    return llm
 
 
 def _run(
@@ -104,21 +164,11 @@ def _run(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from agents.llm import MeteredLLM, UsageMeter, load_llm
+    from agents.llm import UsageMeter
     from agents.swe.env import AgentConfig, SweSearchConfig
     from benchmarks.swe_bench.solver import SOLVE_LOG, SolveConfig, read_log, solve_all, write_json
-    from foundation.budget import Budget
 
-    # Usage and the dollar cap count every session of this run, not just this one.
     meter = UsageMeter(ledger=out / USAGE_LEDGER)
-    if llm is None:
-        budget = None if options.max_cost is None else Budget(dollars=options.max_cost)
-        llm = load_llm(
-            options.model, base_url=options.base_url, budget=budget, spent=meter.spent(),
-            cache=options.cache, meter=meter,
-        )  # fmt: skip
-    else:
-        llm = MeteredLLM(llm, meter)
     name = model_name(options.model)
     iters = options.max_iterations or DEFAULT_MAX_ITERATIONS
     agent = AgentConfig(
@@ -161,7 +211,19 @@ def _run(
             )
 
         try:
-            outcome = solve_all(instances, llm, config, out, on_done, judge_llm)
+            with _models(options, llm, judge_llm, meter) as (local, remote, remote_judge):
+                outcome = solve_all(
+                    instances,
+                    local,
+                    config,
+                    out,
+                    on_done,
+                    judge_llm if local else None,
+                    executor=options.executor,
+                    remote=remote,
+                    remote_judge=remote_judge,
+                    meter=meter,
+                )
             if outcome.stopped == "budget":
                 stopped = (
                     f"budget reached ({outcome.budget_message}); rerun the same command to continue"
@@ -221,7 +283,9 @@ def _grade(
     }  # fmt: skip
     paths = RunPaths(out / "eval", "solve", name)
     done = [i for i in instances if i["instance_id"] in rows]
-    report = evaluate(done, preds, paths, config, workers=options.workers)
+    report = evaluate(
+        done, preds, paths, config, workers=options.workers, executor=options.executor
+    )
     console.print(
         f"resolved {report['resolved_instances']}/{len(done)} "
         f"(unresolved {report['unresolved_instances']}, errors {report['error_instances']}, "

@@ -14,7 +14,9 @@ Layout of `--output DIR`:
 
 from __future__ import annotations
 
+import functools
 import json
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -24,19 +26,25 @@ from typing import TYPE_CHECKING, Any
 from agents.swe.env import AgentConfig, AgentEnv
 from benchmarks.swe_bench.dataset import Instance
 from benchmarks.swe_bench.harness import RunConfig
-from foundation.errors import one_line
+from foundation.errors import UserError, one_line
+from foundation.executors import ExecutorSpec, parse_executor
 from foundation.jsonl import read_rows, write_atomic
-from foundation.runs import Row, RunLog, RunOutcome, run_units
+from foundation.runs import Row, RunLog, RunOutcome, path_component, run_units
 
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
     from langgraph.checkpoint.base import BaseCheckpointSaver
     from langgraph.graph.state import CompiledStateGraph
 
-    from agents.llm import LLM
+    from agents.llm import LLM, UsageMeter
+    from agents.llm.remote import RemoteModel
 
 SOLVE_LOG = "solve.jsonl"
 PREDICTIONS = "predictions.jsonl"
+FILES = "unit_files"
+USAGE = "unit_usage"
+"""What a remote unit sends back with its row (its artifacts, its model usage); the
+driver writes the files and counts the usage, and they are not part of the logged row."""
 
 
 @dataclass(frozen=True)
@@ -189,18 +197,71 @@ def error_row(instance: Instance, config: SolveConfig, exc: BaseException) -> Ro
     }
 
 
+def solve_remote(
+    instance: Instance,
+    model: RemoteModel,
+    config: SolveConfig,
+    judge: RemoteModel | None = None,
+) -> Row:
+    """`solve_instance` on a Ray worker: the model is built from its recipe (once per
+    worker process), the artifacts are written to a scratch directory and sent back with
+    the row (`FILES`), with the usage of the instance's calls (`USAGE`). No checkpoints:
+    an instance cut short restarts from its beginning."""
+    judge_llm = judge.build()[0] if judge is not None else None
+    with tempfile.TemporaryDirectory(prefix="agents-solve-") as tmp:
+        scratch = Path(tmp)
+        row, usage = model.metered(
+            lambda llm: solve_instance(instance, llm, config, scratch, None, judge_llm)
+        )
+        files = {
+            str(f.relative_to(scratch)): f.read_text(errors="replace")
+            for f in sorted(scratch.rglob("*"))
+            if f.is_file() and not f.is_symlink()
+        }
+    return {**row, FILES: files, USAGE: usage}
+
+
+def receive_files(out: Path, row: Row, meter: UsageMeter | None) -> Row:
+    """The row a remote unit sent, without its files and usage: the files are written
+    under `out` (each path part checked: a name becomes a path), the usage counted in
+    `meter`."""
+    from agents.llm.remote import add_usage
+
+    row = dict(row)
+    files: dict[str, str] = row.pop(FILES, None) or {}
+    usage = row.pop(USAGE, None)
+    for rel, text in files.items():
+        parts = rel.split("/")
+        for part in parts:
+            path_component(part, "a file a worker sent back")
+        write_atomic(out.joinpath(*parts), text)
+    if meter is not None:
+        add_usage(meter, usage)
+    return row
+
+
 def solve_all(
     instances: list[Instance],
-    llm: LLM,
+    llm: LLM | None,
     config: SolveConfig,
     out: Path,
     on_done: Callable[[Row | None, str], None] | None = None,
     judge_llm: LLM | None = None,
+    *,
+    executor: str | ExecutorSpec = "local",
+    remote: RemoteModel | None = None,
+    remote_judge: RemoteModel | None = None,
+    meter: UsageMeter | None = None,
 ) -> RunOutcome:
     """Solve every instance not yet in the solve log (`foundation.runs.run_units`); each
     finished one is appended to the log and the predictions rewritten. `on_done(row, id)`
     reports progress (row None: skipped, already done). A reached budget ends the run with
-    `stopped="budget"`; the rows are then in `read_log(out / SOLVE_LOG)`."""
+    `stopped="budget"`; the rows are then in `read_log(out / SOLVE_LOG)`.
+
+    On a Ray `executor`, each instance is a Ray task that builds its model from `remote`
+    (`agents.llm.remote`; `remote_judge` for a separate judge) instead of using `llm`;
+    its artifacts and usage come back with its row and are written here (usage into
+    `meter`)."""
     from agents.llm.errors import BadResponseError, LLMError
     from sandboxes import DiskFullError, SandboxUnavailable, lifecycle
 
@@ -211,7 +272,10 @@ def solve_all(
         out / SOLVE_LOG,
         key=lambda row: None if row.get("setup_failed") else row.get("instance_id"),
     )
-    checkpointer = open_checkpointer(out / "checkpoints.sqlite")
+    spec = parse_executor(executor)
+    if spec.kind != "local" and remote is None:
+        raise UserError("a Ray executor needs the model's recipe (RemoteModel), not a model")
+    checkpointer = open_checkpointer(out / "checkpoints.sqlite") if spec.kind == "local" else None
 
     def fatal(exc: Exception) -> bool:
         if isinstance(exc, BadResponseError):
@@ -226,12 +290,20 @@ def solve_all(
         if on_done:
             on_done(row, inst["instance_id"])
 
+    work: Callable[[Instance], Row]
+    receive: Callable[[Instance, Row], Row] | None = None
+    if remote is not None and spec.kind != "local":
+        work = functools.partial(solve_remote, model=remote, config=config, judge=remote_judge)
+        receive = lambda _, row: receive_files(out, row, meter)  # noqa: E731
+    else:
+        assert llm is not None, "a local run needs its model"
+        work = lambda inst: solve_instance(inst, llm, config, out, checkpointer, judge_llm)  # noqa: E731
     try:
         return run_units(
-            log, instances, key=lambda i: i["instance_id"],
-            work=lambda inst: solve_instance(inst, llm, config, out, checkpointer, judge_llm),
-            workers=config.workers, error_row=lambda inst, exc: error_row(inst, config, exc),
-            fatal=fatal, on_row=appended,
+            log, instances, key=lambda i: i["instance_id"], work=work,
+            workers=config.workers, executor=spec,
+            error_row=lambda inst, exc: error_row(inst, config, exc),
+            fatal=fatal, on_row=appended, receive=receive,
         )  # fmt: skip
     finally:
         write_predictions(out, log.done.values())
