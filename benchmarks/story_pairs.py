@@ -7,22 +7,36 @@ orpo` holds whole premises out) are written to OUT.
 
     OMP_NUM_THREADS=1 python -m benchmarks.story_pairs --premises 60 --shard 0/2 &
     OMP_NUM_THREADS=1 python -m benchmarks.story_pairs --premises 60 --shard 1/2
+
+Past one machine, `--executor ray` (or a cluster's address) mines each premise as a Ray
+task instead: each node loads the model once (`agents.llm.remote`), and the story files
+come back to this process, which alone writes WORK.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import sys
+import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agents.graphs.story import StoryConfig
 from benchmarks.cosmos import mine_path, mine_premise, mined_pairs, read_story
 from benchmarks.stories import BENCH_STORY, load_premises
+from foundation.errors import UserError
+from foundation.executors import ExecutorSpec, executor_session, parse_executor
 from foundation.jsonl import write_atomic
-from foundation.runs import RunLog, run_units
+from foundation.runs import RunLog, pack_files, run_units, unpack_files
+
+if TYPE_CHECKING:
+    from agents.llm import LLM
+    from agents.llm.remote import RemoteModel
 
 
 def mine(
@@ -31,11 +45,10 @@ def mine(
     work: Path,
     story: StoryConfig = BENCH_STORY,
     shard: tuple[int, int] = (0, 1),
+    executor: str | ExecutorSpec = "local",
 ) -> None:
     """Search a story for each premise of this shard (premise i with i % n == shard),
-    skipping premises already cached."""
-    from rich.progress import Progress
-
+    skipping premises already cached; on a Ray `executor`, each premise is a Ray task."""
     from agents.llm import load_llm
 
     mine = [p for i, p in enumerate(premises) if i % shard[1] == shard[0]]
@@ -48,19 +61,62 @@ def mine(
     if not todo:
         return
     writer = functools.cache(lambda: load_llm(model, cache=False))  # not when all are cached
+    spec = parse_executor(executor)
+    here = functools.partial(_mine_one, writer, work=work, story=story)
+    if spec.kind != "local":  # stories cached here are logged here; the rest go remote
+        _mine(log, [p for p in todo if mine_path(work, p).is_file()], shard, here, None, work)
+        todo = [p for p in todo if p not in log.done]
+        if not todo:
+            return
+    with executor_session(spec), _remote_writer(model, spec) as remote:
+        there = functools.partial(_mine_remote, remote, story) if remote else None
+        _mine(log, todo, shard, here, there, work)
 
-    def one(premise: str) -> dict[str, object]:
-        start = time.perf_counter()
-        if mine_path(work, premise).is_file():
-            result = read_story(mine_path(work, premise))
-        else:
-            result = mine_premise(writer(), premise, work, story)
-        pairs = len(mined_pairs(result))
-        return {
-            "premise": premise,
-            "pairs": pairs,
-            "seconds": round(time.perf_counter() - start, 1),
-        }
+
+@contextlib.contextmanager
+def _remote_writer(model: str, spec: ExecutorSpec) -> Iterator[RemoteModel | None]:
+    if spec.kind == "local":
+        yield None
+        return
+    from agents.llm import LLMConfig
+    from agents.llm.remote import remote_model
+
+    with remote_model(LLMConfig(model=model, cache=False)) as remote:
+        yield remote
+
+
+def _mine_one(
+    writer: Callable[[], LLM], premise: str, work: Path, story: StoryConfig
+) -> dict[str, object]:
+    """One premise's row: its story search (from the cache when there), its pair count."""
+    start = time.perf_counter()
+    if mine_path(work, premise).is_file():
+        result = read_story(mine_path(work, premise))
+    else:
+        result = mine_premise(writer(), premise, work, story)
+    return {
+        "premise": premise,
+        "pairs": len(mined_pairs(result)),
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+
+
+def _mine_remote(remote: RemoteModel, story: StoryConfig, premise: str) -> dict[str, object]:
+    """`_mine_one` on a Ray worker: the story file is written to scratch and sent back."""
+    with tempfile.TemporaryDirectory(prefix="agents-story-") as tmp:
+        row = _mine_one(lambda: remote.build()[0], premise, Path(tmp), story)
+        return pack_files(row, Path(tmp))
+
+
+def _mine(
+    log: RunLog,
+    todo: list[str],
+    shard: tuple[int, int],
+    local: Callable[[str], dict[str, object]],
+    remote: Callable[[str], dict[str, object]] | None,
+    work: Path,
+) -> None:
+    from rich.progress import Progress
 
     with Progress(transient=False) as bar:
         task = bar.add_task(f"mining shard {shard[0]}/{shard[1]}", total=len(todo))
@@ -70,7 +126,11 @@ def mine(
                 bar.console.print(f"{row['seconds']:.0f}s {row['pairs']} pairs: {premise}")
                 bar.advance(task)
 
-        run_units(log, todo, key=lambda p: p, work=one, on_row=report)
+        run_units(
+            log, todo, key=lambda p: p, work=remote or local, on_row=report,
+            executor="ray" if remote else "local",
+            receive=(lambda _, row: unpack_files(row, work)) if remote else None,
+        )  # fmt: skip
 
 
 def collect(premises: list[str], work: Path, out: Path) -> tuple[int, list[str]]:
@@ -105,6 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shard", default="0/1", help="i/n: mine the premises with index %% n == i")
     ap.add_argument("--work", type=Path, default=Path("runs/story-pairs"))
     ap.add_argument(
+        "--executor",
+        default="local",
+        help="local, ray, ray://HOST:PORT or HOST:PORT: where premises are mined "
+        "(foundation/executors.py)",
+    )
+    ap.add_argument(
         "--out", type=Path, default=Path("benchmarks/results/story_pairs_smollm2.jsonl")
     )
     args = ap.parse_args(argv)
@@ -120,7 +186,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.premises < 0 or args.premises > len(premises):
         ap.error(f"--premises must be in 0..{len(premises)} ({args.premises_file})")
     premises = premises[: args.premises or len(premises)]
-    mine(args.model, premises, args.work, BENCH_STORY, (shard, shards))
+    try:
+        mine(args.model, premises, args.work, BENCH_STORY, (shard, shards), args.executor)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     n, missing = collect(premises, args.work, args.out)
     if missing:
         print(f"{len(missing)} premise(s) not mined yet (other shards?); {args.out} not written")

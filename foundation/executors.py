@@ -32,6 +32,7 @@ R = TypeVar("R")
 LOCAL = "local"
 RAY = "ray"
 CHOICES = "local, ray, ray://HOST:PORT or HOST:PORT"
+OPTIONS = "num_cpus=N, memory=SIZE (e.g. 4GiB), retries=N"
 INSTALL_HINT = "--executor ray needs Ray: pip install '.[ray]'"
 PROBE_SECONDS = 5.0
 
@@ -45,30 +46,69 @@ class ExecutorFailure(UserError):
 @dataclass(frozen=True)
 class ExecutorSpec:
     """A parsed `--executor`: `kind` local or ray; `address` "" (ray: start one here, or
-    join `RAY_ADDRESS`), `ray://HOST:PORT` or `HOST:PORT`; per unit, `num_cpus` (a Ray
-    resource request) and `retries` (resubmissions of a unit whose worker died)."""
+    join `RAY_ADDRESS`), `ray://HOST:PORT` or `HOST:PORT`; per unit, `num_cpus` and
+    `memory` (bytes; 0: none asked) as Ray resource requests, and `retries`
+    (resubmissions of a unit whose worker died)."""
 
     kind: str = LOCAL
     address: str = ""
     num_cpus: float = 1.0
+    memory: int = 0
     retries: int = 2
 
     def __str__(self) -> str:
-        return self.address or self.kind
+        where = self.address or self.kind
+        default = ExecutorSpec()
+        options = [
+            f"{name}={getattr(self, name):{'g' if name == 'num_cpus' else 'd'}}"
+            for name in ("num_cpus", "memory", "retries")
+            if getattr(self, name) != getattr(default, name)
+        ]
+        return ",".join([where, *options])
 
 
 def parse_executor(text: str | ExecutorSpec) -> ExecutorSpec:
-    """`local`, `ray`, `ray://HOST:PORT` or `HOST:PORT` -> its spec; anything else is a
-    one-line `UserError`."""
+    """`local`, `ray`, `ray://HOST:PORT` or `HOST:PORT`, then for Ray optionally
+    `,num_cpus=N,memory=SIZE,retries=N` (what each unit asks for) -> its spec; anything
+    else is a one-line `UserError`."""
     if isinstance(text, ExecutorSpec):
         return text
-    value = text.strip()
+    value, *rest = (part.strip() for part in text.strip().split(","))
     if value in ("", LOCAL):
+        if rest:
+            raise UserError(f"executor local takes no options ({OPTIONS} are for Ray)")
         return ExecutorSpec()
-    if value == RAY:
-        return ExecutorSpec(RAY)
-    _host_port(value)
-    return ExecutorSpec(RAY, value)
+    if value != RAY:
+        _host_port(value)
+    options: dict[str, Any] = {}
+    for item in rest:
+        name, sep, raw = item.partition("=")
+        try:
+            if name == "num_cpus" and sep and float(raw) >= 0:
+                options[name] = float(raw)
+            elif name == "retries" and sep and int(raw) >= 0:
+                options[name] = int(raw)
+            elif name == "memory" and sep:
+                options[name] = parse_size(raw)
+            else:
+                raise ValueError
+        except ValueError:
+            raise UserError(f"executor option {item!r}: expected {OPTIONS}") from None
+    return ExecutorSpec(RAY, "" if value == RAY else value, **options)
+
+
+_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
+
+
+def parse_size(text: str) -> int:
+    """'4GiB', '512MiB', '2G', '1000000' -> bytes (ValueError for anything else)."""
+    number = text.rstrip("BbIiKkMmGg")
+    unit = text[len(number) :].lower().removesuffix("b") if text[len(number) :] else ""
+    unit = {"ki": "kib", "mi": "mib", "gi": "gib"}.get(unit, unit)
+    size = float(number) * _UNITS[unit] if unit in _UNITS else -1
+    if not size > 0:
+        raise ValueError(text)
+    return int(size)
 
 
 def _host_port(address: str) -> tuple[str, int]:
@@ -144,6 +184,10 @@ def _call(work: Callable[[Any], Any], unit: Any) -> Any:
     return work(unit)
 
 
+def _apply(work: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    return work(*args)
+
+
 class RayPool:
     """Each unit one Ray task (`num_cpus`, no retries by Ray: the driver retries, so it can
     record them); `work` is put in the object store once and shared by every task."""
@@ -152,7 +196,10 @@ class RayPool:
         self._ray = ray
         self.retries = spec.retries
         self._task = ray.remote(_call).options(
-            num_cpus=spec.num_cpus, max_retries=0, retry_exceptions=False
+            num_cpus=spec.num_cpus,
+            memory=spec.memory or None,
+            max_retries=0,
+            retry_exceptions=False,
         )
         self._works: dict[int, tuple[Callable[..., Any], Any]] = {}
         self._refs: dict[Future[Any], Any] = {}
@@ -255,6 +302,41 @@ def ray_session(spec: ExecutorSpec) -> Iterator[Any]:
         yield ray
     finally:
         ray.shutdown()
+
+
+@contextlib.contextmanager
+def executor_session(executor: str | ExecutorSpec) -> Iterator[None]:
+    """For a Ray executor, one Ray session around a command's several steps (solving, then
+    grading; preparing environments, then grading), so Ray is started or joined once;
+    nothing for local."""
+    spec = parse_executor(executor)
+    if spec.kind == LOCAL:
+        yield
+        return
+    with ray_session(spec):
+        yield
+
+
+def on_every_node(spec: ExecutorSpec, work: Callable[..., R], *args: Any) -> list[R]:
+    """`work(*args)` once on each live node of the cluster (a Ray task pinned to it, using
+    no CPU slot), e.g. to build a node's environments before units need them there; the
+    results in node order."""
+    with ray_session(spec) as ray:
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        task = ray.remote(_apply)
+        nodes = sorted(n["NodeID"] for n in ray.nodes() if n.get("Alive"))
+        refs = [
+            task.options(
+                num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)
+            ).remote(work, args)
+            for node in nodes
+        ]
+        try:
+            return list(ray.get(refs))
+        except ray.exceptions.RayTaskError as exc:
+            cause = exc.cause if isinstance(exc.cause, BaseException) else exc
+            raise cause from None
 
 
 @contextlib.contextmanager

@@ -121,6 +121,37 @@ class RunLog:
             self.done[k] = row
 
 
+UNIT_FILES = "unit_files"
+"""What a remote unit (a Ray task, possibly on another machine) sends back with its row:
+the files it wrote, by path relative to the run directory; the driver writes them
+(`unpack_files`) and they are not part of the logged row."""
+
+
+def pack_files(row: Row, scratch: Path) -> Row:
+    """`row` with every regular file under `scratch` (a remote unit's private copy of the
+    run directory) in `UNIT_FILES`, as text by relative path."""
+    files = {
+        f.relative_to(scratch).as_posix(): f.read_text(errors="replace")
+        for f in sorted(scratch.rglob("*"))
+        if f.is_file() and not f.is_symlink()
+    }
+    return {**row, UNIT_FILES: files}
+
+
+def unpack_files(row: Row, out: Path) -> Row:
+    """`row` without `UNIT_FILES`, whose files are written under `out` (atomically, each
+    path part checked by `path_component`: a unit's file names may come from a model)."""
+    from foundation.jsonl import write_atomic
+
+    row = dict(row)
+    for rel, text in (row.pop(UNIT_FILES, None) or {}).items():
+        parts = rel.split("/")
+        for part in parts:
+            path_component(part, "a file a remote unit sent back")
+        write_atomic(out.joinpath(*parts), text)
+    return row
+
+
 @dataclass
 class RunOutcome:
     """What `run_units` did: rows of this session (`new`), units skipped as done, and why

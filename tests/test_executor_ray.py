@@ -226,6 +226,13 @@ def test_eval_swe_bench_gold_reports_the_same_on_ray(cluster: str, tmp_path: Pat
     assert json.loads(report.read_text()) == local
     results = tmp_path / "ray" / "swe-mini.gold" / "gold" / "results.jsonl"
     assert sorted(r["instance_id"] for r in _rows(results)) == sorted(SWE)
+    assert all("unit_files" not in r for r in _rows(results))
+    for iid in SWE:  # graded in a worker's scratch directory, the logs sent back
+        logs = results.parent / iid
+        local_output = tmp_path / "local" / "swe-mini.gold" / "gold" / iid / "test_output.txt"
+        first = local_output.read_text().splitlines()[0]  # the rest holds timings
+        assert (logs / "test_output.txt").read_text().splitlines()[0] == first
+        assert (logs / "run_instance.log").is_file() and (logs / "report.json").is_file()
 
 
 def test_bench_hanabi_reports_the_same_on_ray(
@@ -365,3 +372,59 @@ def test_a_local_model_is_loaded_once_per_node_by_its_host(cluster: str, tmp_pat
     rows = sorted(outcome.new, key=lambda r: r["id"])
     assert [r["text"] for r in rows] == here
     assert not any(r["torch"] for r in rows)  # the workers never loaded the model
+
+
+def test_units_get_the_resources_the_executor_asks_for(cluster: str, tmp_path: Path) -> None:
+    from foundation.executors import on_every_node
+
+    spec = parse_executor("ray,num_cpus=2,memory=256MiB,retries=1")
+    assert (spec.num_cpus, spec.memory, spec.retries) == (2.0, 256 * 2**20, 1)
+    assert parse_executor(str(spec)) == spec  # what the settings models store
+    for bad in ("ray,num_cpus=-1", "ray,memory=lots", "ray,gpus=1", "local,num_cpus=2"):
+        with pytest.raises(UserError, match="executor"):
+            parse_executor(bad)
+
+    def work(n: int) -> dict[str, Any]:
+        ray = sys.modules["ray"]
+        return {"id": n, "assigned": ray.get_runtime_context().get_assigned_resources()}
+
+    outcome = run_units(_log(tmp_path / "r.jsonl"), range(2), key=lambda n: n, work=work,
+                        executor=spec)  # fmt: skip
+    assert [r["assigned"] for r in outcome.new] == [{"CPU": 2.0, "memory": 256.0 * 2**20}] * 2
+    # One task per live node (here the one node), e.g. to build its environments.
+    pids = on_every_node(spec, os.getpid)
+    assert len(pids) == 1 and pids[0] != os.getpid()
+
+
+def test_story_mining_on_ray_writes_the_stories_and_pairs_of_local(
+    cluster: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`python -m benchmarks.story_pairs --executor`: each premise a Ray task; the node's
+    `ModelHost` writes, the story files come back; the pairs are a local run's."""
+    from agents.graphs.story import StoryConfig
+    from benchmarks import story_pairs
+    from tests.tiny_models import build_tiny_llama
+
+    spec = f"local:{build_tiny_llama(tmp_path / 'tiny')}"
+    premises = tmp_path / "premises.txt"
+    premises.write_text("a dog\na map\nred\n")
+    monkeypatch.setattr(
+        story_pairs, "BENCH_STORY", StoryConfig(steps=2, simulations=3, max_tokens=6, judge=False)
+    )
+    outs = {}
+    for executor in ("local", "ray"):
+        work, out = tmp_path / executor, tmp_path / f"{executor}.jsonl"
+        args = ["--model", spec, "--premises-file", str(premises), "--work", str(work)]
+        assert story_pairs.main([*args, "--out", str(out), "--executor", executor]) == 0
+        outs[executor] = out.read_text()
+        assert len(list((work / "mine").glob("*.json"))) == 3
+    assert outs["ray"] == outs["local"] and outs["ray"]
+    # A story file that is there but not logged (killed between the two) is not mined again.
+    log = tmp_path / "ray" / "mine" / "shard-0-of-1.jsonl"
+    log.write_text("".join(line + "\n" for line in log.read_text().splitlines()[:1]))
+    monkeypatch.setattr("agents.llm.remote.remote_model", None)  # a remote unit would fail
+    args = ["--model", spec, "--premises-file", str(premises), "--work", str(tmp_path / "ray")]
+    assert (
+        story_pairs.main([*args, "--out", str(tmp_path / "again.jsonl"), "--executor", "ray"]) == 0
+    )
+    assert len(log.read_text().splitlines()) == 3

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +26,9 @@ from benchmarks.swe_bench.harness import (
     patch_sha,
     run_instance,
 )
-from foundation.executors import ExecutorSpec
+from foundation.executors import ExecutorSpec, executor_session, on_every_node, parse_executor
 from foundation.jsonl import read_rows, write_atomic
-from foundation.runs import Row, RunLog, run_lock, run_units
+from foundation.runs import Row, RunLog, pack_files, run_lock, run_units, unpack_files
 
 if TYPE_CHECKING:
     from sandboxes import EnvSpec
@@ -116,7 +117,7 @@ def evaluate(
     instance_id)` is called as each instance finishes (result None when it was skipped as
     already graded). One process at a time per run and model (`run_lock`). `executor`:
     where instances are graded (`foundation.executors`: local, or a Ray cluster)."""
-    with run_lock(paths.results.parent):
+    with run_lock(paths.results.parent), executor_session(executor):
         return _evaluate(instances, predictions, paths, config, workers, on_result, executor)
 
 
@@ -154,23 +155,42 @@ def _evaluate(
         return (inst["instance_id"], patch_sha(pred.get("model_patch")), config.strict)
 
     todo = [(i, p) for i, p in units if key((i, p)) not in log.done]
-    failed = _prepare_envs([i for i, p in todo if not p.get("error")], config) if todo else {}
+    spec = parse_executor(executor)
+    remote = spec.kind != "local"
+    to_build = [i for i, p in todo if not p.get("error")]
+    failed: dict[str, str] = {}
+    if todo and remote:  # on every node of the cluster: its units grade there
+        for why in on_every_node(spec, _prepare_envs, to_build, config):
+            failed.update(why)
+    elif todo:
+        failed = _prepare_envs(to_build, config)
 
-    def grade(unit: Unit) -> Row:  # runs where the executor puts it: it returns its row
+    def grade_in(where: RunPaths, unit: Unit) -> Row:
         inst, pred = unit
         iid = inst["instance_id"]
         if iid in failed:  # its environment did not build: an error row, no second try
-            result = env_failure(inst, pred, failed[iid], paths.instance_dir(iid), config)
+            result = env_failure(inst, pred, failed[iid], where.instance_dir(iid), config)
         else:
-            result = run_instance(inst, pred, paths.instance_dir(iid), config)
+            result = run_instance(inst, pred, where.instance_dir(iid), config)
         return dict(json.loads(result.to_json()))
+
+    def grade(unit: Unit) -> Row:  # runs where the executor puts it: it returns its row
+        if not remote:
+            return grade_in(paths, unit)
+        # Maybe on another machine: the instance's logs go back with its row.
+        with tempfile.TemporaryDirectory(prefix="agents-eval-") as tmp:
+            scratch = RunPaths(Path(tmp), paths.run_id, paths.model)
+            return pack_files(grade_in(scratch, unit), Path(tmp))
 
     def progress(unit: Unit, row: Row | None) -> None:
         if on_result:
             iid = unit[0]["instance_id"]
             on_result(None if row is None else result_of(row), iid)
 
-    run_units(log, units, key, grade, workers=max(1, workers), executor=executor, on_row=progress)
+    run_units(
+        log, units, key, grade, workers=max(1, workers), executor=spec, on_row=progress,
+        receive=(lambda _, row: unpack_files(row, paths.output)) if remote else None,
+    )  # fmt: skip
     report = make_report(instances, predictions, read_results(paths.results), paths)
     write_report(paths.report, report)
     return report

@@ -81,6 +81,7 @@ def run_swe_bench(
     """The whole run; `llm` overrides `options.model` (tests pass a model object).
     One process at a time per output directory (`run_lock`)."""
     from benchmarks.swe_bench.noisy_oracle import oracle_for_spec
+    from foundation.executors import executor_session
     from foundation.runs import run_lock
     from sandboxes import resolve_kind
 
@@ -93,22 +94,8 @@ def run_swe_bench(
     # Built once, before the run: a bad --specs file is one line, not an error per instance.
     run = run_config(options, resolve_kind(options.sandbox))
     out = options.output or default_output(options)
-    with run_lock(out), _executor_session(options.executor):
+    with run_lock(out), executor_session(options.executor):
         return _run(options, instances, run, out, llm, judge_llm)
-
-
-@contextlib.contextmanager
-def _executor_session(executor: str) -> Iterator[None]:
-    """A Ray executor's session for the whole run (solving, then grading), so Ray is
-    started or joined once; nothing for local."""
-    from foundation.executors import parse_executor, ray_session
-
-    spec = parse_executor(executor)
-    if spec.kind == "local":
-        yield
-        return
-    with ray_session(spec):
-        yield
 
 
 @contextlib.contextmanager

@@ -29,7 +29,7 @@ from benchmarks.swe_bench.harness import RunConfig
 from foundation.errors import UserError, one_line
 from foundation.executors import ExecutorSpec, parse_executor
 from foundation.jsonl import read_rows, write_atomic
-from foundation.runs import Row, RunLog, RunOutcome, path_component, run_units
+from foundation.runs import Row, RunLog, RunOutcome, pack_files, run_units, unpack_files
 
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
@@ -41,10 +41,9 @@ if TYPE_CHECKING:
 
 SOLVE_LOG = "solve.jsonl"
 PREDICTIONS = "predictions.jsonl"
-FILES = "unit_files"
 USAGE = "unit_usage"
-"""What a remote unit sends back with its row (its artifacts, its model usage); the
-driver writes the files and counts the usage, and they are not part of the logged row."""
+"""The usage of a remote unit's model calls, sent back with its row for the driver's meter
+(not part of the logged row)."""
 
 
 @dataclass(frozen=True)
@@ -205,36 +204,24 @@ def solve_remote(
 ) -> Row:
     """`solve_instance` on a Ray worker: the model is built from its recipe (once per
     worker process), the artifacts are written to a scratch directory and sent back with
-    the row (`FILES`), with the usage of the instance's calls (`USAGE`). No checkpoints:
-    an instance cut short restarts from its beginning."""
+    the row (`foundation.runs.pack_files`), with the usage of the instance's calls
+    (`USAGE`). No checkpoints: an instance cut short restarts from its beginning."""
     judge_llm = judge.build()[0] if judge is not None else None
     with tempfile.TemporaryDirectory(prefix="agents-solve-") as tmp:
         scratch = Path(tmp)
         row, usage = model.metered(
             lambda llm: solve_instance(instance, llm, config, scratch, None, judge_llm)
         )
-        files = {
-            str(f.relative_to(scratch)): f.read_text(errors="replace")
-            for f in sorted(scratch.rglob("*"))
-            if f.is_file() and not f.is_symlink()
-        }
-    return {**row, FILES: files, USAGE: usage}
+        return {**pack_files(row, scratch), USAGE: usage}
 
 
 def receive_files(out: Path, row: Row, meter: UsageMeter | None) -> Row:
-    """The row a remote unit sent, without its files and usage: the files are written
-    under `out` (each path part checked: a name becomes a path), the usage counted in
-    `meter`."""
+    """The row a remote unit sent, its files written under `out` and its usage counted in
+    `meter`, without them."""
     from agents.llm.remote import add_usage
 
-    row = dict(row)
-    files: dict[str, str] = row.pop(FILES, None) or {}
+    row = unpack_files(row, out)
     usage = row.pop(USAGE, None)
-    for rel, text in files.items():
-        parts = rel.split("/")
-        for part in parts:
-            path_component(part, "a file a worker sent back")
-        write_atomic(out.joinpath(*parts), text)
     if meter is not None:
         add_usage(meter, usage)
     return row
