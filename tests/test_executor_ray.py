@@ -428,3 +428,29 @@ def test_story_mining_on_ray_writes_the_stories_and_pairs_of_local(
         story_pairs.main([*args, "--out", str(tmp_path / "again.jsonl"), "--executor", "ray"]) == 0
     )
     assert len(log.read_text().splitlines()) == 3
+
+
+def test_lspo_self_play_on_ray_logs_the_games_of_local(cluster: str, tmp_path: Path) -> None:
+    """`agents train lspo --executor`: self-play games as Ray tasks (the model held by the
+    node's `ModelHost`; iteration 2's games embed with the starting model, loaded once per
+    worker); the logged games are a local run's."""
+    from tests.tiny_models import build_tiny_llama
+
+    tiny = build_tiny_llama(tmp_path / "tiny")
+    args = ["train", "lspo", "--model", f"local:{tiny}", "--iterations", "2", "--games", "2",
+            "--candidates", "3", "--cfr-iterations", "30", "--dpo-steps", "2",
+            "--eval-games", "4"]  # fmt: skip
+    for executor in ("local", _loopback(cluster)):
+        out = tmp_path / ("local" if executor == "local" else "ray")
+        done = subprocess.run(
+            [*AGENTS, *args, "--out", str(out), "--executor", executor],
+            capture_output=True, text=True, timeout=600, cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+    for it in (1, 2):
+        games = [
+            sorted(_rows(tmp_path / d / f"iter{it}" / "selfplay.jsonl"), key=lambda r: r["game"])
+            for d in ("local", "ray")
+        ]
+        assert len(games[1]) == 2 and games[1] == games[0]

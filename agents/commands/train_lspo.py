@@ -22,15 +22,21 @@ rerun resumes where a crash stopped):
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from agents.commands.settings import CommandSettings, Count, Size
+from agents.commands.settings import EXECUTOR_HELP, CommandSettings, Count, Executor, Size
 from foundation.errors import UserError
+from foundation.executors import executor_session, parse_executor
+
+if TYPE_CHECKING:
+    from agents.llm.remote import RemoteModel
 
 
 class TrainLspoSettings(CommandSettings):
@@ -48,6 +54,7 @@ class TrainLspoSettings(CommandSettings):
     lr: float = 2e-4
     eval_games: Size = 400
     seed: int = 0
+    executor: Executor = "local"
 
 
 def _phase(
@@ -68,9 +75,12 @@ def _self_play(
     policy: Any,
     embed: Any,
     progress: Callable[[int, int], None],
+    model_spec: str,
 ) -> list[Any]:
     """The iteration's self-play games through the run primitive (a rerun skips the
-    games already logged); every logged game's situations."""
+    games already logged); every logged game's situations. On a Ray executor each game is
+    a Ray task whose model is built from `model_spec` (the iteration's model: a path every
+    node must see)."""
     from foundation.runs import RunLog, run_units
     from games.werewolf.lspo import Situation, play_and_collect
 
@@ -82,14 +92,52 @@ def _self_play(
         )
         return {"game": g, "returns": returns, "situations": [s.to_json() for s in sits]}
 
-    run_units(
-        log,
-        range(settings.games),
-        key=lambda g: g,
-        work=one_game,
-        on_row=lambda g, row: progress(len(log.done), settings.games),
-    )
+    todo = [g for g in range(settings.games) if g not in log.done]
+    with contextlib.ExitStack() as stack:
+        work: Callable[[int], dict[str, Any]] = one_game
+        if todo and parse_executor(settings.executor).kind != "local":
+            from agents.llm import LLMConfig
+            from agents.llm.remote import remote_model
+
+            config = LLMConfig(model=model_spec, cache=False)
+            remote = stack.enter_context(remote_model(config))
+            work = functools.partial(
+                _remote_game, remote, settings.model, settings.candidates,
+                settings.seed + it, policy,
+            )  # fmt: skip
+        run_units(
+            log,
+            range(settings.games),
+            key=lambda g: g,
+            work=work,
+            executor=settings.executor,
+            on_row=lambda g, row: progress(len(log.done), settings.games),
+        )
     return [Situation.from_json(s) for row in log.done.values() for s in row["situations"]]
+
+
+@functools.cache
+def _embedder(spec: str) -> Any:
+    """A Ray worker's embedder (the starting model's), loaded once per worker process."""
+    from agents.training.orpo import load_trainable
+    from games.werewolf.lspo import Embedder
+
+    return Embedder(*load_trainable(spec))
+
+
+def _remote_game(
+    remote: RemoteModel, base: str, candidates: int, seed: int, policy: Any, g: int
+) -> dict[str, Any]:
+    """One self-play game on a Ray worker: the model from its recipe (a local one is held
+    by the node's `ModelHost`), the embedder loaded once per worker (only a game with a
+    policy embeds)."""
+    from games.catalog import load_game
+    from games.werewolf.lspo import play_and_collect
+
+    llm = remote.build()[0]
+    embed = _embedder(base) if policy is not None else None
+    sits, returns = play_and_collect(load_game("werewolf"), g, llm, candidates, seed, policy, embed)
+    return {"game": g, "returns": returns, "situations": [s.to_json() for s in sits]}
 
 
 def run_lspo(
@@ -111,7 +159,7 @@ def run_lspo(
     out = settings.out
     out.mkdir(parents=True, exist_ok=True)
     summaries = []
-    with run_lock(out):
+    with run_lock(out), executor_session(settings.executor):  # Ray: one session for the run
         base_model, tokenizer = start or load_trainable(settings.model)
         embed = Embedder(base_model, tokenizer)
         model_spec = settings.model
@@ -122,7 +170,15 @@ def run_lspo(
             step.mkdir(exist_ok=True)
             llm = load_llm(model_spec, cache=False)
             situations = _self_play(
-                step, game, llm, settings, it, policy, embed, _phase(progress, it, "self-play")
+                step,
+                game,
+                llm,
+                settings,
+                it,
+                policy,
+                embed,
+                _phase(progress, it, "self-play"),
+                model_spec,
             )
             space_file = step / "space.json"
             space, _ = build_space(
@@ -205,6 +261,12 @@ def train_lspo_cmd(
     lr: float = typer.Option(2e-4, help="DPO (LoRA) learning rate."),
     eval_games: int = typer.Option(400, help="Games per side against the rule bot."),
     seed: int = typer.Option(0, help="Seeds self-play, clustering, MCCFR and evaluation."),
+    executor: str = typer.Option(
+        "local",
+        "--executor",
+        help="Where self-play games run. " + EXECUTOR_HELP + " Each node loads the model "
+        "once; the iteration's trained model must be at the same path on every node.",
+    ),
 ) -> None:
     """LSPO on Werewolf: self-play statements -> latent strategies (k-means) -> MCCFR on
     the abstracted game -> DPO toward the favoured strategies; repeat. Every artifact is
@@ -213,7 +275,7 @@ def train_lspo_cmd(
         model=model, out=out, iterations=iterations, games=games, candidates=candidates,
         clusters=clusters, cfr_iterations=cfr_iterations, dpo_steps=dpo_steps,
         dpo_max_length=dpo_max_length, lr=lr,
-        eval_games=eval_games, seed=seed,
+        eval_games=eval_games, seed=seed, executor=executor,
     )  # fmt: skip
     from agents.training.orpo import load_trainable
 
