@@ -455,3 +455,37 @@ def test_lspo_self_play_on_ray_logs_the_games_of_local(cluster: str, tmp_path: P
             for d in ("local", "ray")
         ]
         assert len(games[1]) == 2 and games[1] == games[0]
+
+
+def test_a_killed_solve_on_ray_resumes_to_the_uninterrupted_result(
+    cluster: str, tmp_path: Path
+) -> None:
+    """Kill `agents solve --executor` (the driver, SIGKILL) once its first rows are in;
+    the rerun skips them and ends where an uninterrupted run ends."""
+    ids = ["tkem__cachetools-1", "tkem__cachetools-2", "tkem__cachetools-3",
+           "r1chardj0n3s__parse-1", "pytoolz__toolz-1", "pytoolz__toolz-2"]  # fmt: skip
+    args = ["solve", "-m", "oracle:swe,p=0.7", "-i", ",".join(ids), "--sandbox", "local",
+            "--executor", _loopback(cluster)]  # fmt: skip
+    _agents(tmp_path, *args, "-o", str(tmp_path / "whole"))
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [*AGENTS, *args, "-o", str(out)], cwd=tmp_path, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    log = out / "solve.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if log.is_file() and log.read_text().count("\n") >= 1:
+            break
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    before = log.read_text().count("\n")
+    assert 1 <= before < len(ids), "the kill came after the run ended: nothing to resume"
+    again = _agents(tmp_path, *args, "-o", str(out))
+    assert again.stderr.count("already done") == before
+    assert sorted(r["instance_id"] for r in _rows(log)) == sorted(ids)  # each exactly once
+    assert _same_rows(log) == _same_rows(tmp_path / "whole" / "solve.jsonl")
+    whole = json.loads((tmp_path / "whole" / "summary.json").read_text())
+    assert json.loads((out / "summary.json").read_text())["resolved"] == whole["resolved"]
