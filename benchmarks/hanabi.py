@@ -161,9 +161,10 @@ def run(
             spec, seed, i = unit
             say(f"[{i + 1}/{cfg.games}] {spec} seed {seed}: {row['score']:g}")
 
+    # On Ray, a game (milliseconds) is too small for a task of its own: games go in batches.
     run_units(
         log, units, key=lambda u: (u[0], cfg.players, u[1]), work=play, on_row=report,
-        executor=executor,
+        executor=executor, batch=None,
     )  # fmt: skip
     return [GameRecord(**log.done[(spec, cfg.players, s)]) for spec in cfg.bots for s in seeds]
 

@@ -148,6 +148,8 @@ class Pool(Protocol):
     may be resubmitted (at most `retries` times); `close(cancel)` drops queued units."""
 
     retries: int
+    slots: int
+    """Units that can run at once."""
 
     def submit(self, work: Callable[[T], R], unit: T) -> Future[R]: ...
 
@@ -162,6 +164,7 @@ class LocalPool:
     retries = 0
 
     def __init__(self, workers: int, processes: bool):
+        self.slots = workers
         self._pool: Executor = (
             ProcessPoolExecutor(max_workers=workers)
             if processes
@@ -212,6 +215,7 @@ class RayPool:
             exc.OutOfMemoryError,
         )
         cpus = float(ray.cluster_resources().get("CPU", 0))
+        self.slots = max(1, int(cpus // spec.num_cpus)) if spec.num_cpus else max(1, int(cpus))
         if cpus < spec.num_cpus:
             raise UserError(
                 f"the Ray cluster has {cpus:g} CPUs, fewer than the {spec.num_cpus:g} each "

@@ -176,6 +176,7 @@ def run_units(
     fatal: Callable[[Exception], bool] = lambda exc: False,
     on_row: Callable[[T, Row | None], None] | None = None,
     receive: Callable[[T, Row], Row] | None = None,
+    batch: int | None = 1,
 ) -> RunOutcome:
     """Run `work(unit)` for every unit whose `key` is not in `log.done`, appending each
     returned row the moment it is known (the single writer is this thread).
@@ -199,6 +200,9 @@ def run_units(
     - `receive(unit, row)` runs in this thread on each row `work` returned, before it is
       appended, and gives the row to append: what a remote unit sent back besides its
       row (files, usage) is taken out and written here.
+    - `batch`: on Ray, units sent per task (None: enough for about 4 tasks per slot of
+      the cluster), for units too small to pay a task's overhead each (a game); their
+      rows are still logged one by one, as each task's results arrive.
     """
     spec = parse_executor(executor)
     outcome = RunOutcome()
@@ -236,11 +240,37 @@ def run_units(
                 record(unit, attempt(unit, functools.partial(work, unit)))
         elif todo:
             with open_pool(spec, workers, processes) as pool:
-                _pooled(todo, work, attempt, record, pool)
+                size = 1 if spec.kind == "local" else batch or -(-len(todo) // (4 * pool.slots))
+                _pooled(todo, work, attempt, record, pool, max(1, size))
     except BudgetExhausted as exc:
         outcome.stopped = "budget"
         outcome.budget_message = str(exc)
     return outcome
+
+
+Outcome = tuple[Row | None, BaseException | None]
+
+
+def _run_batch(work: Callable[[T], Row], units: Sequence[T]) -> list[Outcome]:
+    """A batch's units one after another, each one's row or exception (a budget reached or
+    a unit Ray cannot run ends the batch: the run ends there)."""
+    outcomes: list[Outcome] = []
+    for unit in units:
+        try:
+            outcomes.append((work(unit), None))
+        except Exception as exc:
+            outcomes.append((None, exc))
+            if isinstance(exc, (BudgetExhausted, ExecutorFailure)):
+                break
+    return outcomes
+
+
+def _settled(row: Row | None, error: BaseException | None) -> Row:
+    """A unit's row, or its exception raised (for `attempt` to settle)."""
+    if error is not None:
+        raise error
+    assert row is not None
+    return row
 
 
 def _pooled(
@@ -249,21 +279,37 @@ def _pooled(
     attempt: Callable[[T, Callable[[], Row]], Row],
     record: Callable[[T, Row], None],
     pool: Pool,
+    batch: int = 1,
 ) -> None:
-    """`work` runs in the pool; its results and exceptions come back through the futures
-    and are settled here, in the single writer's thread. A unit lost with its worker
-    (`pool.lost`) is resubmitted up to `pool.retries` times; its row then says how often."""
-    futures: dict[Future[Row], tuple[T, int]] = {pool.submit(work, u): (u, 0) for u in todo}
+    """`work` runs in the pool, `batch` units per submission; results and exceptions come
+    back through the futures and are settled here, in the single writer's thread. A
+    submission lost with its worker (`pool.lost`) is resubmitted up to `pool.retries`
+    times; its rows then say how often. Nothing of a lost submission was recorded, so no
+    unit is recorded twice."""
+    many = functools.partial(_run_batch, work)
+    groups = [list(todo[i : i + batch]) for i in range(0, len(todo), batch)]
+
+    def submit(group: list[T]) -> Future[Any]:
+        return pool.submit(many, group) if batch > 1 else pool.submit(work, group[0])
+
+    futures: dict[Future[Any], tuple[list[T], int]] = {submit(g): (g, 0) for g in groups}
     pending = set(futures)
     while pending:
         finished, pending = wait_futures(pending, return_when="FIRST_COMPLETED")
         for fut in finished:
-            unit, retries = futures.pop(fut)
+            group, retries = futures.pop(fut)
             exc = fut.exception()
             if exc is not None and retries < pool.retries and pool.lost(exc):
-                again = pool.submit(work, unit)
-                futures[again] = (unit, retries + 1)
+                again = submit(group)
+                futures[again] = (group, retries + 1)
                 pending.add(again)
                 continue
-            row = attempt(unit, fut.result)
-            record(unit, {**row, "retries": retries} if retries else row)
+            if exc is not None:
+                outcomes: list[Outcome] = [(None, exc)] * len(group)
+            elif batch > 1:
+                outcomes = fut.result()
+            else:
+                outcomes = [(fut.result(), None)]
+            for unit, (row, error) in zip(group, outcomes, strict=False):
+                got = attempt(unit, functools.partial(_settled, row, error))
+                record(unit, {**got, "retries": retries} if retries else got)

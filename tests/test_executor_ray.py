@@ -489,3 +489,38 @@ def test_a_killed_solve_on_ray_resumes_to_the_uninterrupted_result(
     assert _same_rows(log) == _same_rows(tmp_path / "whole" / "solve.jsonl")
     whole = json.loads((tmp_path / "whole" / "summary.json").read_text())
     assert json.loads((out / "summary.json").read_text())["resolved"] == whole["resolved"]
+
+
+def test_batched_units_are_logged_one_by_one_as_local_logs_them(
+    cluster: str, tmp_path: Path
+) -> None:
+    """`batch`: several units per Ray task (games are too small for a task each); each
+    unit still gets its own row, a failing unit its own error row, and a batch whose
+    worker died is retried whole, its rows recorded once."""
+    once = tmp_path / "killed-once"
+
+    def work(n: int) -> dict[str, Any]:
+        if n == 6 and not once.exists():  # kills the batch 4..7 once
+            once.write_text("x")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return _work(n)
+
+    path = tmp_path / "r.jsonl"
+    outcome = run_units(_log(path), range(10), key=lambda n: n, work=work,
+                        error_row=_error_row, executor="ray", batch=4)  # fmt: skip
+    rows = {r["id"]: r for r in _rows(path)}
+    assert sorted(rows) == list(range(10)) and len(outcome.new) == 10
+    assert rows[4] == {"id": 4, "error": "ValueError: bad unit 4", "retries": 1}
+    assert [rows[n].get("retries") for n in range(10)] == [None] * 4 + [1] * 4 + [None] * 2
+    pids = [{rows[n]["pid"] for n in batch} for batch in ([0, 1, 2, 3], [5, 6, 7], [8, 9])]
+    assert all(len(p) == 1 for p in pids)  # one task per batch
+
+    # batch=None: about 4 tasks per slot of the cluster (2 CPUs here): 40 units -> 8 tasks.
+    def task_of(n: int) -> dict[str, Any]:
+        return {"id": n, "task": sys.modules["ray"].get_runtime_context().get_task_id()}
+
+    path = tmp_path / "auto.jsonl"
+    run_units(_log(path), range(40), key=lambda n: n, work=task_of, executor="ray", batch=None)
+    tasks = [r["task"] for r in sorted(_rows(path), key=lambda r: r["id"])]
+    assert len(tasks) == 40 and len(set(tasks)) == 8
+    assert all(len(set(tasks[i : i + 5])) == 1 for i in range(0, 40, 5))
