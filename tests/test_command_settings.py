@@ -118,6 +118,7 @@ def test_settings_are_frozen() -> None:
         (lambda: SolveSettings(agent="rafa"), "--agent does not apply to --task swe-bench"),
         (lambda: SolveSettings(task="story", executor="ray"), "--executor does not apply to"),
         (lambda: SolveSettings(executor="ray:/x"), "--executor must be local, ray, ray://"),
+        (lambda: TrainLoopSettings(executor="ray"), "--executor: appworld-mini's worlds run"),
         (lambda: SolveSettings(sandbox="vm"), "--sandbox must be docker, local or auto"),
         (lambda: EvalSweBenchSettings(predictions=Path("p"), run_id=".."), "run id '..'"),
         (lambda: BenchHanabiSettings(games=0), "--games must be >= 1 (got 0)"),

@@ -524,3 +524,27 @@ def test_batched_units_are_logged_one_by_one_as_local_logs_them(
     tasks = [r["task"] for r in sorted(_rows(path), key=lambda r: r["id"])]
     assert len(tasks) == 40 and len(set(tasks)) == 8
     assert all(len(set(tasks[i : i + 5])) == 1 for i in range(0, 40, 5))
+
+
+def test_loop_rollouts_on_ray_match_local(cluster: str, tmp_path: Path) -> None:
+    """`agents train loop --executor`: each task's K rollouts a Ray task (the worker loads
+    the model once and takes the iteration's adapters); the rollouts, and so the
+    iterations' logs, are those of local rollouts (the same random streams per task)."""
+    from tests.tiny_models import build_tiny_llama
+
+    tiny = build_tiny_llama(tmp_path / "tiny")
+    args = ["train", "loop", "--task", "countdown", "--model", f"local:{tiny}", "--k", "3",
+            "--iterations", "2", "--tasks-per-iteration", "2", "--max-tokens", "4",
+            "--puzzles", "4", "--numbers", "3", "--temperature", "1.0"]  # fmt: skip
+    logs = {}
+    for executor in ("local", _loopback(cluster)):
+        out = tmp_path / ("local" if executor == "local" else "ray")
+        _agents(tmp_path, *args, "--out", str(out), "--executor", executor, timeout=600)
+        logs[executor] = [
+            {k: v for k, v in row.items() if not k.endswith(("seconds", "rss_mb"))}
+            for row in _rows(out / "log.jsonl")
+        ]
+    assert len(logs["local"]) == 2 and logs[_loopback(cluster)] == logs["local"]
+    played = sorted((tmp_path / "ray" / "rollouts").glob("seed-*.jsonl"))
+    assert len(played) == 2 and all(len(_rows(p)) == 2 for p in played)  # 2 tasks each
+    assert not (tmp_path / "local" / "rollouts").exists()

@@ -16,12 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
+from typing_extensions import Self
 
 from agents.commands import CLI
 from agents.commands.settings import (
+    EXECUTOR_HELP,
     CommandSettings,
     Count,
+    Executor,
     Positive,
     Sandbox,
     Size,
@@ -64,6 +67,7 @@ class TrainLoopSettings(CommandSettings):
     sandbox: Sandbox = "auto"
     out: Path | None = None
     seed: int = 0
+    executor: Executor = "local"
 
     @field_validator("k")
     @classmethod
@@ -87,6 +91,15 @@ class TrainLoopSettings(CommandSettings):
         if not 0 <= partial <= 1:
             raise ValueError(f"--partial must be in [0, 1] (got {partial})")
         return partial
+
+    @model_validator(mode="after")
+    def _executor_applies(self) -> Self:
+        if self.executor != "local" and self.task == "appworld-mini":
+            raise ValueError(
+                "--executor: appworld-mini's worlds run in processes of this machine "
+                "(--workers); Ray runs game24, countdown and swe-mini rollouts"
+            )
+        return self
 
     @field_validator("numbers")
     @classmethod
@@ -167,6 +180,7 @@ def run_train_loop(
     (tests)."""
     from agents.training.loop import IterationLog, train_loop
     from agents.training.orpo import load_trainable
+    from foundation.executors import executor_session, parse_executor
     from foundation.runs import run_lock
 
     out = settings.run_dir()
@@ -179,7 +193,13 @@ def run_train_loop(
     env, tasks = build(settings, rollouts)
     if make_env is not None:
         env.make_env = make_env
-    with run_lock(out):
+    spec = parse_executor(settings.executor)
+    played = None
+    if spec.kind != "local":
+        from agents.training.loop_ray import RayRollouts
+
+        played = RayRollouts(settings.model, spec, out)
+    with run_lock(out), executor_session(spec):
         model, tokenizer = start or load_trainable(settings.model)
         progress("iterations", 0, config.iterations)
 
@@ -188,7 +208,7 @@ def run_train_loop(
             progress("iterations", log.iteration + 1, config.iterations)
 
         try:
-            return train_loop(model, tokenizer, env, tasks, config, out, after)
+            return train_loop(model, tokenizer, env, tasks, config, out, after, played)
         finally:
             close = getattr(env, "close", None)
             if close is not None:
@@ -256,6 +276,14 @@ def train_loop_cmd(
         None, help="Run directory (default runs/loop/TASK); a rerun resumes it."
     ),
     seed: int = typer.Option(0, help="Seeds the task schedule, the sampling and the updates."),
+    executor: str = typer.Option(
+        "local",
+        "--executor",
+        help="Where rollouts are played (game24, countdown, swe-mini): "
+        + EXECUTOR_HELP
+        + " Each task's K rollouts are a unit; each worker loads the model once and gets "
+        "the adapters each iteration.",
+    ),
 ) -> None:
     """LOOP (leave-one-out PPO, Chen et al. 2025): K rollouts per task, advantage = return
     minus the mean of the other K-1, PPO-clip per token on LoRA adapters; no value
@@ -268,7 +296,7 @@ def train_loop_cmd(
         temperature=temperature, max_tokens=max_tokens, max_turns=max_turns,
         templates=templates, per_template=per_template, demo=demo, partial=partial,
         workers=workers, puzzles=puzzles, easy=easy, numbers=numbers,
-        instances=instances, sandbox=sandbox, out=out, seed=seed,
+        instances=instances, sandbox=sandbox, out=out, seed=seed, executor=executor,
     )  # fmt: skip
     from agents.training.orpo import load_trainable
 

@@ -106,8 +106,10 @@ class EnginePolicy:
         temperature: float = 1.0,
         max_tokens: int = 256,
         stop: tuple[str, ...] | None = None,
+        stream: int = 0,
     ) -> None:
         self.engine = engine
+        self.stream = stream  # the first context's random stream (a batch's offset)
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.stop = stop
@@ -122,7 +124,11 @@ class EnginePolicy:
         # One batch, but a random stream per context (`Engine.generate` seeds every
         # prompt alike: similar prompts would get the same draws).
         jobs = [
-            Job(p, n, Params(self.temperature, self.max_tokens, self.stop, seed * 7919 + i))
+            Job(
+                p,
+                n,
+                Params(self.temperature, self.max_tokens, self.stop, seed * 7919 + self.stream + i),
+            )
             for i, p in enumerate(prompts)
         ]
         batch = self.engine.admit(None, jobs)
@@ -402,27 +408,48 @@ def _rollouts(
     base weights for the engine (its decoder reads plain weights) and unmerged after."""
     peft_model.merge_adapter()
     try:
-        # float32: the int4 path (exactly-4-bit weights, as the base GGUF's are before
-        # the first update) samples from a bfloat16/int8 approximation, up to 0.3 nats
-        # off the trained model's log-probs; the rollouts must come from the policy trained.
-        engine = Engine(peft_model.get_base_model(), tokenizer, decoder="float32")
-        engine.prefixes = None  # weights change every iteration: nothing to carry over
-        policy = EnginePolicy(engine, config.temperature, config.max_tokens, config.stop)
-        with torch.no_grad():
-            if isinstance(env, GroupEnv):
-                groups = env.run_group(policy, tasks, config.k, seed)
-            else:
-                groups = [
-                    [env.run(policy, t, seed + 7919 * i + j) for j in range(config.k)]
-                    for i, t in enumerate(tasks)
-                ]
-        del engine, policy
+        groups = play_groups(peft_model.get_base_model(), tokenizer, env, tasks, config, seed)
     finally:
         peft_model.unmerge_adapter()
     for t, g in zip(tasks, groups, strict=True):
         if len(g) != config.k:
             raise ValueError(f"task {t!r}: {len(g)} rollouts, expected k={config.k}")
     return groups
+
+
+def play_groups(
+    model: Any,
+    tokenizer: Any,
+    env: RolloutEnv[TaskT] | GroupEnv[TaskT],
+    tasks: Sequence[TaskT],
+    config: LoopConfig,
+    seed: int,
+    first: int = 0,
+) -> list[list[Rollout]]:
+    """K rollouts per task from `model`'s plain weights. `first`: the index of `tasks[0]`
+    in the iteration's batch, so a part of the batch played elsewhere (a Ray worker)
+    draws the random streams the whole batch would."""
+    # float32: the int4 path (exactly-4-bit weights, as the base GGUF's are before
+    # the first update) samples from a bfloat16/int8 approximation, up to 0.3 nats
+    # off the trained model's log-probs; the rollouts must come from the policy trained.
+    engine = Engine(model, tokenizer, decoder="float32")
+    engine.prefixes = None  # weights change every iteration: nothing to carry over
+    policy = EnginePolicy(engine, config.temperature, config.max_tokens, config.stop, first)
+    with torch.no_grad():
+        if isinstance(env, GroupEnv):
+            return env.run_group(policy, tasks, config.k, seed)
+        return [
+            [env.run(policy, t, seed + 7919 * (first + i) + j) for j in range(config.k)]
+            for i, t in enumerate(tasks)
+        ]
+
+
+RolloutFn = Callable[
+    [Any, Any, "RolloutEnv[Any] | GroupEnv[Any]", Sequence[Any], "LoopConfig", int],
+    list[list[Rollout]],
+]
+"""How an iteration's rollouts are played: (peft model, tokenizer, env, tasks, config,
+seed) -> K rollouts per task. `_rollouts` here; on a Ray cluster `agents.training.loop_ray`."""
 
 
 def _old_logps(
@@ -552,6 +579,7 @@ def train_loop(
     config: LoopConfig,
     out: str | Path,
     progress: Callable[[IterationLog], None] | None = None,
+    rollouts: RolloutFn | None = None,
 ) -> LoopReport:
     """Train `model` with LOOP on `tasks`.
 
@@ -567,7 +595,8 @@ def train_loop(
     (adapter, optimizer state, log.json) and a line of `out/log.jsonl`. A rerun with the
     same `out` skips finished iterations and continues from the last adapter.
     `progress(log)` after each iteration. The final adapter is `out/iter{n-1}`; with
-    `save_merged`, also a merged model in `out/merged`.
+    `save_merged`, also a merged model in `out/merged`. `rollouts`: how each iteration's
+    rollouts are played (default: here, on the trained weights).
 
     Memory: one model. The engine that samples the rollouts runs on the same weights
     (the adapters merged in for the rollouts, unmerged after); its fast decoder keeps
@@ -598,7 +627,7 @@ def train_loop(
         t0 = time.perf_counter()
         batch = _schedule(tasks, config, i)
         seed = config.seed * 1_000_003 + i
-        groups = _rollouts(peft_model, tokenizer, env, batch, config, seed)
+        groups = (rollouts or _rollouts)(peft_model, tokenizer, env, batch, config, seed)
         t1 = time.perf_counter()
         rows: list[tuple[list[int], list[int]]] = []
         advantages: list[float] = []
