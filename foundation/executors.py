@@ -37,6 +37,22 @@ INSTALL_HINT = "--executor ray needs Ray: pip install '.[ray]'"
 PROBE_SECONDS = 5.0
 
 
+LOST = (
+    "WorkerCrashedError",
+    "NodeDiedError",
+    "RayActorError",
+    "ObjectLostError",
+    "OutOfMemoryError",
+)
+"""Ray's exceptions for a unit that died with its worker or node (not the unit's fault)."""
+
+
+def worker_lost(exc: BaseException) -> bool:
+    """Did this unit die with its worker (after its retries)? A command that records it
+    as the unit's error row, instead of ending the run, asks this (no Ray import)."""
+    return type(exc).__module__.startswith("ray.") and type(exc).__name__ in LOST
+
+
 class ExecutorFailure(UserError):
     """The executor could not run a unit at all (Ray could not deserialize the work on a
     worker, a runtime environment failed to set up): every unit would fail, so the run
@@ -207,13 +223,7 @@ class RayPool:
         self._works: dict[int, tuple[Callable[..., Any], Any]] = {}
         self._refs: dict[Future[Any], Any] = {}
         exc = ray.exceptions
-        self._lost = (
-            exc.WorkerCrashedError,
-            exc.NodeDiedError,
-            exc.RayActorError,
-            exc.ObjectLostError,
-            exc.OutOfMemoryError,
-        )
+        self._lost = tuple(getattr(exc, name) for name in LOST)
         cpus = float(ray.cluster_resources().get("CPU", 0))
         self.slots = max(1, int(cpus // spec.num_cpus)) if spec.num_cpus else max(1, int(cpus))
         if cpus < spec.num_cpus:

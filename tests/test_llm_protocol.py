@@ -36,6 +36,7 @@ from agents.llm.budget import FREE, CallBudget, PricedLLM
 from agents.llm.llamacpp_backend import LlamaCppLLM
 from agents.llm.local import LocalLLM
 from agents.llm.openai_backend import OpenAILLM
+from agents.llm.remote import HostedModel
 from agents.llm.scripted import PlannedLLM
 from agents.llm.types import Wrapper, make_request
 from agents.llm.usage import RecordingLLM
@@ -76,6 +77,7 @@ FACTORIES: dict[type[BaseLLM], Callable[[Path], BaseLLM]] = {
     CachedLLM: lambda tmp: CachedLLM(_scripted(), ResponseCache(tmp / "cache.sqlite")),
     MeteredLLM: lambda tmp: MeteredLLM(_scripted(), UsageMeter()),
     RecordingLLM: lambda tmp: RecordingLLM(_scripted(), tmp / "calls.jsonl"),
+    HostedModel: lambda tmp: HostedModel(None, "local:tiny", False, "local:tiny"),
 }
 
 

@@ -90,9 +90,14 @@ class ModelHost:
 class HostedModel(BaseLLM):
     """A worker's view of its node's `ModelHost`: the backend its wrappers call."""
 
-    def __init__(self, host: Any) -> None:
+    def __init__(self, host: Any, name: str, supports_tools: bool, identity: str) -> None:
         self._host = host
-        self.name, self.supports_tools, self._identity = import_ray().get(host.describe.remote())
+        self.name, self.supports_tools, self._identity = name, supports_tools, identity
+
+    @classmethod
+    def of(cls, host: Any) -> HostedModel:
+        """The view of `host` (a `ModelHost` actor), described by it."""
+        return cls(host, *import_ray().get(host.describe.remote()))
 
     def cache_identity(self) -> str:
         return str(self._identity)
@@ -137,7 +142,7 @@ class RemoteModel:
                 from agents.llm.spec import load_llm
 
                 host = self.hosts.get(import_ray().get_runtime_context().get_node_id())
-                backend = HostedModel(host) if host is not None else None
+                backend = HostedModel.of(host) if host is not None else None
                 llm = load_llm(self.config, meter=meter, account=account, backend=backend)
             _BUILT[self.key] = (llm, meter)
         return _BUILT[self.key]

@@ -26,7 +26,14 @@ from benchmarks.swe_bench.harness import (
     patch_sha,
     run_instance,
 )
-from foundation.executors import ExecutorSpec, executor_session, on_every_node, parse_executor
+from foundation.errors import one_line
+from foundation.executors import (
+    ExecutorSpec,
+    executor_session,
+    on_every_node,
+    parse_executor,
+    worker_lost,
+)
 from foundation.jsonl import read_rows, write_atomic
 from foundation.runs import Row, RunLog, pack_files, run_lock, run_units, unpack_files
 
@@ -187,9 +194,19 @@ def _evaluate(
             iid = unit[0]["instance_id"]
             on_result(None if row is None else result_of(row), iid)
 
+    def lost(unit: Unit, exc: Exception) -> Row:  # its worker died, retries and all
+        inst, pred = unit
+        result = InstanceResult(
+            inst["instance_id"], pred["model_name_or_path"], ERROR,
+            reason=f"worker lost: {one_line(exc, 200)}",
+            patch_sha=patch_sha(pred.get("model_patch")), strict=config.strict,
+        )  # fmt: skip
+        return dict(json.loads(result.to_json()))
+
     run_units(
         log, units, key, grade, workers=max(1, workers), executor=spec, on_row=progress,
         receive=(lambda _, row: unpack_files(row, paths.output)) if remote else None,
+        error_row=lost, fatal=lambda exc: not worker_lost(exc),
     )  # fmt: skip
     report = make_report(instances, predictions, read_results(paths.results), paths)
     write_report(paths.report, report)
