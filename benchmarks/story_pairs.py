@@ -20,7 +20,6 @@ import contextlib
 import functools
 import json
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,7 +31,7 @@ from benchmarks.stories import BENCH_STORY, load_premises
 from foundation.errors import UserError
 from foundation.executors import ExecutorSpec, executor_session, parse_executor
 from foundation.jsonl import write_atomic
-from foundation.runs import RunLog, pack_files, run_units, unpack_files
+from foundation.runs import RunLog, in_scratch, run_units, unpack_files
 
 if TYPE_CHECKING:
     from agents.llm import LLM
@@ -103,9 +102,9 @@ def _mine_one(
 
 def _mine_remote(remote: RemoteModel, story: StoryConfig, premise: str) -> dict[str, object]:
     """`_mine_one` on a Ray worker: the story file is written to scratch and sent back."""
-    with tempfile.TemporaryDirectory(prefix="agents-story-") as tmp:
-        row = _mine_one(lambda: remote.build()[0], premise, Path(tmp), story)
-        return pack_files(row, Path(tmp))
+    return in_scratch(
+        lambda tmp: _mine_one(lambda: remote.build()[0], premise, tmp, story), "agents-story-"
+    )
 
 
 def _mine(

@@ -16,6 +16,7 @@ import json
 import os
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import Future
@@ -136,6 +137,13 @@ def pack_files(row: Row, scratch: Path) -> Row:
         if f.is_file() and not f.is_symlink()
     }
     return {**row, UNIT_FILES: files}
+
+
+def in_scratch(make_row: Callable[[Path], Row], prefix: str = "agents-unit-") -> Row:
+    """`make_row(scratch)` with a fresh scratch directory as the unit's run directory,
+    and the row with the files it wrote there (`pack_files`); the directory is removed."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        return pack_files(make_row(Path(tmp)), Path(tmp))
 
 
 def unpack_files(row: Row, out: Path) -> Row:

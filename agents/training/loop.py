@@ -411,9 +411,6 @@ def _rollouts(
         groups = play_groups(peft_model.get_base_model(), tokenizer, env, tasks, config, seed)
     finally:
         peft_model.unmerge_adapter()
-    for t, g in zip(tasks, groups, strict=True):
-        if len(g) != config.k:
-            raise ValueError(f"task {t!r}: {len(g)} rollouts, expected k={config.k}")
     return groups
 
 
@@ -628,6 +625,9 @@ def train_loop(
         batch = _schedule(tasks, config, i)
         seed = config.seed * 1_000_003 + i
         groups = (rollouts or _rollouts)(peft_model, tokenizer, env, batch, config, seed)
+        for t, g in zip(batch, groups, strict=True):  # whoever played them
+            if len(g) != config.k:
+                raise ValueError(f"task {t!r}: {len(g)} rollouts, expected k={config.k}")
         t1 = time.perf_counter()
         rows: list[tuple[list[int], list[int]]] = []
         advantages: list[float] = []

@@ -67,11 +67,7 @@ class RayRollouts:
         run_units(
             log, list(enumerate(tasks)), key=lambda u: u[0], work=work, executor=self.executor
         )
-        groups = [[rollout_of(r) for r in log.done[i]["rollouts"]] for i in range(len(tasks))]
-        for t, g in zip(tasks, groups, strict=True):
-            if len(g) != config.k:
-                raise ValueError(f"task {t!r}: {len(g)} rollouts, expected k={config.k}")
-        return groups
+        return [[rollout_of(r) for r in log.done[i]["rollouts"]] for i in range(len(tasks))]
 
 
 _MODELS: dict[tuple[str, str], tuple[Any, Any]] = {}

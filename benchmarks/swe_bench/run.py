@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,7 @@ from foundation.executors import (
     worker_lost,
 )
 from foundation.jsonl import read_rows, write_atomic
-from foundation.runs import Row, RunLog, pack_files, run_lock, run_units, unpack_files
+from foundation.runs import Row, RunLog, in_scratch, run_lock, run_units, unpack_files
 
 if TYPE_CHECKING:
     from sandboxes import EnvSpec
@@ -185,9 +184,9 @@ def _evaluate(
         if not remote:
             return grade_in(paths, unit)
         # Maybe on another machine: the instance's logs go back with its row.
-        with tempfile.TemporaryDirectory(prefix="agents-eval-") as tmp:
-            scratch = RunPaths(Path(tmp), paths.run_id, paths.model)
-            return pack_files(grade_in(scratch, unit), Path(tmp))
+        return in_scratch(
+            lambda tmp: grade_in(RunPaths(tmp, paths.run_id, paths.model), unit), "agents-eval-"
+        )
 
     def progress(unit: Unit, row: Row | None) -> None:
         if on_result:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import json
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from benchmarks.swe_bench.harness import RunConfig
 from foundation.errors import UserError, one_line
 from foundation.executors import ExecutorSpec, parse_executor
 from foundation.jsonl import read_rows, write_atomic
-from foundation.runs import Row, RunLog, RunOutcome, pack_files, run_units, unpack_files
+from foundation.runs import Row, RunLog, RunOutcome, in_scratch, run_units, unpack_files
 
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
@@ -204,15 +203,15 @@ def solve_remote(
 ) -> Row:
     """`solve_instance` on a Ray worker: the model is built from its recipe (once per
     worker process), the artifacts are written to a scratch directory and sent back with
-    the row (`foundation.runs.pack_files`), with the usage of the instance's calls
+    the row (`foundation.runs.in_scratch`), with the usage of the instance's calls
     (`USAGE`). No checkpoints: an instance cut short restarts from its beginning."""
     judge_llm = judge.build()[0] if judge is not None else None
-    with tempfile.TemporaryDirectory(prefix="agents-solve-") as tmp:
-        scratch = Path(tmp)
-        row, usage = model.metered(
-            lambda llm: solve_instance(instance, llm, config, scratch, None, judge_llm)
+    row, usage = model.metered(
+        lambda llm: in_scratch(
+            lambda tmp: solve_instance(instance, llm, config, tmp, None, judge_llm), "agents-solve-"
         )
-        return {**pack_files(row, scratch), USAGE: usage}
+    )
+    return {**row, USAGE: usage}
 
 
 def receive_files(out: Path, row: Row, meter: UsageMeter | None) -> Row:
