@@ -14,6 +14,12 @@ UCT constant, no solver, no tree reuse unless asked. Measures:
    with the same evaluator and OpenSpiel's C++ bot.
 Games are appended to a JSONL log as they finish; a rerun with the same
 settings skips them (resumable). Reports: JSON, a markdown table, a PNG plot.
+
+With a Ray executor (`foundation.executors`) only the games move: each game is a Ray
+task (seconds each at the default budgets: no batching), while the speed test and the
+profile still run here, alone, before them. The equal-simulation games' results are a
+local run's; their ms/move, and the equal-time games' budgets, are the workers' clocks
+(the Python bot's equal-time simulations still come from this machine's measured rate).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from foundation.executors import parse_executor
 from foundation.runs import RunLog, run_units
 
 PAIRINGS = ("sims_python", "sims_cpp", "time_python", "time_cpp")
@@ -310,7 +317,11 @@ def _play_job(game: str, seed: int, key: str, job: tuple[Pairing, int]) -> dict[
 
 
 def run_matches(
-    cfg: BenchConfig, python_rate: float, log_path: Path, progress: Progress
+    cfg: BenchConfig,
+    python_rate: float,
+    log_path: Path,
+    progress: Progress,
+    executor: str = "local",
 ) -> dict[str, Any]:
     key = cfg.key()
     log = RunLog(
@@ -340,7 +351,7 @@ def run_matches(
     outcome = run_units(
         log, jobs, key=lambda job: (job[0].name, job[1]),
         work=functools.partial(_play_job, cfg.game, cfg.seed, key),
-        workers=max(1, cfg.workers), processes=True, on_row=report,
+        workers=max(1, cfg.workers), processes=True, on_row=report, executor=executor,
     )  # fmt: skip
     if outcome.new:
         progress.say(f"{len(outcome.new)} games played")
@@ -355,20 +366,26 @@ def run_matches(
 # ------------------------------------------------------------------ reports
 
 
-def run(cfg: BenchConfig, progress: Progress | None = None) -> dict[str, Any]:
-    """The whole benchmark: speed, then the matches; returns the JSON-able result."""
+def run(
+    cfg: BenchConfig, progress: Progress | None = None, executor: str = "local"
+) -> dict[str, Any]:
+    """The whole benchmark: speed (here), then the matches (on `executor`: how, not what,
+    so not part of `cfg` or the games' key); returns the JSON-able result."""
     import os
     import platform
 
+    executor = str(parse_executor(executor))
     progress = progress or Progress()
     progress.say(f"speed: {cfg.sims} sims x {cfg.positions} positions x {cfg.reps} reps")
     speed = measure_speed(cfg)
     python_rate = speed["sims_per_s"]["openspiel_python"]
     progress.say("sims/s: " + ", ".join(f"{k} {v:,.0f}" for k, v in speed["sims_per_s"].items()))
-    matches = run_matches(cfg, python_rate, Path(cfg.out) / "mcts_speed.games.jsonl", progress)
+    log = Path(cfg.out) / "mcts_speed.games.jsonl"
+    matches = run_matches(cfg, python_rate, log, progress, executor)
     return {
         "config": {**asdict(cfg), "pairings": list(cfg.pairings)},
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "executor": executor,
         "speed": speed,
         "matches": matches,
         "checks": _checks(speed, matches),
@@ -449,6 +466,7 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         "## Head to head (sides swapped every game; score = wins + draws/2)",
         "",
+        *_where(result.get("executor", "local")),
         "| ours vs | budget | games | W-D-L | our score | 95% CI | ms/move ours | ms/move theirs |",
         "|---|---|---:|---|---:|---|---:|---:|",
     ]
@@ -475,6 +493,17 @@ def markdown(result: dict[str, Any]) -> str:
     for name, ok in result["checks"].items():
         lines.append(f"- {'PASS' if ok else 'FAIL'}: {name}")
     return "\n".join(lines) + "\n"
+
+
+def _where(executor: str) -> list[str]:
+    """A line saying where the games ran, when not here."""
+    if parse_executor(executor).kind == "local":
+        return []
+    return [
+        f"Games played as Ray tasks (`--executor {executor}`): ms/move and the equal-time "
+        "budgets are the workers' clocks; the speed test above ran here.",
+        "",
+    ]
 
 
 def _plot(result: dict[str, Any], path: Path) -> None:

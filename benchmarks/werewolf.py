@@ -17,6 +17,9 @@ all-rule self-play, and of this run.
 Runs go through the run primitive (`foundation.runs`): one fsynced JSON line per game,
 finished games skipped on a rerun (games logged by other code are kept but not reused),
 a game whose bot raised is an error row (retried on a rerun) and the run goes on.
+With a Ray executor (`foundation.executors`) the games are Ray tasks, several per task
+(a game takes milliseconds); the rows, and so the report, are a local run's but for
+timings (each game's seconds are its worker's). Language agents run only locally.
 `pool_win_rate` plays one agent against a pool (LSPO's evaluation), in memory.
 """
 
@@ -35,7 +38,8 @@ from typing import Any
 
 import pyspiel
 
-from foundation.errors import one_line
+from foundation.errors import UserError, one_line
+from foundation.executors import parse_executor
 from foundation.jsonl import read_rows, write_atomic
 from foundation.runs import Row, RunLog, run_lock, run_units
 
@@ -164,6 +168,21 @@ def _kind(spec: str) -> str:
     return spec.strip().partition(":")[0]
 
 
+def executor_refusal(agents: Sequence[str], executor: str) -> str | None:
+    """Why these agents cannot play on `executor`, or None: a language agent's model
+    would be loaded, called and metered in every Ray worker on its own (not shared, no
+    usage or budget gathered across workers), so language agents play only locally."""
+    if parse_executor(executor).kind == "local":
+        return None
+    language = [a for a in agents if _kind(a) in LANGUAGE_KINDS]
+    if not language:
+        return None
+    return (
+        f"--executor {executor} does not run language agents ({', '.join(language)}) yet: "
+        "their models are not shared across Ray workers; use --executor local"
+    )
+
+
 @dataclass
 class BenchRun:
     """What `run` did: the config's finished games, its unfinished games' last error
@@ -175,12 +194,22 @@ class BenchRun:
     skipped: int
     seconds: float
     stopped: str = ""
+    executor: str = "local"
 
 
-def run(cfg: WerewolfBench, progress: Callable[[int, int], None] | None = None) -> BenchRun:
+def run(
+    cfg: WerewolfBench,
+    progress: Callable[[int, int], None] | None = None,
+    executor: str = "local",
+) -> BenchRun:
     """Play the games not yet in the log (one process at a time per log), `cfg.workers`
     at once (processes for non-language agents, threads when a language agent plays:
-    they share its model); `progress(done, total)` after each game, logged or skipped."""
+    they share its model); `progress(done, total)` after each game, logged or skipped.
+    `executor`: where games are played (`foundation.executors`; how, not what: not part
+    of `cfg`); a Ray executor with a language agent is a `UserError` before any game."""
+    refusal = executor_refusal(cfg.agents, executor)
+    if refusal:
+        raise UserError(refusal)
     code = code_version()
     path = Path(cfg.output)
     units = cfg.units()
@@ -223,6 +252,8 @@ def run(cfg: WerewolfBench, progress: Callable[[int, int], None] | None = None) 
             error_row=error_row,
             fatal=_fatal,
             on_row=on_row,
+            executor=executor,
+            batch=None,  # on Ray: a game takes milliseconds, too little for a task each
         )
         rows = [log.done[u] for u in units if u in log.done]
         wanted = set(units)
@@ -238,6 +269,7 @@ def run(cfg: WerewolfBench, progress: Callable[[int, int], None] | None = None) 
         outcome.skipped,
         time.perf_counter() - t0,
         outcome.stopped,
+        str(parse_executor(executor)),
     )
 
 
@@ -355,6 +387,7 @@ def summarize(cfg: WerewolfBench, result: BenchRun) -> dict[str, Any]:
             "seconds": round(result.seconds, 2),
             "games_per_s": result.new / result.seconds if result.new and result.seconds else None,
             "stopped": result.stopped,
+            "executor": result.executor,
         },
         "errors": [
             {k: e[k] for k in ("wolves", "village", "seed", "error")} for e in result.errors
@@ -427,10 +460,12 @@ def markdown(summary: dict[str, Any]) -> str:
             f"- `{spec}` in every seat: {s['games_per_s']:.1f} games/s ({s['games']} games)"
         )
     r = summary["run"]
+    where = r.get("executor", "local")
+    where = f"{cfg['workers']} worker(s)" if where == "local" else f"Ray tasks, --executor {where}"
     if r["games_per_s"]:
         lines.append(
             f"- this run: {r['new_games']} new games in {r['seconds']:.1f} s "
-            f"({r['games_per_s']:.2f} games/s, {cfg['workers']} worker(s)); "
+            f"({r['games_per_s']:.2f} games/s, {where}); "
             f"{r['skipped']} already logged"
         )
     else:

@@ -10,7 +10,7 @@ import typer
 from pydantic import field_validator
 
 from agents.commands import CLI
-from agents.commands.settings import CommandSettings, Count, Positive
+from agents.commands.settings import EXECUTOR_HELP, CommandSettings, Count, Executor, Positive
 
 if TYPE_CHECKING:
     from benchmarks.mcts_speed import BenchConfig
@@ -34,6 +34,7 @@ class BenchMctsSettings(CommandSettings):
     out: Path = Path("benchmarks/results")
     note: str = ""
     as_json: bool = False
+    executor: Executor = "local"
 
     @field_validator("game")
     @classmethod
@@ -72,7 +73,7 @@ def bench_mcts(
     seconds: float = typer.Option(0.05, help="Seconds per move in the equal-time games."),
     positions: int = typer.Option(4, help="Seeded positions for the speed test."),
     reps: int = typer.Option(3, help="Timed searches per engine and position."),
-    workers: int = typer.Option(2, help="Processes playing games in parallel."),
+    workers: int = typer.Option(2, help="Processes playing games in parallel (local only)."),
     seed: int = typer.Option(0),
     reuse: bool = typer.Option(
         False, "--reuse/--no-reuse", help="Let our MCTS keep its subtree between moves."
@@ -89,18 +90,27 @@ def bench_mcts(
         "", help="A line for the report, e.g. which seeds development used (no effect on the run)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
+    executor: str = typer.Option(
+        "local",
+        "--executor",
+        help=EXECUTOR_HELP + " On Ray only the games move (one Ray task each): the speed "
+        "test (sims/s, profile) still runs here, alone, first; the equal-sims results are a "
+        "local run's, but ms/move and the equal-time games are timed on the workers' "
+        "clocks (the Python bot's equal-time sims still come from this machine's rate), "
+        "so compare equal-time scores only across like machines.",
+    ),
 ) -> None:
     """Simulations per second at equal simulations, and win rates at equal simulations and
     equal wall-clock time; writes mcts_speed.{json,md,png} under --out (resumable)."""
     settings = BenchMctsSettings(
         game=game, sims=sims, games=games, seconds=seconds, positions=positions, reps=reps,
         workers=workers, seed=seed, reuse=reuse, pairing=tuple(pairing), out=out,
-        note=note, as_json=as_json,
+        note=note, as_json=as_json, executor=executor,
     )  # fmt: skip
     from benchmarks.mcts_speed import Progress, markdown, run, write_reports
 
     say = (lambda _: None) if settings.as_json else (lambda s: typer.echo(s, err=True))
-    result = run(settings.config(), Progress(say))
+    result = run(settings.config(), Progress(say), executor=settings.executor)
     paths = write_reports(result, settings.out)
     if settings.as_json:
         slim = {**result, "speed": {k: v for k, v in result["speed"].items() if k != "samples"}}

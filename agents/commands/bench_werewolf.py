@@ -12,7 +12,14 @@ from pydantic import field_validator, model_validator
 from typing_extensions import Self
 
 from agents.commands import CLI
-from agents.commands.settings import CommandSettings, Count, NonNegative, comma_list
+from agents.commands.settings import (
+    EXECUTOR_HELP,
+    CommandSettings,
+    Count,
+    Executor,
+    NonNegative,
+    comma_list,
+)
 
 if TYPE_CHECKING:
     from benchmarks.werewolf import WerewolfBench
@@ -30,6 +37,7 @@ class BenchWerewolfSettings(CommandSettings):
     output: Path = Path("benchmarks/results/werewolf.jsonl")
     speed_seconds: NonNegative = 1.0
     as_json: bool = False
+    executor: Executor = "local"
 
     def specs(self) -> tuple[str, ...]:
         """The distinct agent specs, in order. A spec's own commas (options such as
@@ -51,6 +59,17 @@ class BenchWerewolfSettings(CommandSettings):
                 "are written beside it"
             )
         return output
+
+    @model_validator(mode="after")
+    def _executor_applies(self) -> Self:
+        """Language agents play only locally: refused before any bot is built
+        (`benchmarks.werewolf.executor_refusal`)."""
+        from benchmarks.werewolf import executor_refusal
+
+        refusal = executor_refusal(self.specs(), self.executor)
+        if refusal:
+            raise ValueError(refusal)
+        return self
 
     @model_validator(mode="after")
     def _playable(self) -> Self:
@@ -95,7 +114,9 @@ def bench_werewolf(
     ),
     games: int = typer.Option(100, help="Games per pairing (deals of seeds SEED..SEED+N-1)."),
     seed: int = typer.Option(0, help="First deal seed."),
-    workers: int = typer.Option(1, help="Games at once (processes; threads for language agents)."),
+    workers: int = typer.Option(
+        1, help="Games at once (processes; threads for language agents); local only."
+    ),
     output: Path = typer.Option(
         Path("benchmarks/results/werewolf.jsonl"),
         help="The game log (resumable); the .md and .json reports go beside it.",
@@ -104,13 +125,21 @@ def bench_werewolf(
         1.0, help="Seconds of all-random and all-rule self-play timed for games/s (0: skip)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
+    executor: str = typer.Option(
+        "local",
+        "--executor",
+        help=EXECUTOR_HELP + " On Ray, games go in batches of several per task; the win "
+        "rates are a local run's, each game's seconds (ms/move, a pairing's games/s) its "
+        "worker's, and the self-play games/s is still timed here. Language agents (react, "
+        "llm, lspo) run only locally.",
+    ),
 ) -> None:
     """Each agent plays every seat of one side against each other agent on the other side
     (both ways), on the same deals; win rates as werewolves, as village, per role and
     overall with 95% intervals, and games/s. Writes OUTPUT and its .md/.json reports."""
     settings = BenchWerewolfSettings(
         agents=agents, games=games, seed=seed, workers=workers, output=output,
-        speed_seconds=speed_seconds, as_json=as_json,
+        speed_seconds=speed_seconds, as_json=as_json, executor=executor,
     )  # fmt: skip
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -131,7 +160,7 @@ def bench_werewolf(
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done)
 
-        result = run(cfg, progress)
+        result = run(cfg, progress, executor=settings.executor)
     summary: dict[str, Any] = summarize(cfg, result)
     paths = write_reports(cfg, summary)
     if settings.as_json:

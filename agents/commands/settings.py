@@ -115,7 +115,7 @@ Executor = Annotated[str, AfterValidator(_executor)]
 EXECUTOR_HELP = (
     "Where units run: local (this machine, --workers at once), ray (a Ray instance started "
     "here, or the cluster RAY_ADDRESS names), ray://HOST:PORT or HOST:PORT (an existing Ray "
-    "cluster). Ray needs pip install '.[ray]'."
+    "cluster). Ray needs pip install '.\\[ray]'."
 )
 
 
