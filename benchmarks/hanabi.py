@@ -132,13 +132,24 @@ def load_records(path: Path) -> list[GameRecord]:
     return [GameRecord(**row) for row in read_rows(path)]
 
 
+def _play_unit(players: int, partner: str | None, unit: tuple[str, int, int]) -> dict[str, Any]:
+    """One unit of `run`: a game's record as a row (module level: it pickles to a process
+    or a Ray worker)."""
+    spec, seed, _ = unit
+    return asdict(play_game(spec, players, seed, partner))
+
+
 def run(
-    cfg: HanabiBench, say: Callable[[str], None] = lambda _: None, executor: str = "local"
+    cfg: HanabiBench,
+    say: Callable[[str], None] = lambda _: None,
+    executor: str = "local",
+    workers: int = 1,
 ) -> list[GameRecord]:
     """Play what is missing (resumable: `foundation.runs`), bots interleaved per seed;
     return this run's games. Games played with other code or another partner are kept in
     the log but not reused. `executor`: where games are played (`foundation.executors`;
-    how, not what: it is not part of `cfg` or the report)."""
+    how, not what: it is not part of `cfg` or the report); `workers`: processes playing
+    games at once with the local executor."""
     code = code_version()
     log = RunLog(
         log_path(cfg),
@@ -152,10 +163,6 @@ def run(
     seeds = range(cfg.seed, cfg.seed + cfg.games)
     units = [(spec, seed, i) for i, seed in enumerate(seeds) for spec in cfg.bots]
 
-    def play(unit: tuple[str, int, int]) -> dict[str, Any]:
-        spec, seed, _ = unit
-        return asdict(play_game(spec, cfg.players, seed, cfg.partner))
-
     def report(unit: tuple[str, int, int], row: dict[str, Any] | None) -> None:
         if row is not None:
             spec, seed, i = unit
@@ -163,8 +170,9 @@ def run(
 
     # On Ray, a game (milliseconds) is too small for a task of its own: games go in batches.
     run_units(
-        log, units, key=lambda u: (u[0], cfg.players, u[1]), work=play, on_row=report,
-        executor=executor, batch=None,
+        log, units, key=lambda u: (u[0], cfg.players, u[1]),
+        work=functools.partial(_play_unit, cfg.players, cfg.partner), on_row=report,
+        workers=workers, processes=True, executor=executor, batch=None,
     )  # fmt: skip
     return [GameRecord(**log.done[(spec, cfg.players, s)]) for spec in cfg.bots for s in seeds]
 

@@ -29,6 +29,7 @@ class BenchHanabiSettings(CommandSettings):
     partner: str | None = None
     out: Path = Path("benchmarks/results")
     as_json: bool = False
+    workers: Count = 1
     executor: Executor = "local"
 
     @model_validator(mode="after")
@@ -74,19 +75,22 @@ def bench_hanabi(
     ),
     out: Path = typer.Option(Path("benchmarks/results"), help="Where reports and the log go."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
+    workers: int = typer.Option(
+        1, "--workers", "-w", min=1, help="Processes playing games at once (local only)."
+    ),
     executor: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
 ) -> None:
     """Mean score ± SE, share of 25s, histogram and seconds per move for each bot; writes
     hanabi_<P>p.{json,md,png} and appends games to hanabi_games.jsonl (resumable)."""
     settings = BenchHanabiSettings(
         bot=tuple(bot), games=games, seed=seed, players=players, partner=partner, out=out,
-        as_json=as_json, executor=executor,
+        as_json=as_json, workers=workers, executor=executor,
     )  # fmt: skip
     from benchmarks.hanabi import markdown, run, summarize, write_reports
 
     cfg = settings.config()
     say = (lambda _: None) if settings.as_json else (lambda s: typer.echo(s, err=True))
-    summary = summarize(cfg, run(cfg, say, executor=settings.executor))
+    summary = summarize(cfg, run(cfg, say, settings.executor, settings.workers))
     paths = write_reports(summary, settings.out)
     if settings.as_json:
         typer.echo(json.dumps(summary, indent=2))
