@@ -1,4 +1,4 @@
-"""Our MCTS against OpenSpiel's Python `MCTSBot` and C++ `pyspiel.MCTSBot` (issue 4).
+"""Our MCTS against OpenSpiel's Python `MCTSBot` and C++ `pyspiel.MCTSBot`.
 
 Same game, same kind of leaf evaluator (one uniformly random rollout), same
 UCT constant, no solver, no tree reuse unless asked. Measures:
@@ -489,7 +489,7 @@ def markdown(result: dict[str, Any]) -> str:
     ]
     if cfg.get("note"):
         lines += ["", str(cfg["note"])]
-    lines += ["", "## Checks (issues 4 and the speed targets)", ""]
+    lines += ["", "## Checks (the speed and strength targets)", ""]
     for name, ok in result["checks"].items():
         lines.append(f"- {'PASS' if ok else 'FAIL'}: {name}")
     return "\n".join(lines) + "\n"

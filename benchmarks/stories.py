@@ -238,6 +238,11 @@ def compare_results(
     )
 
 
+def default_output(model: str) -> Path:
+    """Where `agents solve --task story` writes a model's run without `-o`."""
+    return Path("runs") / "story" / model.replace(":", "_").replace("/", "_")
+
+
 def solve_story(options: Any) -> dict[str, Any]:
     """`agents solve --task story --prompt "..."` (a `benchmarks.tasks.SolveOptions`; the
     premise comes from `options.extra["prompt"]`, plot steps from `options.max_iterations`)."""
@@ -246,9 +251,7 @@ def solve_story(options: Any) -> dict[str, Any]:
     prompt = str((getattr(options, "extra", {}) or {}).get("prompt") or "")
     if not prompt.strip():
         raise UserError('the story prompt is empty: pass --prompt "a premise for the story"')
-    out = Path(
-        options.output or Path("runs") / "story" / options.model.replace(":", "_").replace("/", "_")
-    )
+    out = Path(options.output or default_output(options.model))
     config = StoryConfig(steps=options.max_iterations or 5)
     result = run_story(prompt, options.model, out, config)
     lines = [f"{i + 1}. {s['text']}  [value {s['value']:+.3f}]" for i, s in enumerate(result.steps)]

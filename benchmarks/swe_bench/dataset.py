@@ -408,9 +408,11 @@ def tests_of(instance: Instance, field: str) -> list[str]:
 
 
 def model_dir(model: str) -> str:
-    """The directory name of a model's logs, as SWE-bench names it (`/` -> `__`); a name
-    that cannot be one directory (`..`, NUL and other control characters) is a `UserError`."""
-    return path_component(model.replace("/", "__"), "model_name_or_path")
+    """The directory name of a model's logs, as SWE-bench names it (`/` -> `__`), and
+    also `:` -> `_` (model specs such as `local:smollm2`): a colon breaks on some file
+    systems and in zip files, where the official harness would write one. A name that
+    cannot be one directory (`..`, NUL and other control characters) is a `UserError`."""
+    return path_component(model.replace("/", "__").replace(":", "_"), "model_name_or_path")
 
 
 def prediction_problem(row: dict[str, Any]) -> str | None:
