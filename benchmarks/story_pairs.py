@@ -32,6 +32,7 @@ from foundation.errors import UserError
 from foundation.executors import ExecutorSpec, executor_session, parse_executor
 from foundation.jsonl import write_atomic
 from foundation.runs import RunLog, in_scratch, run_units, unpack_files
+from foundation.terminal import quiet
 
 if TYPE_CHECKING:
     from agents.llm import LLM
@@ -117,7 +118,7 @@ def _mine(
 ) -> None:
     from rich.progress import Progress
 
-    with Progress(transient=False) as bar:
+    with Progress(transient=False, disable=quiet()) as bar:
         task = bar.add_task(f"mining shard {shard[0]}/{shard[1]}", total=len(todo))
 
         def report(premise: str, row: dict[str, object] | None) -> None:

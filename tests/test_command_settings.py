@@ -22,7 +22,7 @@ from agents.commands.bench_werewolf import BenchWerewolfSettings
 from agents.commands.eval_swe_bench import EvalSweBenchSettings
 from agents.commands.llm import AskSettings, BenchLlmSettings, ModelsSettings
 from agents.commands.play import PlaySettings
-from agents.commands.sandbox import SandboxGcSettings
+from agents.commands.sandbox import SandboxGcSettings, SandboxStatusSettings
 from agents.commands.serve import ServeSettings
 from agents.commands.settings import CommandSettings
 from agents.commands.solve import SolveSettings
@@ -49,9 +49,10 @@ SETTINGS: dict[str, type[CommandSettings]] = {
     "models": ModelsSettings,
     "ask": AskSettings,
     "sandbox gc": SandboxGcSettings,
+    "sandbox status": SandboxStatusSettings,
     "serve": ServeSettings,
 }
-NO_OPTIONS = {"sandbox status"}
+NO_OPTIONS: set[str] = set()
 
 
 def commands(group: typer.Typer, prefix: str = "") -> Iterator[tuple[str, Callable[..., Any]]]:

@@ -92,7 +92,18 @@ def test_piped_full_game_of_leduc_poker() -> None:
 
 def test_piped_full_game_of_hearts_with_two_human_seats() -> None:
     out = _agents(
-        ["play", "hearts", "-H", "0", "-H", "2", "-o", "mcts:sims=40,worlds=2", "-o", "random"],
+        [
+            "play",
+            "hearts",
+            "-H",
+            "0",
+            "-H",
+            "2",
+            "--opponent",
+            "mcts:sims=40,worlds=2",
+            "--opponent",
+            "random",
+        ],
         "1\n" * 80,
     )
     assert out.returncode == 0, out.stderr
@@ -103,7 +114,7 @@ def test_piped_full_game_of_hearts_with_two_human_seats() -> None:
 
 
 def test_input_ending_mid_game_abandons_it() -> None:
-    out = _agents(["play", "connect_four", "-o", "random"], "x3\n")
+    out = _agents(["play", "connect_four", "--opponent", "random"], "x3\n")
     assert out.returncode == 0 and "input ended: game abandoned" in out.stdout
 
 
@@ -111,12 +122,21 @@ def test_input_ending_mid_game_abandons_it() -> None:
     "args,message",
     [
         (["play", "tictactoe"], "unknown game 'tictactoe'; offered: tic_tac_toe, connect_four"),
-        (["play", "tic_tac_toe", "-o", "deepblue"], "unknown bot 'deepblue'; valid bot specs"),
-        (["play", "tic_tac_toe", "-o", "mcts:sims=x"], "sims='x' is not a valid whole number"),
+        (
+            ["play", "tic_tac_toe", "--opponent", "deepblue"],
+            "unknown bot 'deepblue'; valid bot specs",
+        ),
+        (
+            ["play", "tic_tac_toe", "--opponent", "mcts:sims=x"],
+            "sims='x' is not a valid whole number",
+        ),
         (["play", "goofspiel"], "simultaneous moves"),
-        (["play", "goofspiel", "-o", "random"], "simultaneous moves; terminal play takes"),
+        (["play", "goofspiel", "--opponent", "random"], "simultaneous moves; terminal play takes"),
         (["play", "tic_tac_toe", "--human", "5"], "--human 5: tic_tac_toe has seats 0-1"),
-        (["play", "tic_tac_toe", "-o", "random", "-o", "random"], "2 --opponent specs for 1"),
+        (
+            ["play", "tic_tac_toe", "--opponent", "random", "--opponent", "random"],
+            "2 --opponent specs for 1",
+        ),
     ],
 )
 def test_bad_input_names_what_is_valid(args: list[str], message: str) -> None:
@@ -126,7 +146,7 @@ def test_bad_input_names_what_is_valid(args: list[str], message: str) -> None:
 
 def test_ctrl_c_ends_cleanly() -> None:
     proc = subprocess.Popen(
-        [*AGENTS, "play", "tic_tac_toe", "-o", "random"],
+        [*AGENTS, "play", "tic_tac_toe", "--opponent", "random"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -171,7 +191,7 @@ def test_piped_game_against_a_scripted_llm_counts_its_invalid_answers(tmp_path: 
     answers.write_text(json.dumps({"responses": script, "on_exhausted": "repeat_last"}))
     cells = "".join(f"x({r},{c})\n" for r in range(3) for c in range(3))
     human = "x(1,1)\nx(0,1)\nx(1,0)\n" + cells * 2
-    out = _agents(["play", "tic_tac_toe", "-o", f"llm:scripted:{answers}"], human)
+    out = _agents(["play", "tic_tac_toe", "--opponent", f"llm:scripted:{answers}"], human)
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert "plays o(0,0)" in text and "plays o(2,1)" in text  # the second after one retry

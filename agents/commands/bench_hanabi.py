@@ -11,6 +11,7 @@ from pydantic import model_validator
 from typing_extensions import Self
 
 from agents.commands import CLI
+from agents.commands.options import status_line
 from agents.commands.settings import EXECUTOR_HELP, CommandSettings, Count, Executor
 
 if TYPE_CHECKING:
@@ -73,7 +74,9 @@ def bench_hanabi(
     partner: str | None = typer.Option(
         None, help="Seat 0 plays --bot, the other seats this spec (default: self-play)."
     ),
-    out: Path = typer.Option(Path("benchmarks/results"), help="Where reports and the log go."),
+    out: Path = typer.Option(
+        Path("benchmarks/results"), "--output", "--out", "-o", help="Where reports and the log go."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
     workers: int = typer.Option(
         1, "--workers", "-w", min=1, help="Processes playing games at once (local only)."
@@ -89,7 +92,7 @@ def bench_hanabi(
     from benchmarks.hanabi import markdown, run, summarize, write_reports
 
     cfg = settings.config()
-    say = (lambda _: None) if settings.as_json else (lambda s: typer.echo(s, err=True))
+    say = (lambda _: None) if settings.as_json else status_line
     summary = summarize(cfg, run(cfg, say, settings.executor, settings.workers))
     paths = write_reports(summary, settings.out)
     if settings.as_json:

@@ -10,6 +10,7 @@ import typer
 from pydantic import field_validator
 
 from agents.commands import CLI
+from agents.commands.options import status_line
 from agents.commands.settings import EXECUTOR_HELP, CommandSettings, Count, Executor, Positive
 
 if TYPE_CHECKING:
@@ -73,7 +74,9 @@ def bench_mcts(
     seconds: float = typer.Option(0.05, help="Seconds per move in the equal-time games."),
     positions: int = typer.Option(4, help="Seeded positions for the speed test."),
     reps: int = typer.Option(3, help="Timed searches per engine and position."),
-    workers: int = typer.Option(2, help="Processes playing games in parallel (local only)."),
+    workers: int = typer.Option(
+        2, "--workers", "-w", help="Processes playing games in parallel (local only)."
+    ),
     seed: int = typer.Option(0),
     reuse: bool = typer.Option(
         False, "--reuse/--no-reuse", help="Let our MCTS keep its subtree between moves."
@@ -84,7 +87,11 @@ def bench_mcts(
         help="Only these: sims_python, sims_cpp, time_python, time_cpp (repeatable).",
     ),
     out: Path = typer.Option(
-        Path("benchmarks/results"), help="Where the reports and the game log go."
+        Path("benchmarks/results"),
+        "--output",
+        "--out",
+        "-o",
+        help="Where the reports and the game log go.",
     ),
     note: str = typer.Option(
         "", help="A line for the report, e.g. which seeds development used (no effect on the run)."
@@ -109,7 +116,7 @@ def bench_mcts(
     )  # fmt: skip
     from benchmarks.mcts_speed import Progress, markdown, run, write_reports
 
-    say = (lambda _: None) if settings.as_json else (lambda s: typer.echo(s, err=True))
+    say = (lambda _: None) if settings.as_json else status_line
     result = run(settings.config(), Progress(say), executor=settings.executor)
     paths = write_reports(result, settings.out)
     if settings.as_json:

@@ -10,6 +10,7 @@ from pydantic import field_validator, model_validator
 from typing_extensions import Self
 
 from agents.commands import CLI
+from agents.commands.options import status_line
 from agents.commands.settings import CommandSettings, Count
 
 
@@ -62,14 +63,22 @@ def bench_planning(
     agent: list[str] = typer.Option(
         ["rafa"], "--agent", help="rafa | tot | react | noplan (repeatable)"
     ),
-    model: str = typer.Option("local:smollm2", help="Model spec, or `oracle` / `oracle:mislead`."),
-    limit: int = typer.Option(10, help="Instances (the first N of the task's fixed set)."),
+    model: str = typer.Option(
+        "local:smollm2", "--model", "-m", help="Model spec, or `oracle` / `oracle:mislead`."
+    ),
+    limit: int = typer.Option(
+        10, "--limit", "-k", help="Instances (the first N of the task's fixed set)."
+    ),
     max_calls: int = typer.Option(60, help="LLM calls per instance, the same for every agent."),
     option: str = typer.Option(
         "", help="tictactoe: opponent bot spec (random, mcts:sims=N); blocksworld: blocks."
     ),
     out: Path = typer.Option(
-        Path("runs/planning"), help="Trajectories go under OUT/TASK/AGENT-MODEL/."
+        Path("runs/planning"),
+        "--output",
+        "--out",
+        "-o",
+        help="Trajectories go under OUT/TASK/AGENT-MODEL/.",
     ),
 ) -> None:
     """Success rate, steps, LLM calls, tokens and cost per agent; resumable."""
@@ -83,7 +92,7 @@ def bench_planning(
         summary = run_task(
             settings.task, a, settings.model, settings.limit, settings.run_dir(a),
             max_calls=settings.max_calls, option=settings.option,
-            progress=lambda s: typer.echo(s, err=True),
+            progress=status_line,
         )  # fmt: skip
         for line in summary.lines():
             typer.echo(line)

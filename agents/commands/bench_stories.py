@@ -12,6 +12,7 @@ from pydantic import field_validator, model_validator
 from typing_extensions import Self
 
 from agents.commands import CLI
+from agents.commands.options import status_line
 from agents.commands.settings import CommandSettings, Count, NonNegative, Size
 
 if TYPE_CHECKING:
@@ -92,7 +93,9 @@ class BenchStoriesSettings(CommandSettings):
 
 
 def bench_stories(
-    model: str = typer.Option("local:smollm2", help="The story writer (a model spec)."),
+    model: str = typer.Option(
+        "local:smollm2", "--model", "-m", help="The story writer (a model spec)."
+    ),
     judge: str = typer.Option("", help="The judge model (default: the writer)."),
     premises: int = typer.Option(6, help="Evaluation premises (the first N of PREMISES)."),
     train_premises: int = typer.Option(
@@ -119,7 +122,11 @@ def bench_stories(
         Path("runs/stories"), help="Stories (cached, resumable), pairs and the ORPO model."
     ),
     out: Path = typer.Option(
-        Path("benchmarks/results/stories_smollm2"), help="Writes OUT.json and OUT.md."
+        Path("benchmarks/results/stories_smollm2"),
+        "--output",
+        "--out",
+        "-o",
+        help="Writes OUT.json and OUT.md.",
     ),
 ) -> None:
     """Win rates (judge, both orders), position-bias counts and surprisal statistics."""
@@ -140,7 +147,7 @@ def bench_stories(
         settings.story(),
         settings.orpo(),
         TRAIN_PREMISES[: settings.train_premises],
-        progress=lambda s: typer.echo(s, err=True),
+        progress=status_line,
     )
     for line in bench.lines():
         typer.echo(line)

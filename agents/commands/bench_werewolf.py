@@ -20,6 +20,7 @@ from agents.commands.settings import (
     NonNegative,
     comma_list,
 )
+from foundation.terminal import quiet
 
 if TYPE_CHECKING:
     from benchmarks.werewolf import WerewolfBench
@@ -115,10 +116,15 @@ def bench_werewolf(
     games: int = typer.Option(100, help="Games per pairing (deals of seeds SEED..SEED+N-1)."),
     seed: int = typer.Option(0, help="First deal seed."),
     workers: int = typer.Option(
-        1, help="Games at once (processes; threads for language agents); local only."
+        1,
+        "--workers",
+        "-w",
+        help="Games at once (processes; threads for language agents); local only.",
     ),
     output: Path = typer.Option(
         Path("benchmarks/results/werewolf.jsonl"),
+        "--output",
+        "-o",
         help="The game log (resumable); the .md and .json reports go beside it.",
     ),
     speed_seconds: float = typer.Option(
@@ -152,7 +158,7 @@ def bench_werewolf(
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=Console(stderr=True, quiet=quiet()),
         disable=settings.as_json,
     ) as bar:
         task = bar.add_task("werewolf games", total=len(cfg.units()))

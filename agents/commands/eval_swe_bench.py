@@ -13,6 +13,7 @@ from agents.commands import CLI, swe_data
 from agents.commands.settings import EXECUTOR_HELP, Count, Executor, Positive, Sandbox, comma_list
 from agents.commands.swe_data import SweDataSettings
 from foundation.errors import UserError
+from foundation.terminal import quiet
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -179,7 +180,7 @@ def swe_bench(
     kind = resolve_kind(settings.sandbox)  # Docker not running -> a one-line error with the hint
     config = settings.run_config(kind)
     _check_disk(settings.output)
-    console = Console(stderr=True)
+    console = Console(stderr=True, quiet=quiet())
     if settings.validate_dataset:
         _validate(settings, selected, config, console)
         return

@@ -18,6 +18,7 @@ from agents.commands import CLI
 from agents.commands.settings import CommandSettings, Count, NonNegative, Positive, flag
 from agents.llm.config import LLMConfig, describe
 from foundation.errors import UserError
+from foundation.terminal import quiet
 
 if TYPE_CHECKING:
     from agents.llm import Completion
@@ -35,7 +36,10 @@ def register(cli: CLI) -> None:
 class ModelsSettings(CommandSettings):
     """`agents models`'s options."""
 
+    FLAGS: ClassVar[dict[str, str]] = {"as_json": "--json"}
+
     base_url: str | None = None
+    as_json: bool = False
 
 
 class AskSettings(CommandSettings):
@@ -47,7 +51,7 @@ class AskSettings(CommandSettings):
         "cache": "--no-cache",
     }
 
-    prompt: str
+    prompt: str | None = None  # None: read from stdin by the command, before this model
     model: str = "local:smollm2"
     base_url: str | None = None
     system: str | None = None
@@ -63,9 +67,12 @@ class AskSettings(CommandSettings):
 
     @field_validator("prompt")
     @classmethod
-    def _some_prompt(cls, prompt: str) -> str:
-        if not prompt.strip():
-            raise ValueError("the prompt is empty: give the question as an argument")
+    def _some_prompt(cls, prompt: str | None) -> str:
+        if prompt is None or not prompt.strip():
+            raise ValueError(
+                "the prompt is empty: give the question as an argument, or on stdin "
+                "(echo 'question' | agents ask)"
+            )
         return prompt
 
     @field_validator("n", "max_tokens")
@@ -98,7 +105,7 @@ class AskSettings(CommandSettings):
 
     def messages(self) -> list[dict[str, str]]:
         system = [{"role": "system", "content": self.system}] if self.system else []
-        return [*system, {"role": "user", "content": self.prompt}]
+        return [*system, {"role": "user", "content": self.prompt or ""}]
 
 
 class BenchLlmSettings(CommandSettings):
@@ -138,16 +145,22 @@ def models(
     base_url: Annotated[
         str | None, typer.Option("--base-url", help=describe("base_url"), show_default=False)
     ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the backends as a JSON list on stdout.")
+    ] = False,
 ) -> None:
     """List the model backends and whether each is usable on this machine."""
-    settings = ModelsSettings(base_url=base_url)
+    settings = ModelsSettings(base_url=base_url, as_json=as_json)
     from agents.llm.local_model import EMBEDDED, LocalWeights, embedded_gguf
 
     table = Table(title="model backends")
     for col in ("spec", "usable", "detail"):
         table.add_column(col)
 
+    rows: list[dict[str, object]] = []
+
     def row(spec: str, problem: str | None, detail: str) -> None:
+        rows.append({"spec": spec, "usable": problem is None, "detail": problem or detail})
         usable = "[green]yes[/]" if problem is None else "[red]no[/]"
         table.add_row(spec, usable, problem or detail)
 
@@ -179,11 +192,19 @@ def models(
                 problem = f"{url} {reach}"
         row(f"{provider}:MODEL", problem, detail)
     row("scripted:FILE", None, "replays canned answers from a JSON file (tests, demos)")
-    console.print(table)
+    if settings.as_json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+    else:
+        console.print(table)
 
 
 def ask(
-    prompt: Annotated[str, typer.Argument(help="The question or instruction.", show_default=False)],
+    prompt: Annotated[
+        str | None,
+        typer.Argument(
+            help="The question or instruction (default: read from stdin).", show_default=False
+        ),
+    ] = None,
     model: Annotated[str, typer.Option("--model", "-m", help=describe("model"))] = "local:smollm2",
     base_url: Annotated[
         str | None, typer.Option("--base-url", help=describe("base_url"), show_default=False)
@@ -214,6 +235,8 @@ def ask(
     ] = False,
 ) -> None:
     """Ask a model one question and print its answer(s)."""
+    if prompt is None:  # `echo question | agents ask`; at a terminal, nothing to wait for
+        prompt = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
     settings = AskSettings(
         prompt=prompt, model=model, base_url=base_url, system=system, n=n,
         temperature=temperature, max_tokens=max_tokens, as_json=as_json, timeout=timeout,
@@ -251,7 +274,8 @@ def ask(
         if settings.n > 1:
             console.rule(f"answer {i + 1}", style="dim")
         console.print(c.text, highlight=False, markup=False)
-    err.print(f"[dim]usage: {summary.line()}[/]", highlight=False)
+    if not quiet():
+        err.print(f"[dim]usage: {summary.line()}[/]", highlight=False)
 
 
 def bench_llm(
@@ -270,7 +294,9 @@ def bench_llm(
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
     output: Annotated[
         str | None,
-        typer.Option("--output", help="Also write a markdown table here.", show_default=False),
+        typer.Option(
+            "--output", "-o", help="Also write a markdown table here.", show_default=False
+        ),
     ] = None,
 ) -> None:
     """Local-model speed, as ratios in one run: batched vs sequential, shared vs separate

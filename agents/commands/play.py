@@ -88,7 +88,6 @@ def play(
     opponent: list[str] = typer.Option(
         [],
         "--opponent",
-        "-o",
         help="Bot spec for the non-human seats, in seat order (the last one repeats): "
         "random, mcts:sims=2000, mcts:seconds=1, cfr, rule (werewolf), llm:local:smollm2, "
         "... Default: rule for werewolf, else mcts:sims=1000.",

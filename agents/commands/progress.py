@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from foundation.terminal import quiet
+
 
 @contextmanager
 def phase_bars(disable: bool = False) -> Iterator[Callable[[str, int, int], None]]:
@@ -19,7 +21,7 @@ def phase_bars(disable: bool = False) -> Iterator[Callable[[str, int, int], None
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=Console(stderr=True, quiet=quiet()),
         disable=disable,
     ) as bar:
         tasks: dict[str, Any] = {}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
-from typing import ClassVar
+from dataclasses import asdict
+from typing import Any, ClassVar
 
 import typer
 
@@ -11,8 +13,16 @@ from agents.commands import CLI
 from agents.commands.settings import CommandSettings
 
 
+class SandboxStatusSettings(CommandSettings):
+    """`agents sandbox status`'s options."""
+
+    FLAGS: ClassVar[dict[str, str]] = {"as_json": "--json"}
+
+    as_json: bool = False
+
+
 class SandboxGcSettings(CommandSettings):
-    """`agents sandbox gc`'s options (`agents sandbox status` has none)."""
+    """`agents sandbox gc`'s options."""
 
     FLAGS: ClassVar[dict[str, str]] = {"everything": "--all"}
 
@@ -24,31 +34,49 @@ def register(cli: CLI) -> None:
     cli.app.add_typer(group, name="sandbox")
 
     @group.command()
-    def status() -> None:
+    def status(
+        as_json: bool = typer.Option(
+            False, "--json", help="Print the status as JSON on stdout (no tables)."
+        ),
+    ) -> None:
         """Which backends work here, which images are built, and what each sandbox mode
         guarantees on this machine (see "Security model" in sandboxes/README.md)."""
+        settings = SandboxStatusSettings(as_json=as_json)
         from rich.console import Console
 
         from sandboxes import cgroups, docker_available, engine, guarantees, images
         from sandboxes.isolation import NOBODY, bwrap_works
 
         ok, reason = docker_available()
-        typer.echo(f"docker: {'yes' if ok else 'no'} ({reason})")
-        typer.echo(
-            f"local: yes (bubblewrap isolation: {'yes' if bwrap_works(NOBODY if os.geteuid() == 0 else None) else 'no'})"
-        )
+        bwrap = bwrap_works(NOBODY if os.geteuid() == 0 else None)
+        status: dict[str, Any] = {
+            "docker": {"usable": ok, "detail": reason},
+            "local": {"usable": True, "bubblewrap": bwrap},
+        }
         if ok:
             client = engine.client()
             base = images.base_image()
-            typer.echo(
-                f"base image {base}: {'built' if images.image_exists(client, base) else 'missing'}"
-            )
-            envs = client.images.list(name=images.ENV_REPO)
-            typer.echo(f"environment images: {len(envs)}")
+            status["docker"]["base_image"] = base
+            status["docker"]["base_image_built"] = images.image_exists(client, base)
+            status["docker"]["environment_images"] = len(client.images.list(name=images.ENV_REPO))
         cgroup, why = cgroups.available()
         limits = f"per-sandbox {why}" if cgroup else f"per-process rlimits only ({why})"
+        status["local"]["limits"] = limits
+        rows = guarantees.table()
+        if settings.as_json:
+            status["guarantees"] = {
+                key: {mode: asdict(cell) for mode, cell in row.items()} for key, row in rows.items()
+            }
+            typer.echo(json.dumps(status, indent=2))
+            return
+        typer.echo(f"docker: {'yes' if ok else 'no'} ({reason})")
+        typer.echo(f"local: yes (bubblewrap isolation: {'yes' if bwrap else 'no'})")
+        if ok:
+            built = "built" if status["docker"]["base_image_built"] else "missing"
+            typer.echo(f"base image {base}: {built}")
+            typer.echo(f"environment images: {status['docker']['environment_images']}")
         typer.echo(f"local limits: {limits}")
-        Console(width=max(120, Console().width)).print(guarantees.render(guarantees.table()))
+        Console(width=max(120, Console().width)).print(guarantees.render(rows))
 
     @group.command()
     def gc(

@@ -104,7 +104,7 @@ def serve(
             "localhost) needs --api-key.",
         ),
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", "-p", help="TCP port (1-65535).")] = 8000,
+    port: Annotated[int, typer.Option("--port", help="TCP port (1-65535).")] = 8000,
     api_key: Annotated[
         str | None,
         typer.Option(

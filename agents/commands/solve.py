@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import typer
 from pydantic import field_validator, model_validator
@@ -68,6 +69,8 @@ def misplaced(task: str, given: list[str]) -> list[str]:
 class SolveSettings(SweDataSettings):
     """`agents solve`'s options; `options()` is what the task runs with."""
 
+    FLAGS: ClassVar[dict[str, str]] = {"as_json": "--json"}
+
     task: str = "swe-bench"
     model: str = "local:smollm2"
     dataset: str | None = None
@@ -88,6 +91,7 @@ class SolveSettings(SweDataSettings):
     prompt: str | None = None
     option: str | None = None
     appworld_data: Path | None = None
+    as_json: bool = False
 
     @field_validator("task")
     @classmethod
@@ -220,7 +224,7 @@ def solve(
         "(RAFA acting on the first proposal).",
     ),
     prompt: str | None = typer.Option(
-        None, "--prompt", "-p", help="story: the premise to write a story from."
+        None, "--prompt", help="story: the premise to write a story from."
     ),
     option: str | None = typer.Option(
         None,
@@ -235,6 +239,9 @@ def solve(
         help="appworld: the official data (the folder `appworld download data` fills, holding "
         "data/); --split train, dev, test_normal or test_challenge. Without it: appworld-mini.",
     ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the run's summary as JSON on stdout (not its path)."
+    ),
 ) -> None:
     """Solve a task's instances with a model and an agent graph; write predictions,
     trajectories, search trees and usage; then grade. Rerun the same command to resume."""
@@ -248,9 +255,13 @@ def solve(
         agent=agent, prompt=prompt, option=option, appworld_data=appworld_data, split=split,
         repos_dir=repos_dir,
         repo_url=repo_url, images=images, specs=tuple(specs), task_repo=task_repo,
+        as_json=as_json,
     )  # fmt: skip
     summary = get_task(settings.task).run(settings.options())
-    typer.echo(summary.get("output", ""))
+    if settings.as_json:
+        typer.echo(json.dumps(summary, indent=2, default=str))
+    else:
+        typer.echo(summary.get("output", ""))
     code = int(summary.get("exit_code", 0))
     if code:
         raise typer.Exit(code)

@@ -113,8 +113,12 @@ def train_orpo_cmd(
     pairs: Path = typer.Option(
         ..., help="JSONL with prompt, chosen, rejected (story search writes pairs.jsonl)."
     ),
-    model: str = typer.Option("local:smollm2", help="local:smollm2 or local:PATH to start from."),
-    out: Path = typer.Option(Path("runs/orpo-model"), help="Where the trained model is saved."),
+    model: str = typer.Option(
+        "local:smollm2", "--model", "-m", help="local:smollm2 or local:PATH to start from."
+    ),
+    out: Path = typer.Option(
+        Path("runs/orpo-model"), "--output", "--out", "-o", help="Where the trained model is saved."
+    ),
     steps: int = typer.Option(200, help="Optimiser steps."),
     lr: float = typer.Option(5e-5, help="Learning rate (AdamW)."),
     beta: float = typer.Option(0.1, help="Weight of the odds-ratio term."),

@@ -222,7 +222,9 @@ def train_loop_cmd(
         "from 2-4 numbers: the one SmolLM2-135M solves sometimes) or swe-mini (the linear "
         "repository agent, reward 1 when the instance resolves).",
     ),
-    model: str = typer.Option("local:smollm2", help="local:smollm2 or local:PATH to start from."),
+    model: str = typer.Option(
+        "local:smollm2", "--model", "-m", help="local:smollm2 or local:PATH to start from."
+    ),
     k: int = typer.Option(6, help="Rollouts per task: the leave-one-out group (>= 2)."),
     iterations: int = typer.Option(10, help="LOOP iterations (rollouts, then one update)."),
     tasks_per_iteration: int = typer.Option(8, help="Tasks per iteration (K rollouts each)."),
@@ -255,7 +257,9 @@ def train_loop_cmd(
         help="appworld-mini: reward of a failed episode = PARTIAL x the share of the task's "
         "checks passed (0: binary reward).",
     ),
-    workers: int = typer.Option(6, help="appworld-mini: worlds (processes) played at once."),
+    workers: int = typer.Option(
+        6, "--workers", "-w", help="appworld-mini: worlds (processes) played at once."
+    ),
     puzzles: int = typer.Option(
         64, help="game24, countdown: training puzzles (never the held-out ones)."
     ),
@@ -267,13 +271,20 @@ def train_loop_cmd(
     ),
     numbers: int = typer.Option(2, help="countdown: numbers per puzzle (2-4)."),
     instances: str = typer.Option(
-        "", help="swe-mini: instance ids to train on, comma-separated (default: all 14)."
+        "",
+        "--instances",
+        "-i",
+        help="swe-mini: instance ids to train on, comma-separated (default: all 14).",
     ),
     sandbox: str = typer.Option(
         "auto", help="swe-mini: where episodes and grading run: docker, local or auto."
     ),
     out: Path | None = typer.Option(
-        None, help="Run directory (default runs/loop/TASK); a rerun resumes it."
+        None,
+        "--output",
+        "--out",
+        "-o",
+        help="Run directory (default runs/loop/TASK); a rerun resumes it.",
     ),
     seed: int = typer.Option(0, help="Seeds the task schedule, the sampling and the updates."),
     executor: str = typer.Option(

@@ -245,8 +245,12 @@ def run_lspo(
 
 
 def train_lspo_cmd(
-    model: str = typer.Option("local:smollm2", help="local:smollm2 or local:PATH to start from."),
-    out: Path = typer.Option(Path("runs/lspo"), help="Run directory (resumable)."),
+    model: str = typer.Option(
+        "local:smollm2", "--model", "-m", help="local:smollm2 or local:PATH to start from."
+    ),
+    out: Path = typer.Option(
+        Path("runs/lspo"), "--output", "--out", "-o", help="Run directory (resumable)."
+    ),
     iterations: int = typer.Option(3, help="LSPO iterations."),
     games: int = typer.Option(8, help="Self-play games per iteration."),
     candidates: int = typer.Option(4, help="Statements the model proposes per speaking turn."),

@@ -23,6 +23,7 @@ from benchmarks.swe_bench.dataset import Instance
 from benchmarks.tasks import SolveOptions
 from foundation.errors import UserError
 from foundation.runs import Row
+from foundation.terminal import quiet
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -173,7 +174,7 @@ def _run(
         model_name=name,
         run=run,
     )
-    console = Console(stderr=True)
+    console = Console(stderr=True, quiet=quiet())
     clock = _Clock(out / "usage.json")
     rows: dict[str, Row] = {}
     stopped = None
