@@ -28,6 +28,12 @@ case ",$extras," in
         exit 1
       fi
     fi
+    # A portable build (x86-64-v3: AVX2, FMA, F16C), not llama.cpp's default -march=native:
+    # built natively on a CPU with AMX (Xeon, as in these VMs) it segfaulted in llama_decode
+    # on the first token; and pip caches the wheel, which must not carry one CPU's flags.
+    if [ "$(uname -m)" = x86_64 ] && [ -z "${CMAKE_ARGS:-}" ]; then
+      export CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
+    fi
     echo "setup: building llama-cpp-python from source (~5 minutes the first time)" >&2
     ;;
 esac
