@@ -26,6 +26,9 @@ from agents.llm import BaseLLM
 from foundation.jsonl import read_rows
 from foundation.runs import RunLog, run_lock, run_units
 
+Progress = Callable[[str, int, int], None]
+"""`progress(line, done, total)` after each instance (logged or skipped as done)."""
+
 
 class PlanningInputError(ValueError):
     """Bad input to a planning run (task, agent, option, model, run directory)."""
@@ -258,7 +261,7 @@ def run_task(
     max_calls: int | None = 60,
     option: str = "",
     llm: BaseLLM | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
     base_url: str | None = None,
     max_cost: float | None = None,
     cache: bool = True,
@@ -295,7 +298,7 @@ def _run_task(
     settings: dict[str, Any],
     max_calls: int | None,
     llm: BaseLLM | None,
-    progress: Callable[[str], None] | None,
+    progress: Progress | None,
     base_url: str | None,
     max_cost: float | None,
     cache: bool,
@@ -321,15 +324,27 @@ def _run_task(
         record["seconds"] = round(time.perf_counter() - began, 2)
         return record
 
-    def report(inst: Instance, record: dict[str, Any] | None) -> None:
-        if progress and record is not None:
-            verdict = record["outcome"].get("verdict")
-            progress(
-                f"{inst.id}: {'solved' if record['success'] else 'failed'} "
-                f"({record['ended_by']}, {record['calls']} calls)"
-                + (f"; checker: {verdict}" if verdict else "")
-            )
+    finished = 0
 
+    def report(inst: Instance, record: dict[str, Any] | None) -> None:
+        nonlocal finished
+        finished += 1
+        if progress is None:
+            return
+        if record is None:
+            progress(f"{inst.id}: already done (skipped)", finished, len(instances))
+            return
+        verdict = record["outcome"].get("verdict")
+        progress(
+            f"{inst.id}: {'solved' if record['success'] else 'failed'} "
+            f"({record['ended_by']}, {record['calls']} calls)"
+            + (f"; checker: {verdict}" if verdict else ""),
+            finished,
+            len(instances),
+        )
+
+    if progress is not None:  # the work starts: the inputs and the model are good
+        progress("", 0, len(instances))
     # A reached --max-cost ends the run (`stopped="budget"`); the unfinished instance is
     # not recorded, so a rerun redoes it.
     outcome = run_units(log, instances, key=lambda i: i.id, work=solve, on_row=report)
@@ -376,8 +391,7 @@ def solve(task: str, options: Any) -> dict[str, Any]:
     puzzle; blocksworld: blocks; tictactoe: opponent) from `options.extra["option"]`, the
     per-instance LLM-call budget from `options.max_iterations` (default 60). Progress goes
     to stderr; the summary dict's "output" is what `agents solve` prints."""
-    import sys
-
+    from benchmarks.progress import work_bar
     from foundation.errors import UserError
 
     extra = dict(getattr(options, "extra", {}) or {})
@@ -392,19 +406,20 @@ def solve(task: str, options: Any) -> dict[str, Any]:
         raise UserError(f"--limit must be >= 1 for {task} (0 means all only for game24)")
     out = options.output or default_output(task, agent, options.model, option)
     try:
-        summary = run_task(
-            task,
-            agent,
-            options.model,
-            limit,
-            out,
-            max_calls=options.max_iterations or TASKS[task].max_calls,
-            option=option,
-            progress=lambda line: print(line, file=sys.stderr, flush=True),
-            base_url=options.base_url,
-            max_cost=options.max_cost,
-            cache=options.cache,
-        )
+        with work_bar(f"{task} / {agent}") as update:
+            summary = run_task(
+                task,
+                agent,
+                options.model,
+                limit,
+                out,
+                max_calls=options.max_iterations or TASKS[task].max_calls,
+                option=option,
+                progress=update,
+                base_url=options.base_url,
+                max_cost=options.max_cost,
+                cache=options.cache,
+            )
     except PlanningInputError as exc:
         raise UserError(str(exc)) from None
     lines = summary.lines()

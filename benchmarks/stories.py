@@ -43,13 +43,18 @@ PREMISES = (
 
 
 def run_story(
-    prompt: str, model: str | BaseLLM, out: str | Path, config: StoryConfig | None = None
+    prompt: str,
+    model: str | BaseLLM,
+    out: str | Path,
+    config: StoryConfig | None = None,
+    on_step: Callable[[int, int], None] | None = None,
 ) -> StoryResult:
-    """Search a story for `prompt`, write story/tree/values/pairs under `out`."""
+    """Search a story for `prompt`, write story/tree/values/pairs under `out`;
+    `on_step(done, total)` after each plot step."""
     from agents.llm import load_llm
 
     llm = load_llm(model) if isinstance(model, str) else model
-    result = StoryAgent(llm, config).run(prompt)
+    result = StoryAgent(llm, config).run(prompt, on_step)
     write_story(result, out)
     return result
 
@@ -253,7 +258,12 @@ def solve_story(options: Any) -> dict[str, Any]:
         raise UserError('the story prompt is empty: pass --prompt "a premise for the story"')
     out = Path(options.output or default_output(options.model))
     config = StoryConfig(steps=options.max_iterations or 5)
-    result = run_story(prompt, options.model, out, config)
+    from benchmarks.progress import work_bar
+
+    with work_bar("story search (plot steps)") as update:
+        result = run_story(
+            prompt, options.model, out, config, lambda done, total: update(None, done, total)
+        )
     lines = [f"{i + 1}. {s['text']}  [value {s['value']:+.3f}]" for i, s in enumerate(result.steps)]
     lines.append(
         f"story value {result.value:+.3f}; {result.llm_calls} LLM calls; wrote {out}/story.md, tree.html, pairs.jsonl"

@@ -177,6 +177,21 @@ def test_story_writes_the_story_its_tree_and_step_values(
     html = (run_dir / "tree.html").read_text()
     assert html.startswith("<!doctype html>") and saved["steps"][0]["text"] in html
     assert premise in (run_dir / "story.md").read_text()
+    assert "story search (plot steps)" in err and "2/2" in err  # the progress bar
+
+
+def test_planning_runs_show_a_bar_and_a_line_per_instance(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AGENTS_QUIET", "0")  # restored after the test: -q sets it
+    code, _, err = run(capsys, "--task", "game24", "-m", "oracle", "-k", "3", "-o", "g")
+    assert code == 0, err
+    assert "game24 / rafa" in err and "3/3" in err
+    assert err.count(": solved (") == 3
+    code, _, err = run(capsys, "--task", "game24", "-m", "oracle", "-k", "3", "-o", "g")
+    assert err.count("already done (skipped)") == 3 and "3/3" in err
+    main(["-q", "solve", "--task", "game24", "-m", "oracle", "-k", "4", "-o", "g"])
+    assert capsys.readouterr().err == ""  # -q: no bar, no lines
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,6 @@ from pydantic import field_validator, model_validator
 from typing_extensions import Self
 
 from agents.commands import CLI
-from agents.commands.options import status_line
 from agents.commands.settings import CommandSettings, Count
 
 
@@ -87,13 +86,14 @@ def bench_planning(
         option=option, out=out,
     )  # fmt: skip
     from benchmarks.planning_tasks import run_task
+    from benchmarks.progress import work_bar
 
     for a in settings.agent:
-        summary = run_task(
-            settings.task, a, settings.model, settings.limit, settings.run_dir(a),
-            max_calls=settings.max_calls, option=settings.option,
-            progress=status_line,
-        )  # fmt: skip
+        with work_bar(f"{settings.task} / {a}") as update:
+            summary = run_task(
+                settings.task, a, settings.model, settings.limit, settings.run_dir(a),
+                max_calls=settings.max_calls, option=settings.option, progress=update,
+            )  # fmt: skip
         for line in summary.lines():
             typer.echo(line)
 

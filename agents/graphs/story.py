@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
@@ -254,15 +255,22 @@ class StoryAgent:
             "pairs": [*state.get("pairs", []), *pairs],
         }
 
-    def run(self, premise: str) -> StoryResult:
+    def run(self, premise: str, on_step: Callable[[int, int], None] | None = None) -> StoryResult:
+        """Search the story step by step; `on_step(done, total)` after each committed plot
+        step (progress)."""
         if not premise.strip():
             raise ValueError(
                 "the story prompt is empty: give a premise, e.g. 'a lighthouse keeper finds a door'"
             )
         limit = 2 * self.config.steps + 5
-        final = self.graph.invoke(
-            {"story": StoryState(premise.strip()), "root": None}, {"recursion_limit": limit}
-        )
+        final: dict[str, Any] = {}
+        for final in self.graph.stream(
+            {"story": StoryState(premise.strip()), "root": None},
+            {"recursion_limit": limit},
+            stream_mode="values",
+        ):
+            if on_step is not None:
+                on_step(len(final["story"].steps), self.config.steps)
         story: StoryState = final["story"]
         w = self.config.weights
         steps = [{**asdict(e), "value": round(step_value(e.score, w), 4)} for e in story.steps]
