@@ -124,3 +124,19 @@ def test_ask_reads_the_prompt_from_stdin(tmp_path: Path) -> None:
     assert json.loads(proc.stdout)["answers"][0]["text"] == "Paris."
     empty = agents("ask", "-m", f"scripted:{script}", cwd=tmp_path, stdin="  \n")
     assert empty.returncode != 0 and "the prompt is empty" in empty.stderr
+
+
+def test_eval_takes_the_official_harness_flag_names(tmp_path: Path) -> None:
+    """`python -m swebench.harness.run_evaluation`'s flags work unchanged."""
+    from benchmarks.swe_bench import load_dataset
+
+    iid = load_dataset("swe-mini")[0]["instance_id"]
+    proc = agents(
+        "eval", "swe-bench", "--dataset_name", "swe-mini", "--predictions_path", "gold",
+        "--max_workers", "1", "--run_id", "official", "--instance_ids", iid,
+        "--sandbox", "local", "-o", str(tmp_path / "logs"), cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(Path(proc.stdout.strip().splitlines()[-1]).read_text())
+    assert report["resolved_ids"] == [iid] and report["total_instances"] == 1
+    assert (tmp_path / "logs" / "official" / "gold" / iid).is_dir()

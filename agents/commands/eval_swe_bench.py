@@ -120,7 +120,9 @@ def swe_bench(
         "--instance_ids",
         help="Comma-separated instance ids (default: all).",
     ),
-    workers: int = typer.Option(2, "--workers", "-w", min=1, help="Instances graded at once."),
+    workers: int = typer.Option(
+        2, "--workers", "-w", "--max_workers", min=1, help="Instances graded at once."
+    ),
     executor: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
     sandbox: str = typer.Option("auto", "--sandbox", help="docker, local or auto."),
     output: Path = typer.Option(
@@ -132,6 +134,7 @@ def swe_bench(
     run_id: str = typer.Option(
         "",
         "--run-id",
+        "--run_id",
         help="Names the run; rerunning with the same id resumes it "
         "(default: <dataset>.<predictions file stem>).",
     ),
