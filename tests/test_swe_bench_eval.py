@@ -226,3 +226,34 @@ def test_an_agent_works_in_open_instance_and_its_diff_resolves(mini, tmp_path):
                                    "model_name_or_path": "agent", "model_patch": patch}}  # fmt: skip
     report = run([inst], preds, tmp_path, "local")
     assert report["resolved_ids"] == [inst["instance_id"]]
+
+
+def test_an_instance_whose_worker_was_lost_is_graded_on_the_rerun(mini, tmp_path):
+    """A Ray worker that died past its retries leaves an error row that was never a grade:
+    the rerun grades the instance (once), and the report counts that grade, not the error."""
+    from benchmarks.swe_bench.harness import ERROR, InstanceResult, patch_sha
+    from benchmarks.swe_bench.run import LOST
+
+    inst = mini[0]
+    preds = preds_with([inst], "gold", "gold")
+    lost = InstanceResult(
+        inst["instance_id"], "gold", ERROR, reason=LOST + "the worker died",
+        patch_sha=patch_sha(inst["patch"]),
+    )  # fmt: skip
+    results = RunPaths(tmp_path, "r", "gold").results
+    results.parent.mkdir(parents=True)
+    results.write_text(lost.to_json() + "\n")
+    graded: list[str] = []
+    report = evaluate(
+        [inst], preds, RunPaths(tmp_path, "r", "gold"), RunConfig(sandbox="local"),
+        on_result=lambda result, iid: graded.append(iid if result else "skipped"),
+    )  # fmt: skip
+    assert graded == [inst["instance_id"]]
+    assert report["resolved_ids"] == [inst["instance_id"]] and report["error_ids"] == []
+    assert len(results.read_text().splitlines()) == 2  # the lost row is kept, then the grade
+    again: list[str] = []
+    evaluate(
+        [inst], preds, RunPaths(tmp_path, "r", "gold"), RunConfig(sandbox="local"),
+        on_result=lambda result, iid: again.append(iid if result else "skipped"),
+    )  # fmt: skip
+    assert again == ["skipped"]  # graded once

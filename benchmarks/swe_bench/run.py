@@ -134,8 +134,14 @@ def result_of(row: Row) -> InstanceResult:
     return InstanceResult(**{k: v for k, v in row.items() if k in names})
 
 
+LOST = "worker lost: "
+"""The reason of an instance whose Ray worker died more times than its retries allow."""
+
+
 def _graded_key(row: Row) -> GradedKey | None:
     if "instance_id" not in row or "status" not in row:
+        return None
+    if str(row.get("reason") or "").startswith(LOST):  # never graded: a rerun grades it
         return None
     return (row["instance_id"], row.get("patch_sha"), bool(row.get("strict", False)))
 
@@ -197,7 +203,7 @@ def _evaluate(
         inst, pred = unit
         result = InstanceResult(
             inst["instance_id"], pred["model_name_or_path"], ERROR,
-            reason=f"worker lost: {one_line(exc, 200)}",
+            reason=LOST + one_line(exc, 200),
             patch_sha=patch_sha(pred.get("model_patch")), strict=config.strict,
         )  # fmt: skip
         return dict(json.loads(result.to_json()))
