@@ -184,6 +184,7 @@ def run_units(
     fatal: Callable[[Exception], bool] = lambda exc: False,
     on_row: Callable[[T, Row | None], None] | None = None,
     receive: Callable[[T, Row], Row] | None = None,
+    receive_error: Callable[[T, BaseException], None] | None = None,
     batch: int | None = 1,
 ) -> RunOutcome:
     """Run `work(unit)` for every unit whose `key` is not in `log.done`, appending each
@@ -207,7 +208,9 @@ def run_units(
       progress, or files derived from the log.
     - `receive(unit, row)` runs in this thread on each row `work` returned, before it is
       appended, and gives the row to append: what a remote unit sent back besides its
-      row (files, usage) is taken out and written here.
+      row (files, usage) is taken out and written here. `receive_error(unit, exc)`
+      runs on each exception a unit raised, whatever happens next (an error row, the
+      run's end): what it carried back (the usage spent before it raised) is taken here.
     - `batch`: on Ray, units sent per task (None: enough for about 4 tasks per slot of
       the cluster), for units too small to pay a task's overhead each (a game); their
       rows are still logged one by one, as each task's results arrive.
@@ -229,9 +232,11 @@ def run_units(
         try:
             row = run()
             return receive(unit, row) if receive else row
-        except (BudgetExhausted, ExecutorFailure):
-            raise
         except Exception as exc:
+            if receive_error is not None:
+                receive_error(unit, exc)
+            if isinstance(exc, (BudgetExhausted, ExecutorFailure)):
+                raise
             if error_row is None or fatal(exc):
                 raise
             return error_row(unit, exc)

@@ -130,3 +130,51 @@ def test_a_unit_listed_twice_runs_once(tmp_path: Path) -> None:
         work=lambda n: (ran.append(n), _square(n))[1],
     )  # fmt: skip
     assert ran == [1, 2]
+
+
+def test_receive_error_sees_every_exception_a_unit_raised(tmp_path: Path) -> None:
+    """What a unit carried back with its exception (a remote unit's usage) is taken on the
+    driver whether the exception becomes an error row or ends the run."""
+    seen: list[tuple[int, str]] = []
+
+    def work(n: int) -> dict[str, Any]:
+        if n == 2:
+            raise ValueError("bad unit")
+        if n == 4:
+            raise BudgetExhausted("budget: cap reached")
+        return {"id": n}
+
+    outcome = run_units(
+        _log(tmp_path / "log.jsonl"), [1, 2, 3, 4, 5], key=lambda n: n, work=work,
+        error_row=lambda n, exc: {"id": n, "error": str(exc)},
+        receive_error=lambda n, exc: seen.append((n, type(exc).__name__)),
+    )  # fmt: skip
+    assert seen == [(2, "ValueError"), (4, "BudgetExhausted")]
+    assert outcome.stopped == "budget" and [r["id"] for r in outcome.new] == [1, 2, 3]
+
+
+def test_a_remote_units_usage_goes_back_with_its_exception() -> None:
+    """`RemoteModel.metered` (what a Ray worker runs a solve unit in) puts the usage of the
+    calls made before the unit raised on the exception, for the driver's meter."""
+    import asyncio
+
+    from agents.llm import ScriptedLLM, UsageMeter
+    from agents.llm.config import LLMConfig
+    from agents.llm.remote import RemoteModel, add_usage, usage_of
+
+    model = RemoteModel(LLMConfig(), factory=lambda: ScriptedLLM(["one two", "three"]))
+    msg = [{"role": "user", "content": "go"}]
+
+    def unit(llm: Any) -> None:
+        asyncio.run(llm.complete(msg))
+        asyncio.run(llm.complete(msg))
+        raise RuntimeError("the agent broke after two calls")
+
+    with pytest.raises(RuntimeError) as info:
+        model.metered(unit)
+    usage = usage_of(info.value)
+    assert usage is not None and usage["calls"] == 2 and usage["output_tokens"] > 0
+    assert usage_of(info.value) is None  # taken once
+    meter = UsageMeter()
+    add_usage(meter, usage)
+    assert meter.summary().calls == 2

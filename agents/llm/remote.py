@@ -148,12 +148,35 @@ class RemoteModel:
         return _BUILT[self.key]
 
     def metered(self, unit: Callable[[LLM], Any]) -> tuple[Any, dict[str, Any]]:
-        """`unit(model)` and the usage of its calls (`UsageSummary.as_dict()`)."""
+        """`unit(model)` and the usage of its calls (`UsageSummary.as_dict()`). When the
+        unit raises, the usage goes with its exception (`usage_of`), which Ray pickles
+        back to the driver with the exception's attributes."""
         llm, meter = self.build()
         before = meter.summary().as_dict()
-        result = unit(llm)
-        after = meter.summary().as_dict()
-        return result, {k: after[k] - before[k] for k in after}
+
+        def spent() -> dict[str, Any]:
+            after = meter.summary().as_dict()
+            return {k: after[k] - before[k] for k in after}
+
+        try:
+            result = unit(llm)
+        except Exception as exc:
+            with contextlib.suppress(AttributeError, TypeError):  # a read-only exception
+                setattr(exc, USAGE_ATTR, spent())
+            raise
+        return result, spent()
+
+
+USAGE_ATTR = "unit_usage"
+"""The attribute of a remote unit's exception holding the usage spent before it raised."""
+
+
+def usage_of(exc: BaseException) -> dict[str, Any] | None:
+    """The usage a remote unit spent before raising `exc`, once (taken off the exception)."""
+    usage = getattr(exc, USAGE_ATTR, None)
+    with contextlib.suppress(AttributeError):
+        delattr(exc, USAGE_ATTR)
+    return usage if isinstance(usage, dict) else None
 
 
 def add_usage(meter: UsageMeter, usage: dict[str, Any] | None) -> None:

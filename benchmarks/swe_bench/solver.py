@@ -278,9 +278,14 @@ def solve_all(
 
     work: Callable[[Instance], Row]
     receive: Callable[[Instance, Row], Row] | None = None
+    receive_error: Callable[[Instance, BaseException], None] | None = None
     if remote is not None and spec.kind != "local":
+        from agents.llm.remote import add_usage, usage_of
+
         work = functools.partial(solve_remote, model=remote, config=config, judge=remote_judge)
         receive = lambda _, row: receive_files(out, row, meter)  # noqa: E731
+        if meter is not None:  # an instance that raised spent calls too (as a local run counts)
+            receive_error = lambda _, exc: add_usage(meter, usage_of(exc))  # noqa: E731
     else:
         assert llm is not None, "a local run needs its model"
         work = lambda inst: solve_instance(inst, llm, config, out, checkpointer, judge_llm)  # noqa: E731
@@ -289,7 +294,7 @@ def solve_all(
             log, instances, key=lambda i: i["instance_id"], work=work,
             workers=config.workers, executor=spec,
             error_row=lambda inst, exc: error_row(inst, config, exc),
-            fatal=fatal, on_row=appended, receive=receive,
+            fatal=fatal, on_row=appended, receive=receive, receive_error=receive_error,
         )  # fmt: skip
     finally:
         write_predictions(out, log.done.values())
