@@ -103,8 +103,11 @@ def _mine_one(
 
 def _mine_remote(remote: RemoteModel, story: StoryConfig, premise: str) -> dict[str, object]:
     """`_mine_one` on a Ray worker: the story file is written to scratch and sent back."""
+    from sandboxes.scratch import scratch_dir
+
     return in_scratch(
-        lambda tmp: _mine_one(lambda: remote.build()[0], premise, tmp, story), "agents-story-"
+        lambda tmp: _mine_one(lambda: remote.build()[0], premise, tmp, story),
+        functools.partial(scratch_dir, "story-unit"),
     )
 
 

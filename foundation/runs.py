@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import Future
 from concurrent.futures import wait as wait_futures
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -139,11 +140,23 @@ def pack_files(row: Row, scratch: Path) -> Row:
     return {**row, UNIT_FILES: files}
 
 
-def in_scratch(make_row: Callable[[Path], Row], prefix: str = "agents-unit-") -> Row:
+def in_scratch(
+    make_row: Callable[[Path], Row],
+    directory: Callable[[], AbstractContextManager[Path]] | None = None,
+) -> Row:
     """`make_row(scratch)` with a fresh scratch directory as the unit's run directory,
-    and the row with the files it wrote there (`pack_files`); the directory is removed."""
-    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
-        return pack_files(make_row(Path(tmp)), Path(tmp))
+    and the row with the files it wrote there (`pack_files`); the directory is removed.
+    `directory`: makes it (e.g. `sandboxes.scratch.scratch_dir`, whose directories a
+    later run or `agents sandbox gc` removes when a killed worker left them); default: a
+    plain temporary directory."""
+    with contextlib.ExitStack() as stack:
+        if directory is not None:
+            root = stack.enter_context(directory())
+        else:
+            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="agents-unit-")))
+        tmp = root / "unit"  # only the unit's files: not what `directory` keeps beside them
+        tmp.mkdir()
+        return pack_files(make_row(tmp), tmp)
 
 
 def unpack_files(row: Row, out: Path) -> Row:

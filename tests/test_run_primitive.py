@@ -178,3 +178,30 @@ def test_a_remote_units_usage_goes_back_with_its_exception() -> None:
     meter = UsageMeter()
     add_usage(meter, usage)
     assert meter.summary().calls == 2
+
+
+def test_a_units_scratch_directory_is_owned_and_packs_only_the_units_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A remote unit's scratch directory carries its owner (a killed worker's is removed by
+    `agents sandbox gc` or the next run) but sends back only the files the unit wrote."""
+    import functools
+    import tempfile
+
+    from foundation.runs import UNIT_FILES, in_scratch
+    from sandboxes import scratch
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    seen: list[Path] = []
+
+    def unit(where: Path) -> dict[str, Any]:
+        seen.append(where)
+        (where / "logs").mkdir()
+        (where / "logs" / "a.txt").write_text("graded")
+        assert (where.parent / scratch.OWNER_FILE).is_file()  # owned, for gc
+        return {"id": 1}
+
+    row = in_scratch(unit, functools.partial(scratch.scratch_dir, "eval-unit"))
+    assert row[UNIT_FILES] == {"logs/a.txt": "graded"}
+    assert seen[0].parent.name.startswith("agents-search-eval-unit-")
+    assert not seen[0].exists()  # removed at the end

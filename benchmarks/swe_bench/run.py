@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -190,8 +191,11 @@ def _evaluate(
         if not remote:
             return grade_in(paths, unit)
         # Maybe on another machine: the instance's logs go back with its row.
+        from sandboxes.scratch import scratch_dir
+
         return in_scratch(
-            lambda tmp: grade_in(RunPaths(tmp, paths.run_id, paths.model), unit), "agents-eval-"
+            lambda tmp: grade_in(RunPaths(tmp, paths.run_id, paths.model), unit),
+            functools.partial(scratch_dir, "eval-unit"),
         )
 
     def progress(unit: Unit, row: Row | None) -> None:

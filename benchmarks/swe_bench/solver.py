@@ -205,10 +205,13 @@ def solve_remote(
     worker process), the artifacts are written to a scratch directory and sent back with
     the row (`foundation.runs.in_scratch`), with the usage of the instance's calls
     (`USAGE`). No checkpoints: an instance cut short restarts from its beginning."""
+    from sandboxes.scratch import scratch_dir
+
     judge_llm = judge.build()[0] if judge is not None else None
     row, usage = model.metered(
         lambda llm: in_scratch(
-            lambda tmp: solve_instance(instance, llm, config, tmp, None, judge_llm), "agents-solve-"
+            lambda tmp: solve_instance(instance, llm, config, tmp, None, judge_llm),
+            functools.partial(scratch_dir, "solve-unit"),
         )
     )
     return {**row, USAGE: usage}
