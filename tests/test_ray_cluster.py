@@ -108,9 +108,10 @@ class Cluster:
         return busy
 
     def scratch_dirs(self) -> set[Path]:
-        """The scratch directories (`agents-eval-*`) units have left in the nodes' TMPDIR:
-        a unit that finishes removes its own."""
-        return set((self.root / "tmp").glob("agents-eval-*"))
+        """The scratch directories (`agents-search-eval-unit-*`) units have left in the
+        nodes' TMPDIR: a unit that finishes removes its own; a killed unit's is removed by
+        the next worker process that makes one on that node, or by `agents sandbox gc`."""
+        return set((self.root / "tmp").glob("agents-search-eval-unit-*"))
 
     def tasks_per_node(self) -> dict[str, int]:
         """Units (`_call` tasks) each node's workers have started so far: a worker logs
@@ -343,12 +344,17 @@ def test_a_worker_killed_mid_unit_is_retried_and_its_instance_graded_once(
     assert sorted(r["instance_id"] for r in rows) == sorted(local_run.rows)  # each once
     retried = [r for r in rows if "retries" in r]
     assert [r["retries"] for r in retried] == [1], rows
-    # The unit the kill hit (its scratch directory, left behind, names its instance) is the
-    # one retried.
+    # The unit the kill hit (its scratch directory, if a later worker on that node has not
+    # removed it yet, names its instance) is the one retried; `agents sandbox gc` removes
+    # what is left (its owner is gone).
     hit = [
-        d.name for s in cluster.scratch_dirs() - left_before for d in (s / RUN / "gold").iterdir()
+        d.name
+        for s in cluster.scratch_dirs() - left_before
+        for d in (s / "unit" / RUN / "gold").iterdir()
     ]
-    assert hit == [retried[0]["instance_id"]]
+    assert hit in ([], [retried[0]["instance_id"]])
+    _agents(tmp_path, {**cluster.env, "TMPDIR": str(cluster.root / "tmp")}, "sandbox", "gc")
+    assert not cluster.scratch_dirs() - left_before
     # Graded once, as the local run graded it; so is every other instance.
     assert {r["instance_id"]: _graded(r) for r in rows} == local_run.rows
     assert _report(out) == local_run.report
