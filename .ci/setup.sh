@@ -15,6 +15,16 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 case ",$extras," in
+  *,dev,*)
+    # The run report's browser test (tests/test_run_report_browser.py) drives Debian's
+    # chromium through Playwright: Playwright's own browser downloads are not reachable.
+    if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "setup: installing chromium (the run report's browser test)" >&2
+      apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+    fi
+    ;;
+esac
+case ",$extras," in
   *,llamacpp,*)
     # llama-cpp-python (extra `llamacpp`, the `llamacpp:` backend) has no wheel on PyPI:
     # pip builds llama.cpp from source. It needs a C/C++ compiler; cmake and ninja come

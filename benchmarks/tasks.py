@@ -41,6 +41,7 @@ class SolveOptions:
     sandbox: str = "auto"
     output: Path | None = None  # None: runs/<task>/<model>.<search>
     evaluate: bool = True
+    record_prompts: bool = True  # swe-bench: keep the model calls in the trajectories
     base_url: str | None = None
     cache: bool = True
     extra: dict[str, Any] = field(default_factory=dict)

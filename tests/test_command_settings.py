@@ -22,6 +22,7 @@ from agents.commands.bench_werewolf import BenchWerewolfSettings
 from agents.commands.eval_swe_bench import EvalSweBenchSettings
 from agents.commands.llm import AskSettings, BenchLlmSettings, ModelsSettings
 from agents.commands.play import PlaySettings
+from agents.commands.run_report import ReportSettings
 from agents.commands.sandbox import SandboxGcSettings, SandboxStatusSettings
 from agents.commands.serve import ServeSettings
 from agents.commands.settings import CommandSettings
@@ -50,6 +51,7 @@ SETTINGS: dict[str, type[CommandSettings]] = {
     "ask": AskSettings,
     "sandbox gc": SandboxGcSettings,
     "sandbox status": SandboxStatusSettings,
+    "report": ReportSettings,
     "serve": ServeSettings,
 }
 NO_OPTIONS: set[str] = set()

@@ -76,6 +76,7 @@ WHY_NOT = {
     "agents eval swe-bench -p preds.jsonl": FILES,
     "agents eval swe-bench -d": FILES,
     "agents solve -m openai:gpt-4o-mini -k 0 --max-cost 20 --executor": CLUSTER,
+    "agents report": FILES,
     "agents solve --task swe-bench": LONG,  # last: the bare command (prefix of the others)
 }
 

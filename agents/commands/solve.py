@@ -36,6 +36,7 @@ USED_BY: dict[str, tuple[str, ...]] = {
     "--appworld-data": ("appworld",),
     "--max-calls": ("swe-bench",),
     "--executor": ("swe-bench",),
+    "--no-prompts": ("swe-bench",),
 }
 """The tasks that read each task-specific option; any other task refuses it."""
 IGNORED_BY: dict[str, tuple[str, ...]] = {
@@ -85,6 +86,7 @@ class SolveSettings(SweDataSettings):
     sandbox: Sandbox = "auto"
     output: Path | None = None
     no_eval: bool = False
+    no_prompts: bool = False
     base_url: str | None = None
     no_cache: bool = False
     agent: str | None = None
@@ -136,6 +138,7 @@ class SolveSettings(SweDataSettings):
             sandbox=self.sandbox,
             output=self.output,
             evaluate=not self.no_eval,
+            record_prompts=not self.no_prompts,
             base_url=self.base_url,
             cache=not self.no_cache,
             extra={k: v for k, v in extra.items() if v is not None},
@@ -209,6 +212,12 @@ def solve(
         "runs/TASK/AGENT-MODEL[-OPTION]); rerun resumes.",
     ),
     no_eval: bool = typer.Option(False, "--no-eval", help="Only write predictions; do not grade."),
+    no_prompts: bool = typer.Option(
+        False,
+        "--no-prompts",
+        help="swe-bench: leave the model calls (prompts and answers) out of the trajectories "
+        "and the run report (they are kept by default).",
+    ),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI/Anthropic server URL."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the response cache."),
     repos_dir: Path | None = swe_data.REPOS_DIR,
@@ -251,7 +260,8 @@ def solve(
         task=task, model=model, dataset=dataset, instances=instances, limit=limit,
         search=search, max_iterations=max_iterations, max_calls=max_calls, max_cost=max_cost,
         workers=workers, executor=executor,
-        sandbox=sandbox, output=output, no_eval=no_eval, base_url=base_url, no_cache=no_cache,
+        sandbox=sandbox, output=output, no_eval=no_eval, no_prompts=no_prompts,
+        base_url=base_url, no_cache=no_cache,
         agent=agent, prompt=prompt, option=option, appworld_data=appworld_data, split=split,
         repos_dir=repos_dir,
         repo_url=repo_url, images=images, specs=tuple(specs), task_repo=task_repo,

@@ -126,3 +126,37 @@ class RecordingLLM(Wrapper):
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(line) + "\n")
         return await self.inner.complete_request(request)
+
+
+class CallLog(Wrapper):
+    """Keeps every call in memory, in order (`calls`): the messages sent, each completion's
+    text and finish reason, the tokens and seconds; for a run's report (a trajectory's
+    "calls"). Several `CallLog`s may share one list (`calls=`), each with its `role`."""
+
+    def __init__(
+        self, inner: LLM, calls: list[dict[str, object]] | None = None, role: str = "agent"
+    ) -> None:
+        super().__init__(inner)
+        self.calls: list[dict[str, object]] = [] if calls is None else calls
+        self.role = role
+
+    async def _complete(self, request: Request) -> list[Completion]:
+        import time
+
+        start = time.monotonic()
+        completions = await self.inner.complete_request(request)
+        usage = sum((c.usage for c in completions), Usage())
+        self.calls.append(
+            {
+                "role": self.role,
+                "messages": [dict(m) for m in request.messages],
+                "completions": [
+                    {"text": c.text, "finish_reason": c.finish_reason} for c in completions
+                ],
+                "input_tokens": usage.input_tokens,
+                "output_tokens": usage.output_tokens,
+                "seconds": round(time.monotonic() - start, 3),
+                "from_cache": all(c.from_cache for c in completions),
+            }
+        )
+        return completions

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from benchmarks.swe_bench.dataset import Instance
 from benchmarks.tasks import SolveOptions
-from foundation.errors import UserError
+from foundation.errors import UserError, one_line
 from foundation.runs import Row
 from foundation.terminal import quiet
 
@@ -173,6 +173,7 @@ def _run(
         workers=options.workers,
         model_name=name,
         run=run,
+        record_calls=options.record_prompts,
     )
     console = Console(stderr=True, quiet=quiet())
     clock = _Clock(out / "usage.json")
@@ -248,6 +249,12 @@ def _run(
         )  # fmt: skip
     summary.update(usage=usage, exit_code=exit_code)
     write_json(out / "summary.json", summary)
+    from benchmarks.report import write_report
+
+    try:
+        summary["html"] = str(write_report(out))  # the run's page (agents report RUN_DIR)
+    except Exception as exc:  # a report that cannot be drawn must not fail a finished run
+        console.print(f"report.html not written: {one_line(exc)}", highlight=False)
     return summary
 
 

@@ -53,6 +53,8 @@ class SolveConfig:
     model_name: str = "agent"
     run: RunConfig = field(default_factory=RunConfig)
     """Where instances run and are graded: sandbox, images, specs, repositories."""
+    record_calls: bool = True
+    """Keep every model call's messages and answers in the trajectory (the run report)."""
 
 
 def read_log(path: Path) -> dict[str, Row]:
@@ -98,6 +100,13 @@ def solve_instance(
     iid = instance["instance_id"]
     start = time.monotonic()
     run = config.run
+    calls: list[dict[str, object]] = []
+    if config.record_calls:  # the prompts and answers, for the run report
+        from agents.llm.usage import CallLog
+
+        # The judge is the agent's model unless told otherwise; its calls say "judge".
+        judge_llm = CallLog(judge_llm or llm, calls, "judge")
+        llm = CallLog(llm, calls)
     where = resolve(instance, run)  # EnvError: an error row, the agent never starts
     state: dict[str, Any] = {}
     env: AgentEnv | None = None
@@ -145,6 +154,7 @@ def solve_instance(
                     # SWE-Search: every finished episode, to compare final-patch rules
                     **_candidates(state),
                     "stats": env.stats.as_dict(),
+                    **({"calls": calls} if config.record_calls else {}),
                 },
             )
     status = state.get("status") or "incomplete"
