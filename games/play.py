@@ -20,8 +20,9 @@ from typing import Protocol
 
 import pyspiel
 
-from games.errors import UnsupportedGameError
-from games.render import legal_move_names, observation_text
+from games.errors import GameError, UnsupportedGameError
+from games.render import legal_move_names
+from games.views import player_moves, player_view
 
 ReadLine = Callable[[str], "str | None"]
 """Shows a prompt, returns the next input line, or None when input has ended."""
@@ -137,6 +138,15 @@ class PlaySession:
         # A bot's reasoning can tell what it alone knows (a wolf's "same victim as 0").
         self.show_thinking = show_thinking and (self.perfect or not self.humans)
         self.table = table_for(game, self.humans, write)
+        self.treeless = [
+            p for p, s in enumerate(seats) if s.bot is not None and not _builds_trees(s.bot)
+        ]
+        if tree_dir is not None and len(self.treeless) == len(seats) - len(self.humans):
+            raise GameError(
+                "--trees: no bot here builds a search tree ("
+                + ", ".join(sorted({seats[p].label for p in self.treeless}))
+                + "); trees come from search bots such as mcts:sims=N"
+            )
         self.state = game.new_initial_state()
         self._checkpoints: list[pyspiel.State] = []  # states where a human was to move
 
@@ -160,7 +170,7 @@ class PlaySession:
             return False
         self.state = self._checkpoints.pop()
         self._restart_bots()
-        self.write(f"undone: back to move {len(self.state.history())}")
+        self.write(f"undone: back to move {player_moves(self.state) + 1}")
         return True
 
     def run(self) -> PlayResult:
@@ -169,6 +179,12 @@ class PlaySession:
             f"{g.long_name}: " + ", ".join(self._who(p) for p in range(self.game.num_players()))
         )
         self._restart_bots()
+        if self.tree_dir is not None and self.treeless:
+            self.write(
+                "--trees: "
+                + ", ".join(self._who(p) for p in self.treeless)
+                + " builds no search tree; the other bots' trees are written"
+            )
         while True:
             state = self.state
             if state.is_terminal():
@@ -221,7 +237,7 @@ class PlaySession:
         from search import tree_to_dot, tree_to_json
 
         self.tree_dir.mkdir(parents=True, exist_ok=True)
-        stem = self.tree_dir / f"move{len(self.state.history()) + 1:03d}-p{player}"
+        stem = self.tree_dir / f"move{player_moves(self.state) + 1:03d}-p{player}"
         stem.with_suffix(".json").write_text(tree_to_json(root, max_depth=4, label=spiel_label))
         stem.with_suffix(".dot").write_text(tree_to_dot(root, max_depth=2, label=spiel_label))
 
@@ -237,8 +253,8 @@ class PlaySession:
         state = self.state
         moves = legal_move_names(state)
         self.write("")
-        self.write(f"-- move {len(state.history()) + 1}: {self._who(player)} to play --")
-        self.write(observation_text(state, player))
+        self.write(f"-- move {player_moves(state) + 1}: {self._who(player)} to play --")
+        self.write(player_view(state, player))
         self.write("legal moves:\n" + move_list(moves))
         while True:
             line = self.read_line("your move (name or number; undo, help, quit): ")
@@ -277,7 +293,11 @@ class PlaySession:
         if self.table is not None:  # the omniscient state and all returns can tell secrets
             self.table.game_over(state)
             return PlayResult(returns, "finished", tuple(state.history()))
-        self.write(str(state))
+        if self.perfect or not self.humans:
+            self.write(str(state))
+        else:  # what each human seat knows at the end: a folded hand stays unseen
+            for p in self.humans:
+                self.write(player_view(state, p))
         self.write("result: " + ", ".join(f"{self._who(p)} {r:+g}" for p, r in enumerate(returns)))
         if len(self.humans) == 1:
             mine = returns[self.humans[0]]
@@ -301,3 +321,8 @@ class PlaySession:
                 self._undo()
                 return None
         return PlayResult(returns, "finished", tuple(state.history()))
+
+
+def _builds_trees(bot: pyspiel.Bot) -> bool:
+    """Whether the bot keeps its last search tree (`SearchBot.last_root`) for --trees."""
+    return hasattr(type(bot), "last_root")

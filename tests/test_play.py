@@ -77,7 +77,7 @@ def test_piped_game_reprompts_bad_input_and_quits_cleanly() -> None:
     assert "player 1 [mcts:sims=200] plays" in text and "thinking: mcts 200 sims" in text
     assert "1) x(0,0)" in text  # legal moves listed by name
     assert text.count("is not a legal move") == 3  # x(1,1) a second time is taken
-    assert "undone: back to move 0" in text and "nothing to undo yet" in text
+    assert "undone: back to move 1" in text and "nothing to undo yet" in text
     assert "quit: game abandoned" in text and "Traceback" not in out.stderr
 
 

@@ -18,7 +18,7 @@ from agents.commands.settings import (
     Count,
     Executor,
     NonNegative,
-    comma_list,
+    spec_list,
 )
 from foundation.terminal import quiet
 
@@ -41,15 +41,8 @@ class BenchWerewolfSettings(CommandSettings):
     executor: Executor = "local"
 
     def specs(self) -> tuple[str, ...]:
-        """The distinct agent specs, in order. A spec's own commas (options such as
-        `mcts:sims=8,c=2`) stay with it: a part with `=` and no `:` continues the last."""
-        specs: list[str] = []
-        for part in comma_list(self.agents):
-            if specs and "=" in part and ":" not in part:
-                specs[-1] += "," + part
-            else:
-                specs.append(part)
-        return tuple(dict.fromkeys(specs))
+        """The distinct agent specs, in order (`spec_list`: a spec keeps its own commas)."""
+        return tuple(dict.fromkeys(spec_list(self.agents)))
 
     @field_validator("output")
     @classmethod

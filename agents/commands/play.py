@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import ClassVar
 
 import typer
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
+from typing_extensions import Self
 
 from agents.commands import CLI
-from agents.commands.settings import CommandSettings
+from agents.commands.settings import CommandSettings, Count, spec_list
 from foundation.errors import UserError
 
 
@@ -21,6 +22,7 @@ class PlaySettings(CommandSettings):
         "game": "GAME",
         "human": "--seat/--human",
         "thinking": "--thinking/--no-thinking",
+        "as_json": "--json",
     }
 
     game: str
@@ -31,6 +33,10 @@ class PlaySettings(CommandSettings):
     seed: int = 0
     trees: Path | None = None
     thinking: bool = True
+    bots: str = ""
+    """`--bots A,B`: bots play each other, no human (`spec_list`)."""
+    games: Count = 1
+    as_json: bool = False
 
     @field_validator("human")
     @classmethod
@@ -39,6 +45,17 @@ class PlaySettings(CommandSettings):
         if bad:
             raise ValueError(f"--seat/--human {bad[0]}: seats are numbered from 0")
         return tuple(sorted(set(human)))
+
+    @model_validator(mode="after")
+    def _bots_or_human(self) -> Self:
+        if self.bots and (self.opponent or self.trees is not None):
+            raise ValueError(
+                "--bots plays bots against each other; --opponent and --trees are for a "
+                "game with a human"
+            )
+        if not self.bots and (self.games != 1 or self.as_json):
+            raise ValueError("--games and --json go with --bots (bots against each other)")
+        return self
 
     def seat_specs(self, players: int, default: str = "mcts:sims=1000") -> list[str | None]:
         """Each seat's bot spec, None for a human seat (the last --opponent repeats; no
@@ -111,6 +128,17 @@ def play(
         help="Show each bot's reasoning line (perfect-information games only, or with no "
         "human seat: elsewhere it can reveal hidden information).",
     ),
+    bots: str = typer.Option(
+        "",
+        "--bots",
+        help="Bots play each other, no human: one spec per seat, comma-separated (a spec "
+        "keeps its own commas: mcts:sims=200,c=2,random). Prints a results table.",
+        show_default=False,
+    ),
+    games: int = typer.Option(
+        1, "--games", help="With --bots: games to play; the bots change seats every game."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="With --bots: print the results as JSON."),
 ) -> None:
     """Play GAME in the terminal against search, CFR, rule or LLM agents; moves can be
     piped in.
@@ -128,8 +156,11 @@ def play(
 
     settings = PlaySettings(
         game=game, opponent=tuple(opponent), human=tuple(human), seed=seed, trees=trees,
-        thinking=thinking,
+        thinking=thinking, bots=bots, games=games, as_json=as_json,
     )  # fmt: skip
+    if settings.bots:
+        _bot_match(settings)
+        return
     try:
         loaded = load_game(settings.game)
         seats = [
@@ -150,6 +181,48 @@ def play(
         sys.exit(130)
     if result.returns is None:
         raise typer.Exit(0)
+
+
+def _bot_match(settings: PlaySettings) -> None:
+    """`--bots`: the match, a rich table (or JSON) of each spec's results."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from agents.commands.progress import phase_bars
+    from games.bots import make_bot
+    from games.catalog import load_game
+    from games.errors import GameError
+    from games.match import check_specs, play_match
+
+    specs = spec_list(settings.bots)
+    try:
+        loaded = load_game(settings.game)
+        check_specs(loaded, specs)
+        for spec in specs:  # a bad spec is one line before any game (and any bar)
+            make_bot(loaded, spec, seed=0)
+        with phase_bars(disable=settings.as_json) as progress:
+            rows = play_match(
+                loaded, specs, settings.games, settings.seed,
+                lambda done, total: progress(f"{settings.game}: games", done, total),
+            )  # fmt: skip
+    except GameError as exc:
+        raise UserError(str(exc)) from None
+    if settings.as_json:
+        typer.echo(json.dumps({"game": settings.game, "games": settings.games, "bots": rows}))
+        return
+    table = Table(title=f"{settings.game}: {settings.games} games, seats rotated")
+    for col in ("bot", "games", "mean return [95% CI]", "W-D-L", "win rate"):
+        table.add_column(col)
+    for row in rows:
+        low, high = row["ci95"]
+        table.add_row(
+            str(row["spec"]), str(row["games"]),
+            f"{row['mean_return']:+.3f} [{low:+.3f}, {high:+.3f}]",
+            f"{row['wins']}-{row['draws']}-{row['losses']}", f"{row['win_rate']:.2f}",
+        )  # fmt: skip
+    Console().print(table)
 
 
 def register(cli: CLI) -> None:

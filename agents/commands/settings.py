@@ -119,6 +119,18 @@ EXECUTOR_HELP = (
 )
 
 
+def spec_list(text: str) -> tuple[str, ...]:
+    """Bot or agent specs, comma-separated, in order. A spec's own commas (options such as
+    `mcts:sims=8,c=2`) stay with it: a part with `=` and no `:` continues the last spec."""
+    specs: list[str] = []
+    for part in comma_list(text):
+        if specs and "=" in part and ":" not in part:
+            specs[-1] += "," + part
+        else:
+            specs.append(part)
+    return tuple(specs)
+
+
 def comma_list(text: str) -> tuple[str, ...]:
     """'a, b,,c' -> ('a', 'b', 'c')."""
     return tuple(part.strip() for part in text.split(",") if part.strip())
