@@ -140,3 +140,20 @@ def test_eval_takes_the_official_harness_flag_names(tmp_path: Path) -> None:
     report = json.loads(Path(proc.stdout.strip().splitlines()[-1]).read_text())
     assert report["resolved_ids"] == [iid] and report["total_instances"] == 1
     assert (tmp_path / "logs" / "official" / "gold" / iid).is_dir()
+
+
+def test_json_on_the_benchmarks_that_print_tables(tmp_path: Path) -> None:
+    planning = agents(
+        "bench", "planning", "--task", "game24", "--agent", "rafa", "--agent", "noplan",
+        "-m", "oracle", "-k", "2", "-o", str(tmp_path / "p"), "--json", cwd=tmp_path,
+    )  # fmt: skip
+    assert planning.returncode == 0, planning.stderr
+    rows = json.loads(planning.stdout)
+    assert [(r["agent"], r["instances"]) for r in rows] == [("rafa", 2), ("noplan", 2)]
+    swe = agents(
+        "bench", "swe-search", "-m", "oracle:swe,p=1,q=0,seed=0", "-k", "1", "--sandbox",
+        "local", "-o", str(tmp_path / "s"), "--json", cwd=tmp_path,
+    )  # fmt: skip
+    assert swe.returncode == 0, swe.stderr
+    arms = json.loads(swe.stdout)
+    assert [a["search"] for a in arms] == ["linear", "mcts"] and arms[0]["resolved"] == 1

@@ -4,6 +4,7 @@ tic-tac-toe with equal LLM-call budgets (the runner `agents solve` will share)."
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import typer
 from pydantic import field_validator, model_validator
@@ -16,6 +17,8 @@ from agents.commands.settings import CommandSettings, Count
 class BenchPlanningSettings(CommandSettings):
     """`agents bench planning`'s options; `run_dir(agent)` is where each agent's run goes."""
 
+    FLAGS: ClassVar[dict[str, str]] = {"as_json": "--json"}
+
     task: str = "game24"
     agent: tuple[str, ...] = ("rafa",)
     model: str = "local:smollm2"
@@ -23,6 +26,7 @@ class BenchPlanningSettings(CommandSettings):
     max_calls: Count = 60
     option: str = ""
     out: Path = Path("runs/planning")
+    as_json: bool = False
 
     @field_validator("task")
     @classmethod
@@ -79,23 +83,32 @@ def bench_planning(
         "-o",
         help="Trajectories go under OUT/TASK/AGENT-MODEL/.",
     ),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
 ) -> None:
     """Success rate, steps, LLM calls, tokens and cost per agent; resumable."""
     settings = BenchPlanningSettings(
         task=task, agent=tuple(agent), model=model, limit=limit, max_calls=max_calls,
-        option=option, out=out,
+        option=option, out=out, as_json=as_json,
     )  # fmt: skip
     from benchmarks.planning_tasks import run_task
     from benchmarks.progress import work_bar
 
+    summaries = []
     for a in settings.agent:
         with work_bar(f"{settings.task} / {a}") as update:
             summary = run_task(
                 settings.task, a, settings.model, settings.limit, settings.run_dir(a),
                 max_calls=settings.max_calls, option=settings.option, progress=update,
             )  # fmt: skip
-        for line in summary.lines():
-            typer.echo(line)
+        summaries.append(summary)
+        if not settings.as_json:
+            for line in summary.lines():
+                typer.echo(line)
+    if settings.as_json:
+        import json
+        from dataclasses import asdict
+
+        typer.echo(json.dumps([asdict(s) for s in summaries], indent=2))
 
 
 def register(cli: CLI) -> None:

@@ -5,7 +5,7 @@ each judged pairwise by a model with positions swapped."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import typer
 from pydantic import field_validator, model_validator
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 class BenchStoriesSettings(CommandSettings):
     """`agents bench stories`'s options; `story()` and `orpo()` are the configs they make."""
+
+    FLAGS: ClassVar[dict[str, str]] = {"as_json": "--json"}
 
     model: str = "local:smollm2"
     judge: str = ""
@@ -42,6 +44,7 @@ class BenchStoriesSettings(CommandSettings):
     orpo_minutes: NonNegative = 15.0
     work: Path = Path("runs/stories")
     out: Path = Path("benchmarks/results/stories_smollm2")
+    as_json: bool = False
 
     @field_validator("premises")
     @classmethod
@@ -128,6 +131,7 @@ def bench_stories(
         "-o",
         help="Writes OUT.json and OUT.md.",
     ),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
 ) -> None:
     """Win rates (judge, both orders), position-bias counts and surprisal statistics."""
     settings = BenchStoriesSettings(
@@ -136,6 +140,7 @@ def bench_stories(
         judge_steps=judge_steps, orpo_steps=orpo_steps, orpo_lr=orpo_lr, orpo_beta=orpo_beta,
         orpo_batch=orpo_batch, lora=lora, orpo_top_layers=orpo_top_layers,
         orpo_max_prompt=orpo_max_prompt, orpo_minutes=orpo_minutes, work=work, out=out,
+        as_json=as_json,
     )  # fmt: skip
     from benchmarks.stories import PREMISES, TRAIN_PREMISES, bench_stories, write_bench
 
@@ -149,9 +154,16 @@ def bench_stories(
         TRAIN_PREMISES[: settings.train_premises],
         progress=status_line,
     )
+    paths = write_bench(bench, settings.out)
+    if settings.as_json:
+        import json
+        from dataclasses import asdict
+
+        typer.echo(json.dumps(asdict(bench), indent=1, default=str))
+        return
     for line in bench.lines():
         typer.echo(line)
-    for path in write_bench(bench, settings.out):
+    for path in paths:
         typer.echo(f"wrote {path}")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import typer
 from pydantic import Field, ValidationInfo, field_validator, model_validator
@@ -29,6 +29,8 @@ class BenchSweSearchSettings(CommandSettings):
     With `budgets`: the equal-budget sweep over the noisy oracle's p values and seeds
     (benchmarks/swe_search_budget.py)."""
 
+    FLAGS: ClassVar[dict[str, str]] = {"as_json": "--json"}
+
     model: str = "local:smollm2"
     limit: Size = 3
     instances: str = ""
@@ -37,6 +39,7 @@ class BenchSweSearchSettings(CommandSettings):
     sandbox: Sandbox = "auto"
     base_url: str | None = None
     output: Path = Path("runs/bench_swe_search")
+    as_json: bool = False
     budgets: str = ""
     sweep: str = "0.3,0.5,0.7,0.9"
     seeds: str = "0,1,2"
@@ -108,6 +111,7 @@ def swe_search(
     judge: str = typer.Option(
         "binary", "--judge", help="--budgets: the oracle's value, binary (fixed or not) or graded."
     ),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
 ) -> None:
     """Resolve rate, cost, wall time and LLM calls of both agents, in one table; with
     --budgets, linear (one run, restarts, best-of with a discriminator) vs SWE-Search (three
@@ -115,7 +119,7 @@ def swe_search(
     settings = BenchSweSearchSettings(
         model=model, limit=limit, instances=instances, max_iterations=max_iterations,
         max_cost=max_cost, sandbox=sandbox, base_url=base_url, output=output, budgets=budgets,
-        sweep=sweep, seeds=seeds, q=q, judge=judge,
+        sweep=sweep, seeds=seeds, q=q, judge=judge, as_json=as_json,
     )  # fmt: skip
     options = settings.options()
     if settings.budgets:
@@ -130,11 +134,18 @@ def swe_search(
             tuple(int(x) for x in comma_list(settings.budgets)),
             judge=settings.judge,
         )
-        typer.echo(budget_table(found))
+        typer.echo(_json(found) if settings.as_json else budget_table(found))
         return
     from benchmarks.swe_search import compare, table
 
-    typer.echo(table(compare(options, settings.output), options))
+    rows = compare(options, settings.output)
+    typer.echo(_json(rows) if settings.as_json else table(rows, options))
+
+
+def _json(result: object) -> str:
+    import json
+
+    return json.dumps(result, indent=2, default=str)
 
 
 def register(cli: CLI) -> None:
