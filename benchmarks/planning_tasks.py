@@ -426,6 +426,9 @@ def solve(task: str, options: Any) -> dict[str, Any]:
     if task == "game24" and option:  # one given puzzle: say what the checker found
         last = _finished(Path(summary.out))[-1]["outcome"]
         lines.insert(1, f"answer {last['answer'] or '(none)'}; checker: {last['verdict']}")
+    from benchmarks.report import write_report
+
+    lines.append(f"report: {write_report(Path(out))}")  # the run's page (agents report)
     result = {**asdict(summary), "output": "\n".join(lines)}
     if summary.stopped:
         result["exit_code"] = 3

@@ -264,9 +264,12 @@ def solve_story(options: Any) -> dict[str, Any]:
         result = run_story(
             prompt, options.model, out, config, lambda done, total: update(None, done, total)
         )
+    from benchmarks.report import write_report
+
+    write_report(out)  # the run's page (agents report RUN_DIR)
     lines = [f"{i + 1}. {s['text']}  [value {s['value']:+.3f}]" for i, s in enumerate(result.steps)]
     lines.append(
-        f"story value {result.value:+.3f}; {result.llm_calls} LLM calls; wrote {out}/story.md, tree.html, pairs.jsonl"
+        f"story value {result.value:+.3f}; {result.llm_calls} LLM calls; wrote {out}/story.md, tree.html, pairs.jsonl, report.html"
     )
     return {"output": "\n".join(lines), "value": result.value, "steps": result.steps}
 

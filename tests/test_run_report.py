@@ -91,7 +91,7 @@ def test_no_prompts_leaves_the_calls_out(tmp_path: Path) -> None:
 def test_not_a_run_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(UserError, match="no such directory"):
         write_report(tmp_path / "nope")
-    with pytest.raises(UserError, match=r"not a run of agents solve --task swe-bench \(no solve"):
+    with pytest.raises(UserError, match=r"is not a run directory: no solve.jsonl \(agents solve"):
         write_report(tmp_path)
     with pytest.raises(SystemExit) as exit_:
         main(["report", str(tmp_path)])
@@ -106,3 +106,34 @@ def test_agents_report_writes_where_asked(
     main(["report", str(run), "-o", str(out)])
     assert capsys.readouterr().out.strip() == str(out)
     assert out.read_text() == render(run_data(run))
+
+
+def test_planning_story_and_play_runs_get_their_own_pages(tmp_path: Path) -> None:
+    # A planning run writes its page at the end, one section per puzzle.
+    main(["-q", "solve", "--task", "game24", "--agent", "rafa", "-m", "oracle", "-k", "2",
+          "-o", str(tmp_path / "g24")])  # fmt: skip
+    html = (tmp_path / "g24" / "report.html").read_text()
+    assert "agents solve --task game24" in html and html.count('class="badge ok">solved') == 2
+    assert "Numbers left: " in html
+    # The trees of agents play --trees: every node a button.
+    import pyspiel
+
+    from games.bots import make_bot
+    from games.play import PlaySession, Seat
+
+    ttt = pyspiel.load_game("tic_tac_toe")
+    seats = [
+        Seat("mcts:sims=30", make_bot(ttt, "mcts:sims=30", seed=0)),
+        Seat("random", make_bot(ttt, "random", seed=0)),
+    ]
+    PlaySession(ttt, seats, lambda _: None, lambda _: None, tree_dir=tmp_path / "trees").run()
+    data = run_data(tmp_path / "trees")
+    assert data["kind"] == "agents play --trees" and len(data["instances"]) >= 3
+    page = render(data)
+    assert page.count('<button class="node') == sum(len(s["nodes"]) for s in data["instances"])
+    first = data["instances"][0]["nodes"]
+    assert first[0]["sid"] == 0 and first[0]["visits"] == 30 and "value" in first[1]
+    # A story run (the committed SmolLM2 story): its steps and one tree per plot step.
+    story = run_data(Path(__file__).parent.parent / "benchmarks/results/story_smollm2")
+    assert story["kind"] == "agents solve --task story"
+    assert len(story["instances"]) == 1 + len(story["instances"][0]["steps"])

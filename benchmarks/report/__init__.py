@@ -29,21 +29,23 @@ def _json(path: Path) -> Any:
 
 
 def _tree_nodes(tree: dict[str, Any]) -> list[dict[str, Any]]:
-    """The tree's nodes in pre-order, each with its parent's sid and depth."""
+    """The tree's nodes in pre-order, each with its parent's sid and depth. Trees of the
+    search core (`search.export`: per-player `values`, no `sid`) get their pre-order index
+    as sid and the value of the player who moved into the node."""
     nodes: list[dict[str, Any]] = []
 
-    def walk(node: dict[str, Any], parent: int | None, depth: int) -> None:
-        nodes.append(
-            {
-                **{k: v for k, v in node.items() if k != "children"},
-                "parent": parent,
-                "depth": depth,
-            }
-        )
+    def walk(node: dict[str, Any], parent: int | None, depth: int, mover: int) -> None:
+        item = {k: v for k, v in node.items() if k != "children"}
+        item.setdefault("sid", len(nodes))
+        values = item.get("values")
+        if "value" not in item and isinstance(values, list) and values:
+            item["value"] = values[mover] if 0 <= mover < len(values) else values[0]
+        nodes.append({**item, "parent": parent, "depth": depth})
+        player = item.get("player")
         for child in node.get("children") or []:
-            walk(child, node.get("sid"), depth + 1)
+            walk(child, item["sid"], depth + 1, player if isinstance(player, int) else 0)
 
-    walk(tree, None, 0)
+    walk(tree, None, 0, -1)
     return nodes
 
 
@@ -91,7 +93,23 @@ def _tests(run_dir: Path, iid: str) -> dict[str, Any] | None:
     return None
 
 
-def _instance(run_dir: Path, row: dict[str, Any]) -> dict[str, Any]:
+def _section(title: str, **parts: Any) -> dict[str, Any]:
+    """One section of the page; parts a run kind does not have stay empty (not drawn)."""
+    base: dict[str, Any] = {
+        "id": title, "badge": None, "badge_class": "none", "meta": "", "nodes": [],
+        "chosen": [], "patch": None, "tests": None, "steps": [], "calls": [],
+        "calls_recorded": None,
+    }  # fmt: skip
+    return {**base, **parts}
+
+
+def _badge(ok: bool | None, yes: str, no: str, unknown: str) -> dict[str, Any]:
+    if ok is None:
+        return {"badge": unknown, "badge_class": "none"}
+    return {"badge": yes if ok else no, "badge_class": "ok" if ok else "bad"}
+
+
+def _swe_instance(run_dir: Path, row: dict[str, Any]) -> dict[str, Any]:
     iid = str(row["instance_id"])
     trajectory = _json(run_dir / "trajectories" / f"{iid}.json") or {}
     tree = _json(run_dir / "trees" / f"{iid}.json")
@@ -100,43 +118,125 @@ def _instance(run_dir: Path, row: dict[str, Any]) -> dict[str, Any]:
     for node in nodes:
         node["calls"] = _proposing_calls(node, calls)
     tests = _tests(run_dir, iid)
-    return {
-        "id": iid,
-        "row": row,
-        "status": row.get("status", ""),
-        "resolved": None if tests is None else bool(tests.get("resolved")),
-        "tests": (tests or {}).get("tests_status"),
-        "patch": row.get("model_patch") or trajectory.get("patch") or "",
-        "steps": trajectory.get("steps") or [],
-        "calls": calls,
-        "calls_recorded": "calls" in trajectory,
-        "nodes": nodes,
-        "chosen": _chosen_path(nodes, trajectory),
-        "stats": trajectory.get("stats") or {},
-    }
+    stats = trajectory.get("stats") or {}
+    meta = (
+        f"status {row.get('status', '')} · {row.get('steps', 0)} steps · "
+        f"{row.get('seconds', 0)} s · {len(calls)} model calls"
+        + (f" · {stats['tokens']} tokens" if "tokens" in stats else "")
+    )
+    return _section(
+        iid,
+        **_badge(
+            None if tests is None else bool(tests.get("resolved")),
+            "resolved",
+            "unresolved",
+            "not graded",
+        ),
+        meta=meta,
+        tests=(tests or {}).get("tests_status"),
+        patch=row.get("model_patch") or trajectory.get("patch") or "",
+        steps=trajectory.get("steps") or [],
+        calls=calls,
+        calls_recorded="calls" in trajectory,
+        nodes=nodes,
+        chosen=_chosen_path(nodes, trajectory),
+    )
 
 
-def run_data(run_dir: Path) -> dict[str, Any]:
-    """What the page shows, read from a solve run directory; a directory that is not one
-    is a `UserError`."""
-    if not run_dir.is_dir():
-        raise UserError(f"{run_dir}: no such directory")
-    log = run_dir / "solve.jsonl"
-    if not log.is_file():
-        raise UserError(
-            f"{run_dir} is not a run of agents solve --task swe-bench (no solve.jsonl in it)"
-        )
+def _swe_run(run_dir: Path) -> dict[str, Any]:
     rows: dict[str, dict[str, Any]] = {}
-    for row in read_rows(log):
+    for row in read_rows(run_dir / "solve.jsonl"):
         if "instance_id" in row:
             rows[str(row["instance_id"])] = row
     return {
-        "run_dir": str(run_dir),
+        "kind": "agents solve --task swe-bench",
         "summary": _json(run_dir / "summary.json") or {},
         "usage": _json(run_dir / "usage.json") or {},
-        "instances": [_instance(run_dir, row) for row in rows.values()],
-        "fold": FOLD,
+        "instances": [_swe_instance(run_dir, row) for row in rows.values()],
     }
+
+
+def _planning_run(run_dir: Path) -> dict[str, Any]:
+    """`agents solve --task game24|blocksworld|tictactoe` / `bench planning`: an episode
+    per instance, its steps (state, plan, action, what happened) and outcome."""
+    sections = []
+    for row in read_rows(run_dir / "trajectories.jsonl"):
+        if "id" not in row:
+            continue
+        meta = (
+            f"ended by {row.get('ended_by', '')} · {row.get('steps', 0)} steps · "
+            f"{row.get('calls', 0)} model calls · {row.get('tokens', 0)} tokens · "
+            f"{row.get('seconds', 0)} s"
+        )
+        sections.append(
+            _section(
+                str(row["id"]),
+                **_badge(bool(row.get("success")), "solved", "failed", ""),
+                meta=meta,
+                steps=[*(row.get("trajectory") or []), {"outcome": row.get("outcome")}],
+            )
+        )
+    summary = _json(run_dir / "summary.json") or {}
+    return {"kind": f"agents solve --task {summary.get('task', '')}", "summary": summary,
+            "usage": {}, "instances": sections}  # fmt: skip
+
+
+def _tree_sections(trees: list[tuple[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        _section(title, nodes=_tree_nodes(tree), meta="search tree (click a node)")
+        for title, tree in trees
+        if isinstance(tree, dict)
+    ]
+
+
+def _story_run(run_dir: Path) -> dict[str, Any]:
+    """`agents solve --task story`: the plot steps with their scores, then each step's
+    search tree."""
+    story = _json(run_dir / "story.json") or {}
+    trees = _json(run_dir / "tree.json")
+    steps = [
+        {k: step.get(k) for k in ("text", "value", "surprisal", "incoherence")}
+        for step in story.get("steps") or []
+    ]
+    head = _section(
+        str(story.get("premise", "story")),
+        meta=f"story value {story.get('value')} · {story.get('llm_calls')} model calls",
+        steps=steps,
+    )
+    tree_list = trees if isinstance(trees, list) else []
+    sections = _tree_sections([(f"plot step {i + 1}", t) for i, t in enumerate(tree_list)])
+    return {"kind": "agents solve --task story", "summary": {}, "usage": {},
+            "instances": [head, *sections]}  # fmt: skip
+
+
+def _trees_run(run_dir: Path) -> dict[str, Any]:
+    """`agents play --trees DIR`: each searched move's tree."""
+    files = sorted(run_dir.glob("move*.json"))
+    sections = _tree_sections([(f.stem, _json(f)) for f in files])
+    return {"kind": "agents play --trees", "summary": {}, "usage": {}, "instances": sections}
+
+
+def run_data(run_dir: Path) -> dict[str, Any]:
+    """What the page shows, read from a run directory (a solve of swe-bench, a planning
+    task or a story, or the trees of `agents play --trees`); a directory that is none of
+    them is a `UserError`."""
+    if not run_dir.is_dir():
+        raise UserError(f"{run_dir}: no such directory")
+    if (run_dir / "solve.jsonl").is_file():
+        data = _swe_run(run_dir)
+    elif (run_dir / "trajectories.jsonl").is_file():
+        data = _planning_run(run_dir)
+    elif (run_dir / "story.json").is_file():
+        data = _story_run(run_dir)
+    elif any(run_dir.glob("move*.json")):
+        data = _trees_run(run_dir)
+    else:
+        raise UserError(
+            f"{run_dir} is not a run directory: no solve.jsonl (agents solve --task "
+            "swe-bench), trajectories.jsonl (planning tasks), story.json (--task story) or "
+            "move*.json (agents play --trees) in it"
+        )
+    return {**data, "run_dir": str(run_dir), "fold": FOLD}
 
 
 def render(data: dict[str, Any]) -> str:
