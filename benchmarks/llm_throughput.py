@@ -375,12 +375,14 @@ def _decoder(
     }
 
 
-def markdown(r: dict[str, Any]) -> str:
+def markdown(r: dict[str, Any], image: str | None = None) -> str:
+    """The report; `image`: a plot file name to show under the title."""
     b, s = r["batch"], r["shared_prefill"]
     return "\n".join(
         [
             f"# Local LLM throughput: {r['model']} ({r['machine']})",
             "",
+            *([f"![Tokens per second, baseline vs ours]({image})", ""] if image else []),
             f"Each sample generates {r['new_tokens_per_sample']} tokens; medians of "
             f"{r['repeats']} alternating rounds. Model load: {r['load_seconds']} s.",
             "",

@@ -215,6 +215,8 @@ def markdown(measured: dict[str, Any], rows: list[dict[str, Any]], command: str)
     lines = [
         "# `--executor ray` on one machine: overhead, and a 300-instance run on paper",
         "",
+        "![Wall time per round, and projected wall time against nodes](ray.png)",
+        "",
         f"`{command}` ({cpus} CPUs, one process; sandbox `{measured['sandbox']}`). Ray "
         f"started in **{measured['ray_start_s']:.2f} s** (reported apart: the timings below "
         "start with Ray up). Each round runs both arms, in alternating order; every arm's "
@@ -314,6 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     write_atomic(args.out / "ray_overhead.json", json.dumps({**measured, "scale": rows}, indent=2))
     write_atomic(args.out / "ray.md", markdown(measured, rows, command))
+    from benchmarks import plots
+
+    plots.ray_overhead({**measured, "scale": rows}, args.out / "ray.png")
     print(args.out / "ray.md")
     return 0
 

@@ -395,7 +395,13 @@ def write_bench(bench: StoryBench, out: str | Path) -> list[Path]:
     """OUT.json (everything, stories included) and OUT.md (the summary and the stories)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    md = ["# Story search benchmark (COS(M+O)S)", "", *[f"- {line}" for line in bench.lines()]]
+    md = [
+        "# Story search benchmark (COS(M+O)S)",
+        "",
+        f"![Judge win rates and surprisal]({out.name}.png)",
+        "",
+    ]
+    md += [f"- {line}" for line in bench.lines()]
     md += [
         "",
         "Win rate: wins of the first system plus half of the undecided pairs. The judge is",
@@ -418,7 +424,10 @@ def write_bench(bench: StoryBench, out: str | Path) -> list[Path]:
                 f"judge picks (a first, b first): {s['picks']} -> score {s['score_a']}",
                 "",
             ]
-    paths = [out.with_suffix(".json"), out.with_suffix(".md")]
+    from benchmarks import plots
+
+    paths = [out.with_suffix(".json"), out.with_suffix(".md"), out.with_suffix(".png")]
     paths[0].write_text(json.dumps(asdict(bench), indent=1, default=str) + "\n")
     paths[1].write_text("\n".join(md) + "\n")
+    plots.stories(json.loads(paths[0].read_text()), paths[2])
     return paths

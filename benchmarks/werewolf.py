@@ -412,6 +412,8 @@ def markdown(summary: dict[str, Any]) -> str:
         f"# Werewolf round robin: {cfg['games']} games per pairing (deals of seeds "
         f"{first}..{last}, the same for every pairing)",
         "",
+        f"![Win rates per side with 95% intervals]({Path(cfg['output']).with_suffix('.png').name})",
+        "",
         "Each agent takes every seat of one side against each other agent on the other "
         "side. Win rates with 95% intervals (Wilson; overall = the mean of the two sides, "
         "normal interval).",
@@ -488,10 +490,12 @@ def report_paths(cfg: WerewolfBench) -> tuple[Path, Path]:
 
 
 def write_reports(cfg: WerewolfBench, summary: dict[str, Any]) -> list[Path]:
+    from benchmarks import plots
+
     md, js = report_paths(cfg)
     write_atomic(md, markdown(summary))
     write_atomic(js, json.dumps(summary, indent=2) + "\n")
-    return [md, js]
+    return [md, js, plots.werewolf(summary, md.with_suffix(".png"))]
 
 
 # -- against a fixed pool -----------------------------------------------------------------

@@ -317,7 +317,10 @@ def bench_llm(
     if settings.output:
         from pathlib import Path
 
-        Path(settings.output).write_text(markdown(result))
+        from benchmarks.plots import llm_throughput
+
+        png = llm_throughput(result, Path(settings.output).with_suffix(".png"))  # beside it
+        Path(settings.output).write_text(markdown(result, png.name))
     if settings.as_json:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
     else:
