@@ -39,7 +39,7 @@ from agents.llm.openai_backend import OpenAILLM
 from agents.llm.remote import HostedModel
 from agents.llm.scripted import PlannedLLM
 from agents.llm.types import Wrapper, make_request
-from agents.llm.usage import RecordingLLM
+from agents.llm.usage import CallLog, RecordingLLM
 from foundation.budget import Budget
 
 MSG = [{"role": "user", "content": "plan the next step"}]
@@ -77,6 +77,7 @@ FACTORIES: dict[type[BaseLLM], Callable[[Path], BaseLLM]] = {
     CachedLLM: lambda tmp: CachedLLM(_scripted(), ResponseCache(tmp / "cache.sqlite")),
     MeteredLLM: lambda tmp: MeteredLLM(_scripted(), UsageMeter()),
     RecordingLLM: lambda tmp: RecordingLLM(_scripted(), tmp / "calls.jsonl"),
+    CallLog: lambda tmp: CallLog(_scripted()),
     HostedModel: lambda tmp: HostedModel(None, "local:tiny", False, "local:tiny"),
 }
 
