@@ -115,14 +115,9 @@ VIEWS: dict[str, Callable[[str, int], str]] = {
 def seat_string(state: pyspiel.State, player: int) -> str:
     """The seat's own string: its information state, else its observation; never the
     whole state of an imperfect-information game."""
-    gt = state.get_game().get_type()
-    if gt.information == pyspiel.GameType.Information.PERFECT_INFORMATION:
-        return str(state)
-    if gt.provides_information_state_string:
-        return str(state.information_state_string(player))
-    if gt.provides_observation_string:
-        return str(state.observation_string(player))
-    return "(this game gives no view of one seat's knowledge)"
+    from games.render import observation_text
+
+    return observation_text(state, player, "(this game gives no view of one seat's knowledge)")
 
 
 def player_view(state: pyspiel.State, player: int) -> str:
