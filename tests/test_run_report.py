@@ -137,3 +137,28 @@ def test_planning_story_and_play_runs_get_their_own_pages(tmp_path: Path) -> Non
     story = run_data(Path(__file__).parent.parent / "benchmarks/results/story_smollm2")
     assert story["kind"] == "agents solve --task story"
     assert len(story["instances"]) == 1 + len(story["instances"][0]["steps"])
+
+
+def test_bench_game_logs_get_a_table_per_bot_or_pairing(tmp_path: Path) -> None:
+    from benchmarks.hanabi import HanabiBench
+    from benchmarks.hanabi import run as hanabi
+    from benchmarks.werewolf import WerewolfBench
+    from benchmarks.werewolf import run as werewolf
+
+    hanabi(HanabiBench(bots=("hanabi_rules", "random"), games=3, out=str(tmp_path)))
+    data = run_data(tmp_path / "hanabi_games.jsonl")
+    assert [s["id"] for s in data["instances"]] == ["hanabi_rules", "random"]
+    table = data["instances"][0]["table"]
+    assert len(table["rows"]) == 3 and "score" in table["columns"]
+    assert data["instances"][0]["meta"].startswith("3 games · mean score ")
+    page = write_report(tmp_path / "hanabi_games.jsonl")
+    assert page == tmp_path / "hanabi_games.html" and page.read_text().count("<tr>") >= 8
+    cfg = WerewolfBench(agents=("rule", "random"), games=2, output=str(tmp_path / "ww.jsonl"),
+                        speed_seconds=0.0)  # fmt: skip
+    werewolf(cfg)
+    sections = run_data(tmp_path / "ww.jsonl")["instances"]
+    assert sorted(s["id"] for s in sections) == ["random vs rule", "rule vs random"]
+    assert all("won by " in s["meta"] for s in sections)
+    with pytest.raises(UserError, match="not a game log"):
+        (tmp_path / "other.jsonl").write_text('{"x": 1}\n')
+        run_data(tmp_path / "other.jsonl")

@@ -19,7 +19,9 @@ class ReportSettings(CommandSettings):
 
 def report(
     run_dir: Path = typer.Argument(
-        ..., help="A run directory of agents solve --task swe-bench (-o of the solve)."
+        ...,
+        help="A run directory (-o of agents solve, any task; agents play --trees DIR) or "
+        "a bench game log (hanabi_games.jsonl, werewolf.jsonl, mcts_speed.games.jsonl).",
     ),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Where the page goes (default: RUN_DIR/report.html)."

@@ -98,7 +98,7 @@ def _section(title: str, **parts: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
         "id": title, "badge": None, "badge_class": "none", "meta": "", "nodes": [],
         "chosen": [], "patch": None, "tests": None, "steps": [], "calls": [],
-        "calls_recorded": None,
+        "calls_recorded": None, "table": None,
     }  # fmt: skip
     return {**base, **parts}
 
@@ -216,12 +216,57 @@ def _trees_run(run_dir: Path) -> dict[str, Any]:
     return {"kind": "agents play --trees", "summary": {}, "usage": {}, "instances": sections}
 
 
+GROUPS = (("bot",), ("pairing",), ("wolves", "village"))
+"""How a bench game log groups its games: hanabi by bot, mcts by pairing, werewolf by the
+two sides' agents."""
+
+
+def _games_run(log: Path) -> dict[str, Any]:
+    """A game log of `agents bench hanabi|werewolf|mcts`: per bot (or pairing), a table of
+    its games and a line of what they add up to."""
+    rows = [r for r in read_rows(log) if isinstance(r, dict)]
+    keys = next((k for k in GROUPS if rows and all(x in rows[0] for x in k)), None)
+    if keys is None:
+        raise UserError(f"{log}: not a game log of agents bench hanabi, werewolf or mcts")
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(" vs ".join(str(row.get(k)) for k in keys), []).append(row)
+    columns = [c for c in rows[0] if c not in ("code", "key", *keys)]
+    sections = []
+    for name, games in groups.items():
+        meta = [f"{len(games)} games"]
+        for column, what in (("score", "mean score"), ("ours_return", "our mean return")):
+            values = [g[column] for g in games if isinstance(g.get(column), (int, float))]
+            if values:
+                meta.append(f"{what} {sum(values) / len(values):.3f}")
+        if any("winner" in g for g in games):
+            wins: dict[str, int] = {}
+            for g in games:
+                wins[str(g.get("winner"))] = wins.get(str(g.get("winner")), 0) + 1
+            meta.append("won by " + ", ".join(f"{w} {n}" for w, n in sorted(wins.items())))
+        table = {
+            "columns": columns,
+            "rows": [[_cell(g.get(c)) for c in columns] for g in games],
+        }
+        sections.append(_section(name, meta=" · ".join(meta), table=table))
+    return {"kind": f"agents bench game log ({log.name})", "summary": {}, "usage": {},
+            "instances": sections}  # fmt: skip
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
 def run_data(run_dir: Path) -> dict[str, Any]:
     """What the page shows, read from a run directory (a solve of swe-bench, a planning
-    task or a story, or the trees of `agents play --trees`); a directory that is none of
-    them is a `UserError`."""
+    task or a story, or the trees of `agents play --trees`) or a bench game log (.jsonl);
+    anything else is a `UserError`."""
+    if run_dir.is_file() and run_dir.suffix == ".jsonl":
+        return {**_games_run(run_dir), "run_dir": str(run_dir), "fold": FOLD}
     if not run_dir.is_dir():
-        raise UserError(f"{run_dir}: no such directory")
+        raise UserError(f"{run_dir}: no such directory (or bench game log)")
     if (run_dir / "solve.jsonl").is_file():
         data = _swe_run(run_dir)
     elif (run_dir / "trajectories.jsonl").is_file():
@@ -253,7 +298,8 @@ def render(data: dict[str, Any]) -> str:
 
 
 def write_report(run_dir: Path, out: Path | None = None) -> Path:
-    """Render `run_dir`'s page to `out` (default RUN_DIR/report.html); its path."""
-    path = out or run_dir / REPORT
+    """Render `run_dir`'s page to `out` (default RUN_DIR/report.html, or LOG.html beside a
+    game log); its path."""
+    path = out or (run_dir.with_suffix(".html") if run_dir.is_file() else run_dir / REPORT)
     write_atomic(path, render(run_data(run_dir)))
     return path
