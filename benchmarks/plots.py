@@ -158,6 +158,31 @@ def ray_overhead(result: dict[str, Any], path: Path) -> Path:
     return path
 
 
+def orpo_losses(report: dict[str, Any], path: Path) -> Path:
+    """ORPO's training loss per step (and its moving mean), with the held-out log-odds
+    preference before and after in the title."""
+    losses = report["losses"]
+    if not losses:
+        raise ValueError("no training steps to plot")
+    window = max(1, len(losses) // 20)
+    smooth = [
+        sum(losses[max(0, i - window + 1) : i + 1]) / len(losses[max(0, i - window + 1) : i + 1])
+        for i in range(len(losses))
+    ]
+    with figure(path) as fig:
+        ax = fig.add_subplot()
+        ax.plot(range(1, len(losses) + 1), losses, alpha=0.35, label="loss per step")
+        ax.plot(range(1, len(smooth) + 1), smooth, label=f"mean of {window} steps")
+        ax.set_xlabel("step")
+        ax.set_ylabel("ORPO loss")
+        ax.set_title(
+            "held-out preference "
+            f"{report['heldout_margin_before']:+.3f} -> {report['heldout_margin_after']:+.3f}"
+        )
+        ax.legend(fontsize=8)
+    return path
+
+
 PLOTS: dict[str, tuple[str, Callable[[dict[str, Any], Path], Path]]] = {
     "llm_throughput": ("llm_throughput.json", llm_throughput),
     "werewolf": ("werewolf.json", werewolf),

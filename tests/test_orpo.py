@@ -115,6 +115,16 @@ def test_training_raises_the_heldout_preference_and_saves_a_loadable_model(
     assert sum(x["before"] for x in per_pair) / 4 == pytest.approx(
         report.heldout_margin_before, abs=1e-4
     )
+    # The learning curve: the loss of every step, drawn by `agents train orpo`.
+    assert len(saved["losses"]) == 40 and saved["losses"][0] == pytest.approx(
+        report.first_loss, abs=1e-4
+    )
+    from benchmarks.plots import orpo_losses
+
+    png = orpo_losses(saved, tmp_path / "curve.png")
+    assert png.stat().st_size > 5000
+    with pytest.raises(ValueError, match="no training steps"):
+        orpo_losses({**saved, "losses": []}, tmp_path / "empty.png")
     from agents.llm import load_llm
 
     llm = load_llm(f"local:{tmp_path / 'trained'}", cache=False)

@@ -171,8 +171,15 @@ def train_orpo_cmd(
             report = train_orpo(m, tok, data, settings.out, cfg, progress)
         except ValueError as exc:
             raise UserError(str(exc)) from None
+    import json
+
+    from benchmarks.plots import orpo_losses
+
+    saved = json.loads((settings.out / "orpo_report.json").read_text())
+    curve = orpo_losses(saved, settings.out / "orpo_loss.png")  # the learning curve
     for line in report.lines():
         typer.echo(line)
+    typer.echo(f"learning curve: {curve}")
 
 
 def register(cli: CLI) -> None:

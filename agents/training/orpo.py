@@ -488,7 +488,12 @@ class MeasuredRun:
             {"premise": p.key, "before": round(b, 5), "after": round(a, 5)}
             for p, b, a in zip(self.held, self.held_before, self.held_after, strict=True)
         ]
-        path.write_text(json.dumps({**report, "config": config, "heldout": per_pair}, indent=2))
+        losses = [round(x, 5) for x in self.losses]  # per step: the learning curve
+        path.write_text(
+            json.dumps(
+                {**report, "config": config, "heldout": per_pair, "losses": losses}, indent=2
+            )
+        )
 
 
 def measured_training(
