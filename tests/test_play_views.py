@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import re
+from pathlib import Path
 
 import pyspiel
 import pytest
@@ -142,21 +143,19 @@ def test_a_bots_reasoning_is_not_shown_to_a_human_in_a_hidden_information_game()
     assert "thinking:" in "\n".join(out)
 
 
-def test_trees_with_no_search_bot_is_an_error_and_a_mix_says_who(tmp_path: object) -> None:
-    from pathlib import Path
-
+def test_trees_with_no_search_bot_is_an_error_and_a_mix_says_who(tmp_path: Path) -> None:
     game = pyspiel.load_game("tic_tac_toe")
     seats = [Seat("human"), Seat("random", make_bot(game, "random", seed=0))]
     with pytest.raises(GameError, match="--trees: no bot here builds a search tree"):
-        PlaySession(game, seats, lambda _: None, lambda _: None, tree_dir=Path(str(tmp_path)))
+        PlaySession(game, seats, lambda _: None, lambda _: None, tree_dir=tmp_path)
     out: list[str] = []
     mixed = [
         Seat("random", make_bot(game, "random", seed=0)),
         Seat("mcts:sims=20", make_bot(game, "mcts:sims=20", seed=0)),
     ]
-    PlaySession(game, mixed, lambda _: None, out.append, tree_dir=Path(str(tmp_path))).run()
+    PlaySession(game, mixed, lambda _: None, out.append, tree_dir=tmp_path).run()
     assert "--trees: player 0 [random] builds no search tree" in "\n".join(out)
-    assert list(Path(str(tmp_path)).glob("move*-p1.json"))
+    assert list(tmp_path.glob("move*-p1.json"))
 
 
 def test_bots_against_bots_print_a_table_with_intervals(capsys: pytest.CaptureFixture[str]) -> None:
@@ -207,3 +206,21 @@ def test_the_end_of_a_hidden_information_game_shows_only_what_the_seat_knows() -
     assert result.returns is not None
     end = "\n".join(out).split("-- game over --", 1)[1]
     assert "your card: " in end and "Cards (public" not in end and "[Private:" not in end
+
+
+def test_play_with_trees_writes_the_trees_page(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run(
+        [sys.executable, "-c", "from agents.cli import main; main()", "play", "tic_tac_toe",
+         "--opponent", "mcts:sims=30", "--trees", str(tmp_path / "trees")],
+        input="1\nquit\n", capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    page = tmp_path / "trees" / "report.html"
+    assert f"search trees: {page}" in proc.stdout
+    assert page.read_text().count('<button class="node') > 5

@@ -162,3 +162,13 @@ def test_bench_game_logs_get_a_table_per_bot_or_pairing(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="not a game log"):
         (tmp_path / "other.jsonl").write_text('{"x": 1}\n')
         run_data(tmp_path / "other.jsonl")
+
+
+def test_benches_write_their_games_page(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["bench", "hanabi", "--games", "2", "-o", str(tmp_path), "--json"])
+    capsys.readouterr()
+    assert "hanabi_rules" in (tmp_path / "hanabi_games.html").read_text()
+    main(["bench", "werewolf", "--agents", "rule,random", "--games", "1", "--speed-seconds",
+          "0", "-o", str(tmp_path / "ww.jsonl"), "--json"])  # fmt: skip
+    capsys.readouterr()
+    assert "rule vs random" in (tmp_path / "ww.html").read_text()

@@ -94,7 +94,10 @@ def bench_hanabi(
     cfg = settings.config()
     say = (lambda _: None) if settings.as_json else status_line
     summary = summarize(cfg, run(cfg, say, settings.executor, settings.workers))
-    paths = write_reports(summary, settings.out)
+    from benchmarks.hanabi import log_path
+    from benchmarks.report import write_report
+
+    paths = [*write_reports(summary, settings.out), write_report(log_path(cfg))]  # + its page
     if settings.as_json:
         typer.echo(json.dumps(summary, indent=2))
     else:

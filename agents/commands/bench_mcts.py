@@ -118,7 +118,10 @@ def bench_mcts(
 
     say = (lambda _: None) if settings.as_json else status_line
     result = run(settings.config(), Progress(say), executor=settings.executor)
+    from benchmarks.report import write_report
+
     paths = write_reports(result, settings.out)
+    paths.append(write_report(settings.out / "mcts_speed.games.jsonl"))  # the games' page
     if settings.as_json:
         slim = {**result, "speed": {k: v for k, v in result["speed"].items() if k != "samples"}}
         typer.echo(json.dumps(slim, indent=2))

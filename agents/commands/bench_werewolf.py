@@ -161,7 +161,9 @@ def bench_werewolf(
 
         result = run(cfg, progress, executor=settings.executor)
     summary: dict[str, Any] = summarize(cfg, result)
-    paths = write_reports(cfg, summary)
+    from benchmarks.report import write_report
+
+    paths = [*write_reports(cfg, summary), write_report(Path(cfg.output))]  # + the games' page
     if settings.as_json:
         typer.echo(json.dumps(summary, indent=2))
     else:

@@ -179,6 +179,10 @@ def play(
         # typer turns Ctrl-C into a return value that the root CLI ignores; end here instead.
         print("\ninterrupted: game abandoned", file=sys.stderr, flush=True)
         sys.exit(130)
+    if settings.trees is not None and any(settings.trees.glob("move*.json")):
+        from benchmarks.report import write_report
+
+        _write(f"search trees: {write_report(settings.trees)}")  # click through them
     if result.returns is None:
         raise typer.Exit(0)
 
