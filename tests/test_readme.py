@@ -33,7 +33,7 @@ RUN = {
     "agents models": "local",
     "agents solve --task game24 --agent rafa --model oracle --limit 10": "10/10 solved",
     "printf 'x(1,1)\\nundo\\n5\\nquit\\n' | agents play tic_tac_toe": "",
-    "agents play tic_tac_toe --bots mcts:sims=200,random --games 20": "20 games, seats rotated",
+    "agents play tic_tac_toe --bots random,mcts:sims=200 --games 20": "20 games, seats rotated",
 }
 # Why the others only parse here (the reason a test cannot run them in CI).
 KEY = "needs an API key"
