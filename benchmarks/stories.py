@@ -392,7 +392,7 @@ def _config_dict(c: StoryConfig) -> dict[str, Any]:
 
 
 def write_bench(bench: StoryBench, out: str | Path) -> list[Path]:
-    """OUT.json (everything, stories included) and OUT.md (the summary and the stories)."""
+    """OUT.json (everything, stories included), OUT.md (the summary and the stories), OUT.png."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     md = [

@@ -273,8 +273,9 @@ def test_bench_stories_runs_search_plain_and_an_orpo_round_on_a_tiny_model(
     mined = [json.loads(x) for x in (tmp_path / "work" / "pairs.jsonl").read_text().splitlines()]
     assert len(mined) == bench.pairs and {m["premise"] for m in mined} <= {"a dog", "a map", "red"}
     assert len({(m["prompt"], m["chosen"], m["rejected"]) for m in mined}) == len(mined)
-    json_path, md_path = write_bench(bench, tmp_path / "out" / "stories")
+    json_path, md_path, png_path = write_bench(bench, tmp_path / "out" / "stories")
     assert "win rate" in md_path.read_text() and json.loads(json_path.read_text())["comparisons"]
+    assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     cached = sorted((tmp_path / "work" / "search").glob("*.json"))
     assert len(cached) == 2  # a rerun reads these instead of searching again
 
