@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import random
 import statistics
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.protocol import HANABI
 from foundation.jsonl import read_rows
 from foundation.runs import RunLog, run_units
 
@@ -39,7 +39,8 @@ REFERENCES_2P: list[tuple[str, str]] = [
 class HanabiBench:
     bots: tuple[str, ...]
     games: int
-    seed: int = 0
+    seed: int = HANABI.evaluation.start
+    """The first deck; by default the first evaluation seed (`benchmarks.protocol`)."""
     players: int = 2
     out: str = "benchmarks/results"
     partner: str | None = None
@@ -78,24 +79,16 @@ def code_version() -> str:
     return h.hexdigest()[:12]
 
 
-def deck_order(seed: int, counts: list[int]) -> list[int]:
-    """A uniformly shuffled deck: dealing it in order is OpenSpiel's chance model."""
-    deck = [card for card, k in enumerate(counts) for _ in range(k)]
-    random.Random(seed).shuffle(deck)
-    return deck
-
-
 def play_game(spec: str, players: int, seed: int, partner: str | None = None) -> GameRecord:
     """One game on the deck of `seed`: `spec` in every seat, or in seat 0 beside `partner`."""
     from games.bots import make_bot
-    from games.hanabi.game import HanabiConfig, copies
+    from games.hanabi.game import HanabiConfig, deck_order
 
     cfg = HanabiConfig(players=players)
     game = cfg.load()
     specs = [spec] + [partner or spec] * (players - 1)
     bots = [make_bot(game, s, seed=seed * 16 + p) for p, s in enumerate(specs)]
-    counts = [copies(c % cfg.ranks, cfg.ranks) for c in range(cfg.colors * cfg.ranks)]
-    deck = deck_order(seed, counts)
+    deck = deck_order(seed, cfg)
     state = game.new_initial_state()
     drawn = moves = 0
     thinking = 0.0
@@ -209,7 +202,8 @@ def summarize(cfg: HanabiBench, records: list[GameRecord]) -> dict[str, object]:
         diffs = [r.score - base_scores[r.seed] for r in by_bot[spec]]
         mean, se = _mean_se(diffs)
         paired[spec] = {"vs": base, "games": len(diffs), "mean_diff": mean, "se": se}
-    return {"config": asdict(cfg), "bots": bots, "paired": paired}
+    protocol = protocol_line(cfg.seed, cfg.games)
+    return {"config": asdict(cfg), "protocol": protocol, "bots": bots, "paired": paired}
 
 
 def markdown(summary: dict[str, object]) -> str:
@@ -222,6 +216,8 @@ def markdown(summary: dict[str, object]) -> str:
         + (
             f", seat 0 = bot, other seats = `{cfg['partner']}`" if cfg["partner"] else ", self-play"
         ),
+        "",
+        str(summary.get("protocol", "")),
         "",
         "| bot | games | mean ± SE | 25s | zeros | s/move | illegal | deviations/game |",
         "|---|---|---|---|---|---|---|---|",
@@ -242,6 +238,19 @@ def markdown(summary: dict[str, object]) -> str:
         lines += ["", "Published 2-player means (ALGORITHMS.md; some unverified):", ""]
         lines += [f"- {name}: {score}" for name, score in REFERENCES_2P]
     return "\n".join(lines) + "\n"
+
+
+def protocol_line(seed: int, games: int) -> str:
+    """Which split of `benchmarks.protocol.HANABI` the decks seed..seed+games-1 are in."""
+    split = HANABI.which(range(seed, seed + games))
+    if split == "evaluation":
+        return HANABI.describe()
+    if split == "tuning":
+        return (
+            "Tuning seeds: for choosing configurations, not for reporting gains "
+            f"(evaluation seeds are {HANABI.evaluation.start}..{HANABI.evaluation.stop - 1})."
+        )
+    return "Seeds outside the protocol's tuning and evaluation ranges (benchmarks/protocol.py)."
 
 
 def write_reports(summary: dict[str, object], out: Path) -> list[Path]:

@@ -1,17 +1,20 @@
-"""MDS/MMDS against its blueprint in Hanabi: seat 0 plays the search bot and the partner
-the blueprint (`--seats 0`, single-agent search), or the search bot plays every seat
-(`--seats all`; each searcher assumes the others follow the blueprint); every seed is also
-played by the blueprint in both seats, on the same deck (paired). Resumable: one JSON
-line per game in benchmarks/results/hanabi_mds_games.jsonl, with the sha256 of
-games/hanabi/rules.py the process imported (the comparison is pinned to it). `--report`
-writes hanabi_mds.{json,md}. Shards (`--shard i/n`) may run at once: each appends whole
-lines.
+"""Search bots (MDS, MMDS, SPARTA) against their blueprint in Hanabi, on paired decks.
+
+Seat 0 plays the search bot and the partner the blueprint (`--seats 0`, single-agent
+search), or the search bot plays every seat (`--seats all`; each searcher assumes the
+others follow the blueprint); every seed is also played by the blueprint in both seats,
+on the same deck (paired). Seeds follow the protocol of `benchmarks.protocol.HANABI`:
+evaluation seeds by default, `--tuning` for choosing configurations; `--seed` is the
+offset within the split. Resumable: one JSON line per game in
+benchmarks/results/hanabi_mds_games.jsonl, with the blueprint's hash (the sha256 of
+games/hanabi/rules.py, and of the weights for a learned blueprint) the process played
+with. `--report` writes hanabi_mds.{json,md} from the evaluation games of the current
+blueprints only. Shards (`--shard i/n`) may run at once: each appends whole lines.
 
     S=mds:eta=10,rollouts=160,keep=1,screen=2,floor=0.1,threshold=0.5,z=2
     python -m benchmarks.hanabi_mds --spec $S --seats all --games 500 --shard 0/2 &
     python -m benchmarks.hanabi_mds --spec $S --seats all --games 500 --shard 1/2
     python -m benchmarks.hanabi_mds --report
-    python -m benchmarks.hanabi_mds --selfplay hanabi_learned --games 200
 """
 
 from __future__ import annotations
@@ -26,24 +29,43 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.hanabi import play_game
+from benchmarks.protocol import HANABI, SplitName
 from foundation.jsonl import read_rows
 from foundation.runs import RunLog, run_units
 
 LOG = Path("benchmarks/results/hanabi_mds_games.jsonl")
+Z95 = 1.959964
+"""The normal quantile of a two-sided 95% interval (every row has >= 100 paired games)."""
 
 NOTES = """Notes. Paired: the same seed deals the same deck to the blueprint pair and to the
-search pair, so games without a deviation score the same. Seats: 0 = only seat 0 searches
-(the partner is the blueprint), all = every seat searches. s/move is the search bot's
-thinking time per searched move, measured on the shared 2-core machine while other jobs
-ran (two to five processes at once), so it overstates the cost of one search alone.
-A group is one version of games/hanabi/rules.py (its sha256 prefix): the blueprint changed
-between runs, and each process plays with the version it imported."""
+search pair, so games without a deviation score the same; the interval is mean ± 1.96 SE of
+the per-deck differences. Seats: 0 = only seat 0 searches (the partner is the blueprint),
+all = every seat searches. s/move is the search bot's thinking time per searched move
+(two games at once on the 2-core machine, one per core). Equal time: the search rows
+share a rollout budget per move, so their s/move is the measure of equal time. A group is
+one blueprint: its spec and the sha256 prefix of its code (and weights); rows played with
+an older blueprint are left out."""
 
 
-def rules_sha() -> str:
+def _sha(*paths: Path) -> str:
+    h = hashlib.sha256()
+    for path in paths:
+        h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def blueprint_sha(partner: str) -> str:
+    """The blueprint's fingerprint: games/hanabi/rules.py, plus learned.py and the
+    weights for `hanabi_learned` (its features read the rule conventions)."""
     import games.hanabi.rules as rules
 
-    return hashlib.sha256(Path(rules.__file__).read_bytes()).hexdigest()[:12]
+    if not partner.startswith("hanabi_learned"):
+        return _sha(Path(rules.__file__))
+    import games.hanabi.learned as learned
+    from games.bots import parse_spec
+
+    path = parse_spec(partner).options.get("path") or str(learned.default_path())
+    return _sha(Path(rules.__file__), Path(learned.__file__), Path(path))
 
 
 def load(path: Path = LOG) -> list[dict[str, Any]]:
@@ -51,16 +73,21 @@ def load(path: Path = LOG) -> list[dict[str, Any]]:
     return list(read_rows(path))
 
 
-def _seats(row: dict[str, object]) -> str:
-    return str(row.get("seats", "0"))  # rows from before --seats searched in seat 0
-
-
-def play(spec: str, partner: str, seeds: range, shard: int, shards: int, seats: str = "0") -> None:
+def play(
+    spec: str,
+    partner: str,
+    seeds: range,
+    shard: int,
+    shards: int,
+    seats: str = "0",
+    log_path: Path = LOG,
+) -> None:
     """Play `spec` (in seat 0, or in every seat) and the blueprint pair on each seed of the
     shard, skipping games already in the log; one fsynced line per game."""
-    sha = rules_sha()
+    sha = blueprint_sha(partner)
+    split = HANABI.which(seeds)
     log = RunLog(
-        LOG, key=lambda r: (r["bot"], r["partner"], r["seed"], r["rules"], _seats(r)),
+        log_path, key=lambda r: (r["bot"], r["partner"], r["seed"], r["blueprint"], r["seats"]),
         sort_keys=False,
     )  # fmt: skip
     units = [
@@ -73,7 +100,9 @@ def play(spec: str, partner: str, seeds: range, shard: int, shards: int, seats: 
     def game(unit: tuple[str, str, int]) -> dict[str, Any]:
         bot, where, seed = unit
         rec = play_game(bot, 2, seed, None if where == "all" else partner)
-        return {**asdict(rec), "partner": partner, "rules": sha, "seats": where}
+        return {
+            **asdict(rec), "partner": partner, "blueprint": sha, "seats": where, "split": split,
+        }  # fmt: skip
 
     def say(unit: tuple[str, str, int], row: dict[str, Any] | None) -> None:
         if row is not None:
@@ -89,76 +118,85 @@ def _mean_se(xs: list[float]) -> tuple[float, float]:
     return statistics.fmean(xs), se
 
 
-def report(out: Path = Path("benchmarks/results")) -> str:
-    rows = load()
-    groups: dict[tuple[str, str], dict[tuple[str, str], dict[int, dict[str, Any]]]] = {}
+def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One summary per (blueprint, search bot, seats) over the evaluation games played
+    with the current version of the blueprint, paired with the blueprint's games."""
+    current: dict[str, str] = {}
+    groups: dict[str, dict[tuple[str, str], dict[int, dict[str, Any]]]] = {}
     for r in rows:
-        key = (str(r["partner"]), str(r["rules"]))
-        who = (str(r["bot"]), _seats(r))
-        groups.setdefault(key, {}).setdefault(who, {})[int(r["seed"])] = r
+        if r.get("split") != "evaluation":
+            continue
+        partner = str(r["partner"])
+        if partner not in current:
+            current[partner] = blueprint_sha(partner)
+        if r["blueprint"] != current[partner]:
+            continue
+        groups.setdefault(partner, {}).setdefault((str(r["bot"]), str(r["seats"])), {})[
+            int(r["seed"])
+        ] = r
     summary = []
-    lines = ["# Hanabi MDS/MMDS vs blueprint (2 players, paired decks)"]
-    for (partner, sha), bots in groups.items():
+    for partner, bots in groups.items():
         base = bots.get((partner, "0"), {})
-        lines += ["", f"Blueprint `{partner}`, games/hanabi/rules.py sha256 {sha}…", ""]
-        lines += [
-            "| bot | seats | paired games | bot mean | blueprint mean | diff ± SE | s/move | "
-            "deviations/game | illegal |",
-            "|---|---|---|---|---|---|---|---|---|",
-        ]
         for (bot, seats), recs in bots.items():
-            if bot == partner:
-                continue
             seeds = sorted(s for s in recs if s in base)
-            if not seeds:
+            if bot == partner or not seeds:
                 continue
             diffs = [float(recs[s]["score"]) - float(base[s]["score"]) for s in seeds]
             mean, se = _mean_se(diffs)
-            ours = statistics.fmean(float(recs[s]["score"]) for s in seeds)
-            theirs = statistics.fmean(float(base[s]["score"]) for s in seeds)
-            secs = sum((float(recs[s]["seconds"]) for s in seeds), 0.0)
+            secs = math.fsum(float(recs[s]["seconds"]) for s in seeds)
             # Seat 0 alone makes about half of the moves (two players).
             moves = sum(int(recs[s]["moves"]) for s in seeds) / (1 if seats == "all" else 2)
-            devs = sum(int(recs[s]["deviations"]) for s in seeds) / len(seeds)
-            bad = sum(int(recs[s]["illegal"]) for s in seeds)
             summary.append(
                 {
                     "bot": bot,
                     "partner": partner,
                     "seats": seats,
-                    "rules_sha": sha,
+                    "blueprint_sha": current[partner],
                     "games": len(seeds),
-                    "mean": ours,
-                    "blueprint_mean": theirs,
+                    "seeds": f"{seeds[0]}..{seeds[-1]}",
+                    "mean": statistics.fmean(float(recs[s]["score"]) for s in seeds),
+                    "blueprint_mean": statistics.fmean(float(base[s]["score"]) for s in seeds),
                     "mean_diff": mean,
                     "se": se,
+                    "ci95": [mean - Z95 * se, mean + Z95 * se],
                     "seconds_per_searched_move": secs / max(moves, 1),
-                    "deviations_per_game": devs,
-                    "illegal": bad,
+                    "deviations_per_game": sum(int(recs[s]["deviations"]) for s in seeds)
+                    / len(seeds),
+                    "illegal": sum(int(recs[s]["illegal"]) for s in seeds),
                 }
             )
+    return summary
+
+
+def markdown(summary: list[dict[str, Any]]) -> str:
+    lines = ["# Hanabi search vs its blueprint (2 players, paired decks)", "", HANABI.describe()]
+    for partner in dict.fromkeys(s["partner"] for s in summary):
+        rows = [s for s in summary if s["partner"] == partner]
+        lines += ["", f"Blueprint `{partner}`, sha256 {rows[0]['blueprint_sha']}…", ""]
+        lines += [
+            "| bot | seats | paired games | bot mean | blueprint mean | diff [95% interval] | "
+            "s/move | deviations/game | illegal |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for s in rows:
+            lo, hi = s["ci95"]
             lines.append(
-                f"| `{bot}` | {seats} | {len(seeds)} | {ours:.2f} | {theirs:.2f} | {mean:+.2f} ± {se:.2f} | "
-                f"{secs / max(moves, 1):.2f} | {devs:.2f} | {bad} |"
+                f"| `{s['bot']}` | {s['seats']} | {s['games']} | {s['mean']:.2f} | "
+                f"{s['blueprint_mean']:.2f} | {s['mean_diff']:+.2f} [{lo:+.2f}, {hi:+.2f}] | "
+                f"{s['seconds_per_searched_move']:.2f} | {s['deviations_per_game']:.2f} | "
+                f"{s['illegal']} |"
             )
     lines += ["", NOTES]
-    text = "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n"
+
+
+def report(out: Path = Path("benchmarks/results"), log_path: Path = LOG) -> str:
+    summary = summarize(load(log_path))
+    text = markdown(summary)
     out.mkdir(parents=True, exist_ok=True)
     (out / "hanabi_mds.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "hanabi_mds.md").write_text(text)
     return text
-
-
-def selfplay(spec: str, games: int, seed: int = 0) -> str:
-    """Mean ± SE of `spec` in both seats over `games` decks (seeds from `seed`)."""
-    recs = [play_game(spec, 2, s) for s in range(seed, seed + games)]
-    mean, se = _mean_se([r.score for r in recs])
-    zeros = sum(r.score == 0 for r in recs)
-    illegal = sum(r.illegal for r in recs)
-    return (
-        f"{spec}: {games} self-play games (seeds {seed}..{seed + games - 1}, rules.py "
-        f"{rules_sha()}): mean {mean:.2f} ± {se:.2f}, zeros {zeros}, illegal {illegal}"
-    )
 
 
 def main() -> None:
@@ -169,22 +207,20 @@ def main() -> None:
         "--seats", choices=("0", "all"), default="0", help="0: seat 0 searches; all: every seat"
     )
     ap.add_argument("--games", type=int, default=100)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="offset of the first seed in the split")
+    ap.add_argument("--tuning", action="store_true", help="tuning seeds (default: evaluation)")
     ap.add_argument("--shard", default="0/1", help="i/n: play the seeds with seed %% n == i")
     ap.add_argument("--report", action="store_true")
-    ap.add_argument("--selfplay", default=None, help="only play SPEC in both seats")
     args = ap.parse_args()
-    if args.selfplay:
-        print(selfplay(args.selfplay, args.games, args.seed))
-        return
     if args.report:
         print(report(), end="")
         return
+    split: SplitName = "tuning" if args.tuning else "evaluation"
+    seeds = HANABI.seeds(split, args.games, args.seed)
+    print(f"{split} seeds {seeds.start}..{seeds.stop - 1} ({HANABI.describe()})", flush=True)
     shard, shards = (int(x) for x in args.shard.split("/"))
     for spec in args.spec:
-        play(
-            spec, args.partner, range(args.seed, args.seed + args.games), shard, shards, args.seats
-        )
+        play(spec, args.partner, seeds, shard, shards, args.seats)
 
 
 if __name__ == "__main__":

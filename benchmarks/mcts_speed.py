@@ -489,6 +489,16 @@ def markdown(result: dict[str, Any]) -> str:
     ]
     if cfg.get("note"):
         lines += ["", str(cfg["note"])]
+    from benchmarks.protocol import MCTS
+
+    split = MCTS.which(range(int(seed), int(seed) + 1))
+    lines += [
+        "",
+        MCTS.describe()
+        if split == "evaluation"
+        else f"Seed {seed} is a {split or 'non-protocol'} seed: the evaluation seed is "
+        f"{MCTS.evaluation.start} (benchmarks/protocol.py).",
+    ]
     lines += ["", "## Checks (the speed and strength targets)", ""]
     for name, ok in result["checks"].items():
         lines.append(f"- {'PASS' if ok else 'FAIL'}: {name}")

@@ -284,6 +284,8 @@ def load_premises(
 
 TRAIN_PREMISES = load_premises()
 """Premises the outer loop mines ORPO pairs from; disjoint from the evaluation `PREMISES`."""
+if set(TRAIN_PREMISES) & set(PREMISES):
+    raise RuntimeError("story_premises.txt repeats an evaluation premise (benchmarks.protocol)")
 
 BENCH_STORY = StoryConfig(steps=5, simulations=4, samples=3, max_tokens=32, judge=False)
 """The story search the embedded-model benchmark runs: SmolLM2-135M answered "no" to the
@@ -401,6 +403,9 @@ def write_bench(bench: StoryBench, out: str | Path) -> list[Path]:
         f"![Judge win rates and surprisal]({out.name}.png)",
         "",
     ]
+    from benchmarks.protocol import STORIES
+
+    md += [STORIES, ""]
     md += [f"- {line}" for line in bench.lines()]
     md += [
         "",

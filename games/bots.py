@@ -3,7 +3,8 @@
 A spec is a kind and options: `random`, `mcts:sims=800`, `mcts:seconds=1,c=1.4`,
 `openspiel_mcts:sims=800` (OpenSpiel's Python MCTS), `cpp_mcts:sims=800`
 (`pyspiel.MCTSBot`), `cfr:iters=300`, `llm:MODELSPEC` (e.g. `llm:local:smollm2`),
-`hanabi_rules` and `mds:eta=5,rollouts=200` (Hanabi only, games/hanabi/bots.py), `rule`
+`hanabi_rules`, `mds:eta=5,rollouts=200` and `sparta:rollouts=200` (Hanabi only,
+games/hanabi/bots.py), `rule`
 and `react:MODELSPEC` (Werewolf only, games/werewolf/bots.py); on werewolf,
 `cfr:policy=FILE` plays a solved LSPO latent policy (games/werewolf/latent.py) and
 `lspo:run=DIR` is the LSPO language agent (games/werewolf/lspo_bot.py).
@@ -38,10 +39,14 @@ KINDS: dict[str, str] = {
     "react": "Werewolf ReAct language agent: react:MODELSPEC (werewolf only)",
     "lspo": "Werewolf LSPO language agent: run=DIR (an `agents train lspo` run), iteration=N, "
     "or policy=FILE,model=SPEC; candidates=N, temperature=T (werewolf only)",
-    "hanabi_learned": "Hanabi MLP trained to imitate hanabi_rules: path=FILE (hanabi only)",
+    "hanabi_learned": "Hanabi learned blueprint, an imitation MLP or a distilled rules+gain "
+    "model: path=FILE, margin=M (distilled only; hanabi only)",
     "mds": "Hanabi mirror-descent search: blueprint=hanabi_rules|hanabi_learned, model=FILE, "
     "eta=E, alpha=A (MMDS), magnet=uniform|blueprint, rollouts=N, seconds=S, floor=F, "
     "threshold=T, z=Z, select=argmax|sample, keep=K, screen=W, workers=P",
+    "sparta": "Hanabi SPARTA single-agent search (greedy over the same rollouts, deviating "
+    "past a threshold): rollouts=N, seconds=S, threshold=T (default 0.05), z=Z, keep=K, "
+    "screen=W, workers=P, blueprint=..., model=FILE",
 }
 WEREWOLF_KINDS = ("rule", "react", "lspo")
 """The kinds `games.werewolf.bots.make_werewolf_bot` makes (werewolf only)."""
@@ -121,7 +126,7 @@ def make_bot(game: pyspiel.Game, spec: str, seed: int = 0) -> pyspiel.Bot:
         from games.cfr import CFRBot, CFRBotConfig
 
         return CFRBot(game, spec_config(parsed, CFRBotConfig).iters, seed)
-    if kind in ("hanabi_rules", "hanabi_learned", "mds"):
+    if kind in ("hanabi_rules", "hanabi_learned", "mds", "sparta"):
         from games.hanabi.bots import make_hanabi_bot
 
         return make_hanabi_bot(game, parsed, seed)

@@ -10,9 +10,12 @@ player to the end, and return the mirror-descent update of the blueprint's polic
 
 with rho a magnet (uniform, or the blueprint itself). One step from the blueprint, the
 MMDS argmax is the MDS argmax (uniform magnet) or that of MDS with eta/(1 + eta·alpha)
-(blueprint magnet); the policies differ, which matters with `select="sample"`. `mmd_update` is the same step as a
-pure function of (pi, q); iterated over every information state of a two-player zero-sum
-game it is magnetic mirror descent (MMD), see games/mmd.py.
+(blueprint magnet); the policies differ, which matters with `select="sample"`.
+`mmd_update` is the same step as a pure function of (pi, q); iterated over every
+information state of a two-player zero-sum game it is magnetic mirror descent (MMD), see
+games/mmd.py. eta = infinity is policy iteration, the greedy step over every legal
+action: with a deviation threshold that is SPARTA's single-agent search (Lerer et al.,
+2020), the baseline the update-equivalence paper compares against.
 
 Game-agnostic: the game enters through two functions, `sample_world(rng)` and
 `rollout(world, action, rng)`; nothing here imports a game library.
@@ -63,6 +66,8 @@ def mmd_update(
     actions = list(prior)
     if not actions:
         raise NoActionsError("mmd_update needs at least one action")
+    if math.isinf(eta):
+        return policy_iteration(actions, q, alpha, magnet)
     uniform = 1.0 / len(actions)
     rho = {a: uniform for a in actions} if magnet is None else magnet
     logits: dict[A, float] = {}
@@ -88,6 +93,28 @@ def mmd_update(
     return {a: weights.get(a, 0.0) / total for a in actions}
 
 
+def policy_iteration(
+    actions: Sequence[A],
+    q: Mapping[A, float],
+    alpha: float = 0.0,
+    magnet: Mapping[A, float] | None = None,
+) -> dict[A, float]:
+    """The eta -> infinity limit of `mmd_update`: the policy-iteration step SPARTA takes
+    (Lerer et al., 2020; the update-equivalence paper reads SPARTA this way). The prior
+    drops out: uniform over the actions of highest q. With a magnet (alpha > 0) the
+    limit is rho(a) · exp(q(a) / alpha), normalised (rho uniform when None)."""
+    top = max(q[a] for a in actions)
+    if alpha > 0:
+        rho = magnet if magnet is not None else dict.fromkeys(actions, 1.0)
+        weights = {a: rho.get(a, 0.0) * math.exp((q[a] - top) / alpha) for a in actions}
+    else:
+        weights = {a: 1.0 if q[a] == top else 0.0 for a in actions}
+    total = sum(weights.values())
+    if total <= 0:
+        raise InvalidConfigError("policy_iteration: the magnet gives every action zero")
+    return {a: w / total for a, w in weights.items()}
+
+
 @dataclass(frozen=True)
 class MDSConfig:
     """Options of `mirror_descent_search`. Budget: `rollouts` (total, over all actions)
@@ -95,7 +122,8 @@ class MDSConfig:
     error, not "play the blueprint": ask for the blueprint itself for that."""
 
     eta: float = 1.0
-    """Step size; 0 returns the blueprint's policy."""
+    """Step size; 0 returns the blueprint's policy, infinity is policy iteration (the
+    greedy step over every legal action, SPARTA's update; `policy_iteration`)."""
     alpha: float = 0.0
     """Magnet strength (0: MDS; > 0: MMDS)."""
     magnet: Literal["uniform", "blueprint"] = "uniform"

@@ -4,6 +4,7 @@ keep their meaning."""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -15,9 +16,9 @@ import pytest
 from games.bots import KINDS, CppMCTSConfig, OpenSpielMCTSConfig, make_bot, parse_spec
 from games.cfr import CFRBotConfig
 from games.errors import BotSpecError
-from games.hanabi.bots import MDS_OPTIONS, LearnedBotConfig
+from games.hanabi.bots import MDS_OPTIONS, SPARTA_OPTIONS, LearnedBotConfig
 from games.hanabi.game import HanabiConfig
-from games.hanabi.mds_bot import MDSBot, MDSBotConfig
+from games.hanabi.mds_bot import MDSBot, MDSBotConfig, SpartaBotConfig
 from games.search_bot import SearchBot, SearchBotConfig
 from games.spec import spec_config, spec_keys
 from search import Budget, MCTSConfig
@@ -31,6 +32,7 @@ CONFIGS = {
     "cfr": CFRBotConfig,
     "hanabi_learned": LearnedBotConfig,
     "mds": MDSBotConfig,
+    "sparta": SpartaBotConfig,
 }
 
 
@@ -84,6 +86,7 @@ def test_spec_keys_are_the_field_names() -> None:
         for key in keys:  # the help text names every key
             assert re.search(rf"\b{key}=", KINDS[kind]), (kind, key)
     assert list(MDS_OPTIONS) == list(spec_keys(MDSBotConfig, ("seed",)))
+    assert list(SPARTA_OPTIONS) == list(spec_keys(SpartaBotConfig, ("seed",)))
     cfg = spec_config(parse_spec("mds:floor=0.3"), MDSBotConfig)
     assert cfg.floor == 0.3
     with pytest.raises(BotSpecError, match=r"unknown option\(s\) prior_floor for mds; valid: eta"):
@@ -95,7 +98,7 @@ def _quoted_specs() -> set[str]:
     found: set[str] = set()
     for path in texts:
         if path.exists():
-            found |= set(re.findall(r"\b((?:mds|mcts):[\w.=,]+\w)", path.read_text()))
+            found |= set(re.findall(r"\b((?:mds|sparta|mcts):[\w.=,]+\w)", path.read_text()))
     return {s for s in found if not re.search(r"=[A-Z]\b", s)}  # not `sims=N` placeholders
 
 
@@ -104,8 +107,9 @@ def test_every_quoted_spec_still_parses() -> None:
     quoted = _quoted_specs()
     assert "mds:eta=10,rollouts=160,keep=1,screen=2,floor=0.1,threshold=0.5,z=2" in quoted
     for spec in quoted:
-        bot = make_bot(hanabi if spec.startswith("mds") else ttt, spec, seed=1)
-        assert isinstance(bot, MDSBot if spec.startswith("mds") else SearchBot), spec
+        searching = spec.startswith(("mds", "sparta"))
+        bot = make_bot(hanabi if searching else ttt, spec, seed=1)
+        assert isinstance(bot, MDSBot if searching else SearchBot), spec
 
 
 def _mds(spec: str) -> MDSConfig:
@@ -126,6 +130,15 @@ def test_mds_specs_mean_what_they_meant() -> None:
     assert (timed.rollouts, timed.seconds, timed.alpha) == (None, 2.0, 0.5)
     both = _mds("mds:seconds=2,rollouts=50")
     assert (both.rollouts, both.seconds) == (50, 2.0)
+
+
+def test_sparta_specs_are_mds_at_infinite_step_size() -> None:
+    sparta = _mds("sparta:rollouts=160")
+    assert sparta == MDSBotConfig(eta=math.inf, floor=0.0, rollouts=160, threshold=0.05, seed=4)
+    timed = _mds("sparta:seconds=1,threshold=0.1,keep=2")
+    assert (timed.rollouts, timed.seconds, timed.threshold, timed.keep) == (None, 1.0, 0.1, 2)
+    with pytest.raises(BotSpecError, match=r"unknown option\(s\) eta for sparta"):
+        make_bot(HanabiConfig().load(), "sparta:eta=5", seed=0)
 
 
 def test_mcts_specs_mean_what_they_meant() -> None:

@@ -88,6 +88,34 @@ def test_mds_searches_and_reports(monkeypatch: pytest.MonkeyPatch) -> None:
     assert f"vs blueprint {name(me, bp)} q=" in bot.thinking
 
 
+def test_sparta_rolls_out_every_action_and_deviates_only_past_its_threshold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SPARTA on a real position: every legal action gets the same worlds (no screening),
+    the blueprint's move stands when no gain clears the threshold, and an action whose
+    rollouts are rigged 30 points higher is played (its gain clears any threshold)."""
+    game, state = _midgame(1)
+    legal = state.legal_actions()
+    bp = RuleBot(game, 0).step(state)
+    bot = make_bot(game, f"sparta:rollouts={4 * len(legal)},threshold=25", seed=0)
+    assert isinstance(bot, MDSBot)
+    assert bot.step(state) == bp and bot.last is not None
+    assert set(bot.last.visits.values()) == {4} and bot.last.worlds == 4
+    assert not bot.last.deviated and bot.illegal == 0
+    target = next(a for a in reversed(legal) if a != bp)
+    real = mds_bot.rollout
+
+    def rigged(
+        world: mds_bot.World, a: int, policy: mds_bot.Policy, on_illegal: Callable[[], None]
+    ) -> float:
+        return real(world, a, policy, on_illegal) + (30.0 if a == target else 0.0)
+
+    monkeypatch.setattr(mds_bot, "rollout", rigged)
+    bot = make_bot(game, f"sparta:rollouts={4 * len(legal)},threshold=25", seed=0)
+    assert bot.step(state) == target and bot.last is not None and bot.last.deviated
+    assert bot.last.gain > 25 and bot.last.policy[target] == 1.0
+
+
 def test_illegal_blueprint_moves_in_rollouts_are_counted_and_replaced(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -138,6 +166,34 @@ def test_bench_hanabi_cli_writes_reports_and_resumes(tmp_path, capsys) -> None:
     _run(args)
     assert (tmp_path / "hanabi_games.jsonl").read_text().splitlines() == lines  # resumed
     assert "24.62" in (tmp_path / "hanabi_2p.md").read_text()
+
+
+def test_bench_hanabi_plays_evaluation_seeds_by_default_and_says_so(tmp_path, capsys) -> None:
+    from benchmarks.protocol import HANABI
+
+    args = ["bench", "hanabi", "--games", "2", "--out", str(tmp_path)]
+    _run(args)
+    err = capsys.readouterr().err
+    assert "1000000..1999999 for evaluation" in err and "tuning" in err
+    seeds = [json.loads(x)["seed"] for x in (tmp_path / "hanabi_games.jsonl").open()]
+    assert seeds == [1_000_000, 1_000_001] and all(s in HANABI.evaluation for s in seeds)
+    assert HANABI.describe() in (tmp_path / "hanabi_2p.md").read_text()
+    _run([*args, "--tuning", "--json"])
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["config"]["seed"] == 0 and summary["protocol"].startswith("Tuning seeds")
+    assert "Tuning seeds" in (tmp_path / "hanabi_2p.md").read_text()
+
+
+def test_seed_splits_are_disjoint_and_bounded() -> None:
+    from benchmarks.protocol import HANABI, Split
+
+    assert HANABI.seeds("evaluation", 3, 5) == range(1_000_005, 1_000_008)
+    assert HANABI.which(range(0, 500)) == "tuning"
+    assert HANABI.which(range(999_999, 1_000_001)) is None  # across both: not a protocol run
+    with pytest.raises(ValueError, match="run past"):
+        HANABI.seeds("tuning", 10, 999_995)
+    with pytest.raises(ValueError, match="overlap"):
+        Split("x", "deck", tuning=range(0, 10), evaluation=range(9, 20))
 
 
 def test_bench_hanabi_replays_games_when_the_bot_code_changed(tmp_path, monkeypatch) -> None:
@@ -296,3 +352,30 @@ def test_play_clue_marks_the_newest_playable_card_and_it_is_played() -> None:
     assert t.decode(action)[:2] in (("color", 1), ("rank", 1))
     apply(t, action)
     assert decide(t, 1) == t.cfg.hands + 4
+
+
+def test_search_report_pairs_evaluation_games_of_the_current_blueprint_only(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from benchmarks import hanabi_mds
+    from benchmarks.protocol import HANABI
+
+    log = tmp_path / "games.jsonl"
+    spec = "sparta:rollouts=8,keep=1"
+    hanabi_mds.play(spec, "hanabi_rules", HANABI.seeds("evaluation", 2), 0, 1, "all", log)
+    hanabi_mds.play(spec, "hanabi_rules", HANABI.seeds("tuning", 1), 0, 1, "all", log)
+    rows = hanabi_mds.load(log)
+    assert len(rows) == 6 and {r["split"] for r in rows} == {"evaluation", "tuning"}
+    hanabi_mds.play(spec, "hanabi_rules", HANABI.seeds("evaluation", 2), 0, 1, "all", log)
+    assert len(hanabi_mds.load(log)) == 6  # resumed: nothing played twice
+    [row] = hanabi_mds.summarize(rows)
+    assert (row["bot"], row["seats"], row["games"]) == (spec, "all", 2)
+    by = {(r["bot"], r["seed"]): float(r["score"]) for r in rows}
+    diffs = [by[(spec, s)] - by[("hanabi_rules", s)] for s in HANABI.seeds("evaluation", 2)]
+    assert row["mean_diff"] == pytest.approx(sum(diffs) / 2)
+    lo, hi = row["ci95"]
+    assert lo <= row["mean_diff"] <= hi
+    text = hanabi_mds.markdown([row])
+    assert HANABI.describe() in text and f"`{spec}` | all | 2 |" in text
+    monkeypatch.setattr(hanabi_mds, "blueprint_sha", lambda partner: "a-newer-blueprint")
+    assert hanabi_mds.summarize(rows) == []  # games of an older blueprint are left out

@@ -264,3 +264,35 @@ def test_the_gain_is_judged_on_the_worlds_after_screening() -> None:
         assert res.q["fade"] - res.q["hold"] == pytest.approx(0.5)
         assert res.action == expected
     assert res.gain == pytest.approx(0.1)
+
+
+def test_eta_infinity_is_the_limit_of_the_update_and_ignores_the_prior() -> None:
+    """Policy iteration (SPARTA's step) is what mmd_update tends to as eta grows, with and
+    without a magnet; it moves even a one-hot blueprint, which no finite eta does."""
+    prior = {"a": 0.98, "b": 0.01, "c": 0.01}
+    q = {"a": 0.2, "b": 0.9, "c": 0.5}
+    greedy = mmd_update(prior, q, math.inf)
+    assert greedy == {"a": 0.0, "b": 1.0, "c": 0.0}
+    assert mmd_update(prior, q, 1e4) == pytest.approx(greedy, abs=1e-9)
+    tie = mmd_update(prior, {"a": 1.0, "b": 1.0, "c": 0.0}, math.inf)
+    assert tie == pytest.approx({"a": 0.5, "b": 0.5, "c": 0.0})
+    for magnet in (None, {"a": 0.5, "b": 0.2, "c": 0.3}):
+        limit = mmd_update(prior, q, math.inf, 0.4, magnet)
+        assert mmd_update(prior, q, 1e7, 0.4, magnet) == pytest.approx(limit, abs=1e-5)
+    onehot = {"bet": 0.0, "check": 1.0, "fold": 0.0}
+    res = mirror_descent_search(
+        MDSConfig(eta=math.inf, rollouts=9), onehot, cycling_worlds("heads"), rollout
+    )
+    assert res.action == "bet" and res.policy["bet"] == 1.0 and res.deviated
+
+
+def test_policy_iteration_deviates_only_past_the_threshold() -> None:
+    """SPARTA's rule: argmax q, but the blueprint's action unless the paired gain of the
+    argmax over it exceeds the threshold (here bet - check = 0.5 over heads, heads, tails)."""
+    worlds = ("heads", "heads", "tails")
+    onehot = {"bet": 0.0, "check": 1.0, "fold": 0.0}
+    for threshold, expected in ((0.6, "check"), (0.4, "bet")):
+        cfg = MDSConfig(eta=math.inf, rollouts=9, threshold=threshold)
+        res = mirror_descent_search(cfg, onehot, cycling_worlds(*worlds), rollout)
+        assert res.action == expected
+        assert res.gain == pytest.approx(0.5 if expected == "bet" else 0.0)

@@ -25,7 +25,9 @@ class BenchHanabiSettings(CommandSettings):
 
     bot: tuple[str, ...] = ("hanabi_rules",)
     games: Count = 100
-    seed: int = 0
+    seed: int | None = None
+    """The first deck; None: the first evaluation seed, or the first tuning seed."""
+    tuning: bool = False
     players: int = 2
     partner: str | None = None
     out: Path = Path("benchmarks/results")
@@ -51,10 +53,13 @@ class BenchHanabiSettings(CommandSettings):
     def config(self) -> HanabiBench:
         from benchmarks.hanabi import HanabiBench
 
+        from benchmarks.protocol import HANABI
+
+        first = (HANABI.tuning if self.tuning else HANABI.evaluation).start
         return HanabiBench(
             bots=tuple(dict.fromkeys(self.bot)),
             games=self.games,
-            seed=self.seed,
+            seed=first if self.seed is None else self.seed,
             players=self.players,
             out=str(self.out),
             partner=self.partner,
@@ -69,7 +74,16 @@ def bench_hanabi(
         "hanabi_rules, mds:eta=5,rollouts=200, mds:seconds=2,alpha=0.5 (MMDS), random.",
     ),
     games: int = typer.Option(100, help="Games per bot (seeds SEED..SEED+N-1)."),
-    seed: int = typer.Option(0, help="First deck seed."),
+    seed: int | None = typer.Option(
+        None,
+        help="First deck seed (default: the first evaluation seed, 1000000; with --tuning, 0).",
+    ),
+    tuning: bool = typer.Option(
+        False,
+        "--tuning",
+        help="Play tuning seeds (0..999999): choose configurations there, report gains on "
+        "the evaluation seeds (1000000..1999999, the default).",
+    ),
     players: int = typer.Option(2, help="Players, 2-5."),
     partner: str | None = typer.Option(
         None, help="Seat 0 plays --bot, the other seats this spec (default: self-play)."
@@ -86,13 +100,17 @@ def bench_hanabi(
     """Mean score ± SE, share of 25s, histogram and seconds per move for each bot; writes
     hanabi_<P>p.{json,md,png} and appends games to hanabi_games.jsonl (resumable)."""
     settings = BenchHanabiSettings(
-        bot=tuple(bot), games=games, seed=seed, players=players, partner=partner, out=out,
+        bot=tuple(bot), games=games, seed=seed, tuning=tuning, players=players, partner=partner,
+        out=out,
         as_json=as_json, workers=workers, executor=executor,
     )  # fmt: skip
     from benchmarks.hanabi import markdown, run, summarize, write_reports
 
     cfg = settings.config()
     say = (lambda _: None) if settings.as_json else status_line
+    from benchmarks.hanabi import protocol_line
+
+    say(protocol_line(cfg.seed, cfg.games))
     summary = summarize(cfg, run(cfg, say, settings.executor, settings.workers))
     from benchmarks.hanabi import log_path
     from benchmarks.report import write_report

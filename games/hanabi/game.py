@@ -117,6 +117,17 @@ def copies(rank: int, ranks: int) -> int:
     return 1 if rank == ranks - 1 else 2
 
 
+def deck_order(seed: int, cfg: HanabiConfig) -> list[int]:
+    """Deck `seed`: a uniformly shuffled deck; dealing it in order is OpenSpiel's chance
+    model, so every bot that plays seed s sees the same cards (paired comparisons)."""
+    import random
+
+    counts = [copies(c % cfg.ranks, cfg.ranks) for c in range(cfg.colors * cfg.ranks)]
+    deck = [card for card, k in enumerate(counts) for _ in range(k)]
+    random.Random(seed).shuffle(deck)
+    return deck
+
+
 @functools.cache
 def _full_deck(colors: int, ranks: int) -> tuple[int, ...]:
     return tuple(copies(c % ranks, ranks) for c in range(colors * ranks))

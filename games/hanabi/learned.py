@@ -25,6 +25,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pyspiel
@@ -218,11 +219,40 @@ class LearnedPolicy:
         return int(torch.argmax(self.logits(tracker, state, player)).item())
 
 
+class Blueprint(Protocol):
+    """A learned blueprint: an imitation `LearnedPolicy` or a distilled policy
+    (games/hanabi/distill.py); both are `Policy` callables for MDS's rollouts."""
+
+    def __call__(self, tracker: Tracker, state: pyspiel.State, player: int) -> int: ...
+
+    def check(self, game: pyspiel.Game) -> None: ...
+
+
+def load_policy(path: str | os.PathLike[str], margin: float | None = None) -> Blueprint:
+    """The model in `path`: a distilled policy (its file says `kind`), with `margin`
+    overriding its saved deviation margin, or an imitation policy (no margin)."""
+    from games.hanabi.distill import KIND, DistilledPolicy
+
+    p = Path(path)
+    try:
+        blob = torch.load(p, map_location="cpu", weights_only=False) if p.is_file() else None
+    except Exception:  # unreadable: LearnedPolicy.load says so in one line
+        blob = None
+    if isinstance(blob, dict) and blob.get("kind") == KIND:
+        try:
+            return DistilledPolicy(blob, margin)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise LearnedModelError(f"cannot read the distilled Hanabi model {p}: {exc}") from None
+    if margin is not None:
+        raise LearnedModelError(f"margin= goes with a distilled model, and {p} is not one")
+    return LearnedPolicy.load(p)
+
+
 class LearnedBot(Bot):
     """The learned blueprint as a `pyspiel.Bot`; an illegal choice (impossible with the
     mask, but checked) is counted in `illegal` and replaced by a seeded random legal one."""
 
-    def __init__(self, game: pyspiel.Game, policy: LearnedPolicy, seed: int = 0) -> None:
+    def __init__(self, game: pyspiel.Game, policy: Blueprint, seed: int = 0) -> None:
         super().__init__()
         policy.check(game)
         self.policy = policy

@@ -8,6 +8,8 @@ must have made it; our hand has not changed since), plus a shuffled order of the
 the unseen cards; every action is rolled out in the same worlds (paired
 estimates), all seats following the blueprint. The blueprint is the rule bot
 (`hanabi_rules`) or a learned policy (learned.py); either is also the rollout policy.
+SPARTA (`sparta:`) is the same bot with eta = infinity: the greedy action over the
+same estimates, past a deviation threshold.
 
 Rollouts are lean: one native OpenSpiel clone per rollout, integer actions, the tracker
 advanced incrementally (one `rules.apply` per move, through a tracker that caches the
@@ -18,6 +20,7 @@ the first legal action, never silently.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +53,35 @@ class MDSBotConfig(MDSConfig):
         super().__post_init__()
         if self.model is not None and self.blueprint != "hanabi_learned":
             raise InvalidConfigError("model=FILE goes with blueprint=hanabi_learned")
+
+
+@dataclass(frozen=True)
+class SpartaBotConfig:
+    """The options of a `sparta:` spec: SPARTA's single-agent search (Lerer et al., 2020)
+    on the same worlds, rollouts and blueprint as `mds:`. Every legal action is rolled out
+    in every sampled world (no screening unless `keep` is given) and the greedy action is
+    played when its paired gain over the blueprint's exceeds `threshold` (the paper's
+    delta, 0.05), else the blueprint's: mirror descent with eta = infinity
+    (`search.mirror_descent.policy_iteration`). Spec keys are the field names."""
+
+    rollouts: int | None = 200
+    seconds: float | None = None
+    threshold: float = 0.05
+    z: float = 0.0
+    keep: int | None = None
+    screen: int = 2
+    workers: int = 1
+    seed: int | None = None
+    blueprint: Literal["hanabi_rules", "hanabi_learned"] = "hanabi_rules"
+    model: str | None = None
+
+    def mds(self) -> MDSBotConfig:
+        """The same search as an MDS config (eta = infinity; the prior drops out)."""
+        return MDSBotConfig(
+            eta=math.inf, floor=0.0, rollouts=self.rollouts, seconds=self.seconds,
+            threshold=self.threshold, z=self.z, keep=self.keep, screen=self.screen,
+            workers=self.workers, seed=self.seed, blueprint=self.blueprint, model=self.model,
+        )  # fmt: skip
 
 
 MAX_TRIES = 200

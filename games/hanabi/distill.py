@@ -1,0 +1,237 @@
+"""A blueprint distilled from search: the rule bot plus a learned advantage over it.
+
+Search (SPARTA's estimates: every legal action rolled out in the same sampled worlds,
+all seats then following the rule bot) says, at a decision, how much each action gains
+over the rule bot's choice. Those estimates are noisy with a few worlds, but their mean
+is the true gain, so a network fitted to many cheap ones by least squares learns the
+expected gain of each action given what the acting player sees (`learned.features`,
+plus the rule bot's choice). The distilled policy plays the rule bot's action unless the
+network expects another legal action to gain more than `margin`: one step of policy
+iteration over the rule bot, learned, at the cost of a forward pass per move (numpy,
+no torch at play time). Search-distillation in the sense of expert iteration, with the
+rule bot as the expert's prior.
+
+Pipeline (resumable):
+
+1. Label: `python -m benchmarks.hanabi_distill label` plays rule-bot self-play on tuning
+   decks (`label_game`, `--worlds` sampled worlds per decision); chunks of games are
+   units of the run primitive, each an .npz written atomically.
+2. Train: `python -m benchmarks.hanabi_distill train` (`train` here): masked least
+   squares on the labelled gains, the last tenth of the games held out.
+3. Use: `hanabi_learned:path=FILE,margin=M` as a bot, or
+   `mds:blueprint=hanabi_learned,model=FILE` to search on top of it; the margin is chosen
+   on tuning seeds (`agents bench hanabi --tuning`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyspiel
+
+from games.hanabi.game import HanabiConfig, Tracker, deck_order
+from games.hanabi.learned import LearnedModelError, feature_size, features
+from games.hanabi.rules import apply, decide
+
+KIND = "rules+gain"
+"""The `kind` of a distilled model file (imitation models have none)."""
+
+
+def label_game(seed: int, worlds: int, players: int = 2) -> dict[str, np.ndarray]:
+    """Rule-bot self-play on deck `seed`; at every decision with a choice, the estimated
+    gain of each legal action over the rule bot's (NaN for illegal ones) from `worlds`
+    worlds in which every action is rolled out (paired)."""
+    from games.hanabi.mds_bot import MDSBot, MDSBotConfig
+
+    cfg = HanabiConfig(players=players)
+    game = cfg.load()
+    actions = game.num_distinct_actions()
+    deck = deck_order(seed, cfg)
+    state = game.new_initial_state()
+    tracker = Tracker(cfg)
+    xs: list[np.ndarray] = []
+    bps: list[int] = []
+    gains: list[np.ndarray] = []
+    drawn = 0
+    while not state.is_terminal():
+        if state.is_chance_node():
+            action = deck[drawn]
+            drawn += 1
+        else:
+            player = state.current_player()
+            legal = state.legal_actions()
+            action = decide(tracker, player)
+            if len(legal) > 1 and action in legal:
+                # eta = inf and an unreachable threshold: the estimates, never a deviation.
+                config = MDSBotConfig(
+                    eta=math.inf, floor=0.0, rollouts=worlds * len(legal), threshold=1e9
+                )
+                bot = MDSBot(game, config, seed=seed * 1000 + len(bps))
+                bot.step(state)
+                res = bot.last
+                assert res is not None and res.blueprint_action == action
+                g = np.full(actions, np.nan, dtype=np.float32)
+                for a in legal:
+                    g[a] = res.q[a] - res.q[action]
+                xs.append(features(tracker, state, player))
+                bps.append(action)
+                gains.append(g)
+        state.apply_action(action)
+        apply(tracker, action)
+    return {
+        "x": np.stack(xs).astype(np.float16),
+        "bp": np.asarray(bps, dtype=np.int16),
+        "gain": np.stack(gains),
+        "seed": np.full(len(bps), seed, dtype=np.int64),
+        "score": np.asarray([state.returns()[0]], dtype=np.float32),
+    }
+
+
+def load_data(data: Path) -> dict[str, np.ndarray]:
+    files = sorted(data.glob("chunk_*.npz"))
+    if not files:
+        raise FileNotFoundError(f"no labelled chunks in {data} (run `label` first)")
+    parts = [dict(np.load(f)) for f in files]
+    return {k: np.concatenate([p[k] for p in parts]) for k in ("x", "bp", "gain", "seed")}
+
+
+def inputs(x: np.ndarray, bp: np.ndarray, actions: int) -> np.ndarray:
+    """The network's input: the features, then the rule bot's action one-hot."""
+    onehot = np.zeros((len(bp), actions), dtype=np.float32)
+    onehot[np.arange(len(bp)), bp.astype(np.int64)] = 1.0
+    return np.concatenate([x.astype(np.float32), onehot], axis=1)
+
+
+def train(
+    data: Path,
+    out: Path,
+    epochs: int = 20,
+    hidden: int = 256,
+    layers: int = 2,
+    lr: float = 1e-3,
+    heldout: float = 0.1,
+    seed: int = 0,
+    margin: float = 0.5,
+    say: Callable[[str], None] = print,
+) -> dict[str, float]:
+    """Fit the gain network (masked least squares over the legal actions other than the
+    rule bot's); the last `heldout` share of the games is held out. Returns the held-out
+    loss of the fit and of predicting zero gain (the rule bot itself)."""
+    import torch
+
+    from games.hanabi.learned import MLP
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
+    d = load_data(data)
+    actions = d["gain"].shape[1]
+    x = torch.from_numpy(inputs(d["x"], d["bp"], actions))
+    g = torch.from_numpy(np.nan_to_num(d["gain"], nan=0.0))
+    m = ~np.isnan(d["gain"])
+    m[np.arange(len(d["bp"])), d["bp"].astype(np.int64)] = False
+    mask = torch.from_numpy(m.astype(np.float32))
+    seeds = np.unique(d["seed"])
+    cut = seeds[int(len(seeds) * (1 - heldout))] if heldout > 0 else seeds[-1] + 1
+    tr = np.flatnonzero(d["seed"] < cut)
+    va = torch.from_numpy(np.flatnonzero(d["seed"] >= cut))
+    model = MLP(x.shape[1], actions, hidden, layers)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-5)
+
+    def loss_of(idx: torch.Tensor) -> torch.Tensor:
+        err = (model(x[idx]) - g[idx]) ** 2 * mask[idx]
+        out: torch.Tensor = err.sum() / mask[idx].sum().clamp(min=1.0)
+        return out
+
+    def heldout_loss() -> float:
+        model.eval()
+        with torch.no_grad():
+            return float(loss_of(va)) if len(va) else float("nan")
+
+    zero = (
+        float(((g[va] ** 2) * mask[va]).sum() / mask[va].sum().clamp(min=1.0)) if len(va) else 0.0
+    )
+    say(f"{len(tr)} training decisions, {len(va)} held out; zero-gain held-out loss {zero:.3f}")
+    best, best_state = math.inf, None
+    for epoch in range(epochs):
+        model.train()
+        order = torch.from_numpy(np.random.default_rng(seed + epoch).permutation(tr))
+        for i in range(0, len(order), 256):
+            batch = order[i : i + 256]
+            loss = loss_of(batch)
+            opt.zero_grad()
+            torch.autograd.backward(loss)
+            opt.step()
+        val = heldout_loss()
+        say(f"epoch {epoch + 1}: held-out loss {val:.4f} (zero gain {zero:.4f})")
+        if val < best or best_state is None:
+            best, best_state = val, {k: v.clone() for k, v in model.state_dict().items()}
+    assert best_state is not None
+    model.load_state_dict(best_state)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    torch.save(
+        {
+            "kind": KIND, "state_dict": model.state_dict(), "inputs": int(x.shape[1]),
+            "actions": actions, "hidden": hidden, "layers": layers, "margin": margin,
+            "decisions": len(d["bp"]), "games": len(seeds),
+            "heldout_loss": best, "zero_loss": zero,
+        },
+        tmp,
+    )  # fmt: skip
+    os.replace(tmp, out)
+    say(f"saved {out}: held-out loss {best:.4f} vs {zero:.4f} for the rule bot's zero gain")
+    return {"heldout_loss": best, "zero_loss": zero}
+
+
+class DistilledPolicy:
+    """The rule bot plus the gain network: `policy(tracker, state, player)` -> the rule
+    bot's action, unless the network expects another legal action to gain > `margin`."""
+
+    def __init__(self, blob: dict[str, Any], margin: float | None = None) -> None:
+        sd = blob["state_dict"]
+        n = int(blob["layers"]) + 1
+        self.weights = [sd[f"net.{2 * k}.weight"].numpy().T.copy() for k in range(n)]
+        self.biases = [sd[f"net.{2 * k}.bias"].numpy().copy() for k in range(n)]
+        self.inputs = int(blob["inputs"])
+        self.actions = int(blob["actions"])
+        self.margin = float(blob["margin"] if margin is None else margin)
+        self.meta = {k: v for k, v in blob.items() if k != "state_dict"}
+        self.calls = 0
+        self.deviations = 0
+
+    def check(self, game: pyspiel.Game) -> None:
+        cfg = HanabiConfig.of(game)
+        want = (feature_size(cfg, game) + game.num_distinct_actions(), game.num_distinct_actions())
+        if (self.inputs, self.actions) != want:
+            raise LearnedModelError(
+                f"the distilled model takes {self.inputs} inputs and {self.actions} actions, "
+                f"this hanabi variant needs {want[0]} and {want[1]}"
+            )
+
+    def gains(self, tracker: Tracker, state: pyspiel.State, player: int, bp: int) -> np.ndarray:
+        h = np.concatenate([features(tracker, state, player), np.zeros(self.actions, np.float32)])
+        h[self.inputs - self.actions + bp] = 1.0
+        last = len(self.weights) - 1
+        for k, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            h = h @ w + b
+            if k < last:
+                np.maximum(h, 0.0, out=h)
+        return h
+
+    def __call__(self, tracker: Tracker, state: pyspiel.State, player: int) -> int:
+        self.calls += 1
+        bp = decide(tracker, player)
+        legal = state.legal_actions(player)
+        if bp not in legal or len(legal) == 1:
+            return bp
+        g = self.gains(tracker, state, player, bp)
+        best = max((a for a in legal if a != bp), key=lambda a: g[a])
+        if g[best] > self.margin:
+            self.deviations += 1
+            return int(best)
+        return bp

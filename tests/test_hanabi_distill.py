@@ -1,0 +1,79 @@
+"""The distilled Hanabi blueprint (games/hanabi/distill.py): search labels are paired
+gains over the rule bot, the pipeline resumes, a trained model loads through the
+`hanabi_learned` spec, its margin decides when it leaves the rule bot, and MDS searches on
+top of it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks.hanabi import play_game
+from benchmarks.hanabi_distill import label
+from benchmarks.protocol import HANABI
+from games.bots import make_bot
+from games.hanabi.distill import DistilledPolicy, label_game, load_data, train
+from games.hanabi.game import HanabiConfig
+from games.hanabi.learned import LearnedModelError
+from games.hanabi.rules import rule_position
+
+
+@pytest.fixture(scope="module")
+def distilled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("distill")
+    label(root / "data", first=5, games=2, worlds=1, chunk=1)
+    train(root / "data", root / "gain.pt", epochs=2, hidden=8, layers=1, heldout=0.5,
+          say=lambda _: None)  # fmt: skip
+    return root
+
+
+def test_labels_are_paired_gains_over_the_rule_bot() -> None:
+    d = label_game(HANABI.tuning.start + 3, worlds=1)
+    n = len(d["bp"])
+    assert d["x"].shape[0] == d["gain"].shape[0] == n > 20
+    rows = np.arange(n)
+    assert np.all(d["gain"][rows, d["bp"]] == 0.0)  # the rule bot's own action gains 0
+    assert np.all(np.sum(~np.isnan(d["gain"]), axis=1) >= 2)  # only decisions with a choice
+    assert np.nanmax(d["gain"]) <= 25 and np.nanmin(d["gain"]) >= -25
+
+
+def test_label_run_resumes_and_train_saves_a_loadable_model(distilled: Path) -> None:
+    data = distilled / "data"
+    rows = [json.loads(x) for x in (data / "chunks.jsonl").read_text().splitlines()]
+    assert sorted(r["first"] for r in rows) == [5, 6] and all(r["decisions"] > 0 for r in rows)
+    label(data, first=5, games=2, worlds=1, chunk=1)  # done: nothing is labelled again
+    assert len((data / "chunks.jsonl").read_text().splitlines()) == 2
+    assert set(load_data(data)["seed"]) == {5, 6}
+    game = HanabiConfig().load()
+    bot = make_bot(game, f"hanabi_learned:path={distilled / 'gain.pt'}", seed=0)
+    assert isinstance(bot.policy, DistilledPolicy)
+
+
+def test_margin_decides_when_the_distilled_policy_leaves_the_rule_bot(distilled: Path) -> None:
+    path = distilled / "gain.pt"
+    seed = HANABI.evaluation.start
+    rules = play_game("hanabi_rules", 2, seed)
+    never = play_game(f"hanabi_learned:path={path},margin=1000", 2, seed)
+    assert (never.score, never.moves) == (rules.score, rules.moves)  # it is the rule bot
+    game, state = rule_position(2, 20)
+    always = make_bot(game, f"hanabi_learned:path={path},margin=-1000", seed=0)
+    action = always.step(state)
+    bp = make_bot(game, "hanabi_rules", seed=0).step(state)
+    assert action != bp and action in state.legal_actions()
+    assert always.policy.deviations == 1
+
+
+def test_mds_searches_on_the_distilled_blueprint_and_margin_needs_one(
+    distilled: Path, tmp_path: Path
+) -> None:
+    game, state = rule_position(4, 20)
+    mds = make_bot(game, f"mds:blueprint=hanabi_learned,model={distilled / 'gain.pt'},rollouts=6")
+    assert mds.step(state) in state.legal_actions() and mds.rollouts == 6 and mds.illegal == 0
+    from games.hanabi.learned import train as imitate
+
+    tiny = imitate(tmp_path / "imitation.pt", games=2, epochs=1, hidden=8, layers=1, say=None)
+    with pytest.raises(LearnedModelError, match="margin= goes with a distilled model"):
+        make_bot(game, f"hanabi_learned:path={tiny},margin=0.5")
