@@ -52,7 +52,6 @@ class BenchHanabiSettings(CommandSettings):
 
     def config(self) -> HanabiBench:
         from benchmarks.hanabi import HanabiBench
-
         from benchmarks.protocol import HANABI
 
         first = (HANABI.tuning if self.tuning else HANABI.evaluation).start
