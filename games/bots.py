@@ -42,11 +42,12 @@ KINDS: dict[str, str] = {
     "hanabi_learned": "Hanabi learned blueprint, an imitation MLP or a distilled rules+gain "
     "model: path=FILE, margin=M (distilled only; hanabi only)",
     "mds": "Hanabi mirror-descent search: blueprint=hanabi_rules|hanabi_learned, model=FILE, "
+    "margin=M, "
     "eta=E, alpha=A (MMDS), magnet=uniform|blueprint, rollouts=N, seconds=S, floor=F, "
     "threshold=T, z=Z, select=argmax|sample, keep=K, screen=W, workers=P",
     "sparta": "Hanabi SPARTA single-agent search (greedy over the same rollouts, deviating "
     "past a threshold): rollouts=N, seconds=S, threshold=T (default 0.05), z=Z, keep=K, "
-    "screen=W, workers=P, blueprint=..., model=FILE",
+    "screen=W, workers=P, blueprint=..., model=FILE, margin=M",
 }
 WEREWOLF_KINDS = ("rule", "react", "lspo")
 """The kinds `games.werewolf.bots.make_werewolf_bot` makes (werewolf only)."""

@@ -72,6 +72,10 @@ def test_mds_searches_on_the_distilled_blueprint_and_margin_needs_one(
     game, state = rule_position(4, 20)
     mds = make_bot(game, f"mds:blueprint=hanabi_learned,model={distilled / 'gain.pt'},rollouts=6")
     assert mds.step(state) in state.legal_actions() and mds.rollouts == 6 and mds.illegal == 0
+    model = distilled / "gain.pt"
+    for kind in ("mds", "sparta"):
+        bot = make_bot(game, f"{kind}:blueprint=hanabi_learned,model={model},margin=7,rollouts=6")
+        assert isinstance(bot._policy, DistilledPolicy) and bot._policy.margin == 7
     from games.hanabi.learned import train as imitate
 
     tiny = imitate(tmp_path / "imitation.pt", games=2, epochs=1, hidden=8, layers=1, say=None)

@@ -29,6 +29,7 @@ MDS_OPTIONS = {
     "workers": "processes for the rollouts (default 1)",
     "blueprint": "the rollout and prior policy: hanabi_rules or hanabi_learned",
     "model": "weights of hanabi_learned (default: games.hanabi.learned.default_path())",
+    "margin": "a distilled hanabi_learned model's deviation margin (default: its saved one)",
 }
 """The `mds:` spec keys (the fields of `MDSBotConfig`), for help texts."""
 
@@ -42,6 +43,7 @@ SPARTA_OPTIONS = {
     "workers": "processes for the rollouts (default 1)",
     "blueprint": "the rollout policy: hanabi_rules or hanabi_learned",
     "model": "weights of hanabi_learned (default: games.hanabi.learned.default_path())",
+    "margin": "a distilled hanabi_learned model's deviation margin (default: its saved one)",
 }
 """The `sparta:` spec keys (the fields of `SpartaBotConfig`), for help texts."""
 
@@ -86,7 +88,7 @@ def make_hanabi_bot(game: pyspiel.Game, spec: BotSpec, seed: int) -> pyspiel.Bot
     if config.blueprint == "hanabi_learned":
         from games.hanabi.learned import default_path, load_policy
 
-        policy = load_policy(config.model or default_path())
+        policy = load_policy(config.model or default_path(), config.margin)
         policy.check(game)
         return MDSBot(game, config, seed, policy=policy)
     return MDSBot(game, config, seed)

@@ -48,11 +48,15 @@ class MDSBotConfig(MDSConfig):
     """The prior and rollout policy."""
     model: str | None = None
     """Weights of hanabi_learned (default: `games.hanabi.learned.default_path()`)."""
+    margin: float | None = None
+    """A distilled hanabi_learned model's deviation margin (default: the one saved)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.model is not None and self.blueprint != "hanabi_learned":
-            raise InvalidConfigError("model=FILE goes with blueprint=hanabi_learned")
+        if (self.model is not None or self.margin is not None) and (
+            self.blueprint != "hanabi_learned"
+        ):
+            raise InvalidConfigError("model=FILE and margin=M go with blueprint=hanabi_learned")
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class SpartaBotConfig:
     seed: int | None = None
     blueprint: Literal["hanabi_rules", "hanabi_learned"] = "hanabi_rules"
     model: str | None = None
+    margin: float | None = None
 
     def mds(self) -> MDSBotConfig:
         """The same search as an MDS config (eta = infinity; the prior drops out)."""
@@ -81,6 +86,7 @@ class SpartaBotConfig:
             eta=math.inf, floor=0.0, rollouts=self.rollouts, seconds=self.seconds,
             threshold=self.threshold, z=self.z, keep=self.keep, screen=self.screen,
             workers=self.workers, seed=self.seed, blueprint=self.blueprint, model=self.model,
+            margin=self.margin,
         )  # fmt: skip
 
 
