@@ -76,8 +76,11 @@ def test_mds_searches_on_the_distilled_blueprint_and_margin_needs_one(
     for kind in ("mds", "sparta"):
         bot = make_bot(game, f"{kind}:blueprint=hanabi_learned,model={model},margin=7,rollouts=6")
         assert isinstance(bot._policy, DistilledPolicy) and bot._policy.margin == 7
+        assert bot._last_move(state) is not None  # hands are checked against the last move
     from games.hanabi.learned import train as imitate
 
     tiny = imitate(tmp_path / "imitation.pt", games=2, epochs=1, hidden=8, layers=1, say=None)
+    imitating = make_bot(game, f"mds:blueprint=hanabi_learned,model={tiny},rollouts=6")
+    assert imitating._last_move(state) is None  # not the rule bot's moves: no such check
     with pytest.raises(LearnedModelError, match="margin= goes with a distilled model"):
         make_bot(game, f"hanabi_learned:path={tiny},margin=0.5")

@@ -192,6 +192,10 @@ class DistilledPolicy:
     """The rule bot plus the gain network: `policy(tracker, state, player)` -> the rule
     bot's action, unless the network expects another legal action to gain > `margin`."""
 
+    rule_based = True
+    """Moves as the rule bot does but for rare deviations: search may check sampled hands
+    against the partner's last move with the rule bot (`MDSBot._last_move`)."""
+
     def __init__(self, blob: dict[str, Any], margin: float | None = None) -> None:
         sd = blob["state_dict"]
         n = int(blob["layers"]) + 1

@@ -288,7 +288,10 @@ class MDSBot(Bot):
 
     def _last_move(self, state: pyspiel.State) -> tuple[Tracker, int, int] | None:
         """The previous player's last move (tracker before it, seat, action): our hand
-        has not changed since, so a sampled hand can be checked against it."""
+        has not changed since, so a sampled hand can be checked against it. Only for a
+        rule-based blueprint (the rule bot, or a distilled policy, which moves as the rule
+        bot does but for rare deviations: a deviation fails every check and the draw falls
+        back, counted in `belief_fallbacks`)."""
         history = state.history()
         t = Tracker(self._cfg)
         moves: list[tuple[int, int]] = []  # (history index, seat) of every move
@@ -296,7 +299,9 @@ class MDSBot(Bot):
             if not (t.deck > 0 and t.to_deal() >= 0):
                 moves.append((idx, t.turn))
             t.apply(action)
-        if not moves or self._policy is not rule_policy:
+        if not moves or not (
+            self._policy is rule_policy or getattr(self._policy, "rule_based", False)
+        ):
             return None
         idx, seat = moves[-1]
         before = RolloutTracker(self._cfg)
