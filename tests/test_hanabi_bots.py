@@ -55,6 +55,18 @@ def test_mds_with_eta_zero_plays_the_blueprint() -> None:
         assert bot.last is not None and bot.last.rollouts == 0
 
 
+def _favour(monkeypatch: pytest.MonkeyPatch, target: int) -> None:
+    """Rig the rollouts: `target` returns 30 points more than it would."""
+    real = mds_bot.rollout
+
+    def rigged(
+        world: mds_bot.World, a: int, policy: mds_bot.Policy, on_illegal: Callable[[], None]
+    ) -> float:
+        return real(world, a, policy, on_illegal) + (30.0 if a == target else 0.0)
+
+    monkeypatch.setattr(mds_bot, "rollout", rigged)
+
+
 def test_mds_searches_and_reports(monkeypatch: pytest.MonkeyPatch) -> None:
     game, state = _midgame(1)
     me, legal = state.current_player(), state.legal_actions()
@@ -72,14 +84,7 @@ def test_mds_searches_and_reports(monkeypatch: pytest.MonkeyPatch) -> None:
     # Rollouts that favour one action far from the blueprint: the search must pick it.
     target = legal[-1]
     assert target != bp
-    real = mds_bot.rollout
-
-    def rigged(
-        world: mds_bot.World, a: int, policy: mds_bot.Policy, on_illegal: Callable[[], None]
-    ) -> float:
-        return real(world, a, policy, on_illegal) + (30.0 if a == target else 0.0)
-
-    monkeypatch.setattr(mds_bot, "rollout", rigged)
+    _favour(monkeypatch, target)
     bot = MDSBot(game, MDSConfig(eta=5.0, rollouts=30, floor=0.1), 0)
     assert bot.step(state) == target
     assert bot.last is not None and bot.last.deviated and bot.deviations == 1
@@ -103,14 +108,7 @@ def test_sparta_rolls_out_every_action_and_deviates_only_past_its_threshold(
     assert set(bot.last.visits.values()) == {4} and bot.last.worlds == 4
     assert not bot.last.deviated and bot.illegal == 0
     target = next(a for a in reversed(legal) if a != bp)
-    real = mds_bot.rollout
-
-    def rigged(
-        world: mds_bot.World, a: int, policy: mds_bot.Policy, on_illegal: Callable[[], None]
-    ) -> float:
-        return real(world, a, policy, on_illegal) + (30.0 if a == target else 0.0)
-
-    monkeypatch.setattr(mds_bot, "rollout", rigged)
+    _favour(monkeypatch, target)
     bot = make_bot(game, f"sparta:rollouts={4 * len(legal)},threshold=25", seed=0)
     assert bot.step(state) == target and bot.last is not None and bot.last.deviated
     assert bot.last.gain > 25 and bot.last.policy[target] == 1.0
