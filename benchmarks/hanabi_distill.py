@@ -27,30 +27,43 @@ from foundation.runs import RunLog, run_units
 
 
 def label(
-    out: Path, first: int, games: int, worlds: int, chunk: int = 10, shard: str = "0/1"
+    out: Path,
+    first: int,
+    games: int,
+    worlds: int,
+    chunk: int = 10,
+    shard: str = "0/1",
+    keep: int = 0,
+    fresh: int = 14,
 ) -> None:
-    """Label `games` tuning decks from the `first`-th, `chunk` games per unit."""
+    """Label `games` tuning decks from the `first`-th, `chunk` games per unit (`keep`,
+    `fresh`: see `games.hanabi.distill.label_game`)."""
     from games.hanabi.distill import label_game
 
     seeds = HANABI.seeds("tuning", games, first)
     i, n = (int(v) for v in shard.split("/"))
     out.mkdir(parents=True, exist_ok=True)
-    log = RunLog(out / "chunks.jsonl", key=lambda r: (r["first"], r["worlds"]), sort_keys=False)
+    log = RunLog(
+        out / "chunks.jsonl",
+        key=lambda r: (r["first"], r["worlds"], r.get("keep", 0)),
+        sort_keys=False,
+    )
     starts = [s for k, s in enumerate(range(seeds.start, seeds.stop, chunk)) if k % n == i]
 
     def work(start: int) -> dict[str, Any]:
         t0 = time.perf_counter()
-        parts = [label_game(s, worlds) for s in range(start, min(start + chunk, seeds.stop))]
+        stop = min(start + chunk, seeds.stop)
+        parts = [label_game(s, worlds, keep=keep, fresh=fresh) for s in range(start, stop)]
         merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-        path = out / f"chunk_{start}_w{worlds}.npz"
-        tmp = out / f".chunk_{start}_w{worlds}.tmp.npz"
+        name = f"chunk_{start}_w{worlds}" + (f"_k{keep}" if keep else "")
+        path, tmp = out / f"{name}.npz", out / f".{name}.tmp.npz"
         np.savez_compressed(
-            tmp, x=merged["x"], bp=merged["bp"], gain=merged["gain"], seed=merged["seed"],
-            score=merged["score"],
+            tmp, x=merged["x"], bp=merged["bp"], gain=merged["gain"], gain2=merged["gain2"],
+            w2=merged["w2"], seed=merged["seed"], score=merged["score"],
         )  # fmt: skip
         os.replace(tmp, path)
         return {
-            "first": start, "worlds": worlds, "file": path.name, "games": len(parts),
+            "first": start, "worlds": worlds, "keep": keep, "file": path.name, "games": len(parts),
             "decisions": len(merged["bp"]), "seconds": time.perf_counter() - t0,
         }  # fmt: skip
 
@@ -60,7 +73,7 @@ def label(
                 f"chunk {start}: {row['decisions']} decisions, {row['seconds']:.0f} s", flush=True
             )
 
-    run_units(log, starts, key=lambda s: (s, worlds), work=work, on_row=say)
+    run_units(log, starts, key=lambda s: (s, worlds, keep), work=work, on_row=say)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -73,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     lab.add_argument("--worlds", type=int, default=2, help="sampled worlds per decision")
     lab.add_argument("--chunk", type=int, default=10, help="games per unit")
     lab.add_argument("--shard", default="0/1", help="i/n: every n-th chunk from the i-th")
+    lab.add_argument("--keep", type=int, default=0, help="actions re-rolled in fresh worlds")
+    lab.add_argument("--fresh", type=int, default=14, help="fresh worlds for the kept actions")
     tr = sub.add_parser("train", help="fit the gain network")
     tr.add_argument("--data", type=Path, required=True, help="the label run's directory")
     tr.add_argument("--out", type=Path, required=True)
@@ -83,7 +98,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     tr.add_argument("--margin", type=float, default=0.5, help="default deviation margin")
     args = ap.parse_args(argv)
     if args.cmd == "label":
-        label(args.out, args.first, args.games, args.worlds, args.chunk, args.shard)
+        label(args.out, args.first, args.games, args.worlds, args.chunk, args.shard, args.keep,
+              args.fresh)  # fmt: skip
         return
     from games.hanabi.distill import train
 

@@ -190,6 +190,11 @@ class MDSResult(Generic[A]):
     """Mean paired gain of `action` over the blueprint's, over the worlds both saw."""
     gain_se: float = 0.0
     """Its standard error."""
+    returns: dict[int, dict[A, float]] = field(default_factory=dict)
+    """Per world (numbered from 0): the return of every action rolled out in it."""
+    screened: int = 0
+    """The first `screened` worlds chose the candidates (their estimates of the kept
+    actions are biased upwards; paired gains from later worlds are not)."""
 
 
 Counters = Callable[[], Mapping[str, int]]
@@ -331,6 +336,8 @@ def mirror_descent_search(
         counters=counts,
         gain=gain,
         gain_se=gain_se,
+        returns=table,
+        screened=fresh,
     )
 
 

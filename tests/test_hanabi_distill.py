@@ -24,29 +24,40 @@ from games.hanabi.rules import rule_position
 @pytest.fixture(scope="module")
 def distilled(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("distill")
-    label(root / "data", first=5, games=2, worlds=1, chunk=1)
+    label(root / "data", first=5, games=1, worlds=1, chunk=1)  # plain labels
+    label(root / "data", first=6, games=1, worlds=1, chunk=1, keep=2, fresh=3)
     train(root / "data", root / "gain.pt", epochs=2, hidden=8, layers=1, heldout=0.5,
           say=lambda _: None)  # fmt: skip
     return root
 
 
 def test_labels_are_paired_gains_over_the_rule_bot() -> None:
-    d = label_game(HANABI.tuning.start + 3, worlds=1)
+    d = label_game(HANABI.tuning.start + 3, worlds=1, keep=2, fresh=3)
     n = len(d["bp"])
-    assert d["x"].shape[0] == d["gain"].shape[0] == n > 20
+    assert d["x"].shape[0] == d["gain"].shape[0] == d["gain2"].shape[0] == n > 20
     rows = np.arange(n)
     assert np.all(d["gain"][rows, d["bp"]] == 0.0)  # the rule bot's own action gains 0
     assert np.all(np.sum(~np.isnan(d["gain"]), axis=1) >= 2)  # only decisions with a choice
     assert np.nanmax(d["gain"]) <= 25 and np.nanmin(d["gain"]) >= -25
+    # Fresh labels: at most `keep` actions per decision, never the rule bot's own, each
+    # from the fresh worlds alone (at least 3, as many as the budget left for it).
+    fresh = ~np.isnan(d["gain2"])
+    assert fresh.any() and fresh.sum(axis=1).max() <= 2 and not fresh[rows, d["bp"]].any()
+    assert np.all((d["w2"] >= 3) == fresh)
+    wide = label_game(HANABI.tuning.start + 3, worlds=1)  # no keep: no fresh labels
+    assert np.isnan(wide["gain2"]).all() and np.array_equal(wide["gain"], d["gain"], equal_nan=True)
 
 
 def test_label_run_resumes_and_train_saves_a_loadable_model(distilled: Path) -> None:
     data = distilled / "data"
     rows = [json.loads(x) for x in (data / "chunks.jsonl").read_text().splitlines()]
     assert sorted(r["first"] for r in rows) == [5, 6] and all(r["decisions"] > 0 for r in rows)
-    label(data, first=5, games=2, worlds=1, chunk=1)  # done: nothing is labelled again
+    label(data, first=5, games=1, worlds=1, chunk=1)  # done: nothing is labelled again
     assert len((data / "chunks.jsonl").read_text().splitlines()) == 2
-    assert set(load_data(data)["seed"]) == {5, 6}
+    d = load_data(data)
+    assert set(d["seed"]) == {5, 6} and set(d["worlds"]) == {1}
+    assert np.isnan(d["gain2"][d["seed"] == 5]).all() and (d["w2"][d["seed"] == 5] == 0).all()
+    assert not np.isnan(d["gain2"][d["seed"] == 6]).all()
     game = HanabiConfig().load()
     bot = make_bot(game, f"hanabi_learned:path={distilled / 'gain.pt'}", seed=0)
     assert isinstance(bot.policy, DistilledPolicy)

@@ -49,6 +49,12 @@ def test_q_values_match_hand_computation_on_a_tiny_game() -> None:
     assert res.q["bet"] == pytest.approx((2 + 2 - 2) / 3)
     assert res.q["check"] == pytest.approx((0.5 + 0.5 - 0.5) / 3)
     assert res.q["fold"] == pytest.approx(-1.0)
+    assert res.returns == {
+        0: {"bet": 2.0, "check": 0.5, "fold": -1.0},
+        1: {"bet": 2.0, "check": 0.5, "fold": -1.0},
+        2: {"bet": -2.0, "check": -0.5, "fold": -1.0},
+    }
+    assert res.screened == 0
     # pi'(a) ∝ pi(a) exp(eta q(a))
     w = {a: BLUEPRINT[a] * math.exp(3.0 * res.q[a]) for a in BLUEPRINT}
     z = sum(w.values())
@@ -151,6 +157,8 @@ def test_screening_spends_the_budget_on_the_best_actions() -> None:
     assert res.visits == {"bet": 6, "check": 6, "fold": 2}
     assert res.q["fold"] == pytest.approx(-1.0)
     assert res.q["bet"] == pytest.approx((2 + 2 - 2 + 2 + 2 + 2) / 6)
+    assert res.screened == 2 and sorted(res.returns) == list(range(6))
+    assert all(set(res.returns[k]) == {"bet", "check"} for k in range(2, 6))  # after screening
     with pytest.raises(InvalidConfigError, match="keep"):
         MDSConfig(keep=0)
 

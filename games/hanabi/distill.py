@@ -42,10 +42,16 @@ KIND = "rules+gain"
 """The `kind` of a distilled model file (imitation models have none)."""
 
 
-def label_game(seed: int, worlds: int, players: int = 2) -> dict[str, np.ndarray]:
-    """Rule-bot self-play on deck `seed`; at every decision with a choice, the estimated
-    gain of each legal action over the rule bot's (NaN for illegal ones) from `worlds`
-    worlds in which every action is rolled out (paired)."""
+def label_game(
+    seed: int, worlds: int, players: int = 2, keep: int = 0, fresh: int = 14
+) -> dict[str, np.ndarray]:
+    """Rule-bot self-play on deck `seed`; at every decision with a choice, the paired gain
+    of each legal action over the rule bot's from `worlds` worlds in which every action is
+    rolled out (`gain`; NaN for illegal actions). With `keep` > 0, the `keep` actions of
+    highest gain there are then rolled out, with the rule bot's, in `fresh` more worlds
+    (`gain2`, NaN for the others; `w2`: the worlds behind each): those worlds did not
+    choose them, so both labels are unbiased, and the fresh one is the less noisy where it
+    matters."""
     from games.hanabi.mds_bot import MDSBot, MDSBotConfig
 
     cfg = HanabiConfig(players=players)
@@ -57,6 +63,8 @@ def label_game(seed: int, worlds: int, players: int = 2) -> dict[str, np.ndarray
     xs: list[np.ndarray] = []
     bps: list[int] = []
     gains: list[np.ndarray] = []
+    gains2: list[np.ndarray] = []
+    w2: list[np.ndarray] = []
     drawn = 0
     while not state.is_terminal():
         if state.is_chance_node():
@@ -67,37 +75,77 @@ def label_game(seed: int, worlds: int, players: int = 2) -> dict[str, np.ndarray
             legal = state.legal_actions()
             action = decide(tracker, player)
             if len(legal) > 1 and action in legal:
+                screening = keep > 0 and len(legal) > keep + 1
+                budget = worlds * len(legal) + (fresh * (keep + 1) if screening else 0)
                 # eta = inf and an unreachable threshold: the estimates, never a deviation.
                 config = MDSBotConfig(
-                    eta=math.inf, floor=0.0, rollouts=worlds * len(legal), threshold=1e9
-                )
+                    eta=math.inf, floor=0.0, rollouts=budget, threshold=1e9,
+                    keep=keep if screening else None, screen=worlds,
+                )  # fmt: skip
                 bot = MDSBot(game, config, seed=seed * 1000 + len(bps))
                 bot.step(state)
                 res = bot.last
                 assert res is not None and res.blueprint_action == action
-                g = np.full(actions, np.nan, dtype=np.float32)
-                for a in legal:
-                    g[a] = res.q[a] - res.q[action]
+                first = {k: r for k, r in res.returns.items() if k < worlds}
+                later = {k: r for k, r in res.returns.items() if k >= worlds}
+                gains.append(_paired(first, legal, action, actions)[0])
+                kept = [a for a in legal if a != action and any(a in r for r in later.values())]
+                mean2, count2 = _paired(later, kept, action, actions)
+                gains2.append(mean2)
+                w2.append(count2)
                 xs.append(features(tracker, state, player))
                 bps.append(action)
-                gains.append(g)
         state.apply_action(action)
         apply(tracker, action)
     return {
         "x": np.stack(xs).astype(np.float16),
         "bp": np.asarray(bps, dtype=np.int16),
         "gain": np.stack(gains),
+        "gain2": np.stack(gains2),
+        "w2": np.stack(w2),
         "seed": np.full(len(bps), seed, dtype=np.int64),
         "score": np.asarray([state.returns()[0]], dtype=np.float32),
     }
 
 
+def _paired(
+    table: dict[int, dict[int, float]], acts: list[int], bp: int, actions: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per action, its mean return minus the rule bot's over the worlds both were rolled
+    out in, and how many such worlds (NaN and 0 for actions not in `acts`; the rule bot's
+    own action gains 0)."""
+    mean = np.full(actions, np.nan, dtype=np.float32)
+    count = np.zeros(actions, dtype=np.int16)
+    for a in acts:
+        diffs = [r[a] - r[bp] for r in table.values() if a in r and bp in r]
+        if diffs:
+            mean[a], count[a] = float(np.mean(diffs)), len(diffs)
+    return mean, count
+
+
 def load_data(data: Path) -> dict[str, np.ndarray]:
+    """Every labelled chunk in `data` (`worlds`: the screening worlds per row); chunks
+    labelled without fresh worlds get `gain2` NaN and `w2` 0."""
     files = sorted(data.glob("chunk_*.npz"))
     if not files:
         raise FileNotFoundError(f"no labelled chunks in {data} (run `label` first)")
-    parts = [dict(np.load(f)) for f in files]
-    return {k: np.concatenate([p[k] for p in parts]) for k in ("x", "bp", "gain", "seed")}
+    parts = []
+    for f in files:
+        p = dict(np.load(f))
+        p.setdefault("gain2", np.full_like(p["gain"], np.nan))
+        p.setdefault("w2", np.zeros(p["gain"].shape, dtype=np.int16))
+        p.setdefault("worlds", np.full(len(p["bp"]), _worlds_of(f), dtype=np.int16))
+        parts.append(p)
+    keys = ("x", "bp", "gain", "gain2", "w2", "worlds", "seed")
+    return {k: np.concatenate([p[k] for p in parts]) for k in keys}
+
+
+def _worlds_of(path: Path) -> int:
+    """The screening worlds of a chunk, from its name (chunk_START_wW[_kK].npz)."""
+    for part in path.stem.split("_"):
+        if part.startswith("w") and part[1:].isdigit():
+            return int(part[1:])
+    return 1
 
 
 def inputs(x: np.ndarray, bp: np.ndarray, actions: int) -> np.ndarray:
@@ -119,9 +167,10 @@ def train(
     margin: float = 0.5,
     say: Callable[[str], None] = print,
 ) -> dict[str, float]:
-    """Fit the gain network (masked least squares over the legal actions other than the
-    rule bot's); the last `heldout` share of the games is held out. Returns the held-out
-    loss of the fit and of predicting zero gain (the rule bot itself)."""
+    """Fit the gain network: least squares over the labelled gains of the legal actions
+    other than the rule bot's, each weighted by the worlds behind it; the last `heldout`
+    share of the games is held out. Returns the held-out loss of the fit and of
+    predicting zero gain (the rule bot itself)."""
     import torch
 
     from games.hanabi.learned import MLP
@@ -131,10 +180,13 @@ def train(
     d = load_data(data)
     actions = d["gain"].shape[1]
     x = torch.from_numpy(inputs(d["x"], d["bp"], actions))
-    g = torch.from_numpy(np.nan_to_num(d["gain"], nan=0.0))
-    m = ~np.isnan(d["gain"])
-    m[np.arange(len(d["bp"])), d["bp"].astype(np.int64)] = False
-    mask = torch.from_numpy(m.astype(np.float32))
+    rows = np.arange(len(d["bp"]))
+    targets, weights = [], []
+    for gain, worlds in ((d["gain"], d["worlds"][:, None]), (d["gain2"], d["w2"])):
+        w = (~np.isnan(gain)) * worlds.astype(np.float32)
+        w[rows, d["bp"].astype(np.int64)] = 0.0  # the rule bot's own gain is 0 by definition
+        targets.append(torch.from_numpy(np.nan_to_num(gain, nan=0.0)))
+        weights.append(torch.from_numpy(w.astype(np.float32)))
     seeds = np.unique(d["seed"])
     cut = seeds[int(len(seeds) * (1 - heldout))] if heldout > 0 else seeds[-1] + 1
     tr = np.flatnonzero(d["seed"] < cut)
@@ -142,19 +194,24 @@ def train(
     model = MLP(x.shape[1], actions, hidden, layers)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-5)
 
-    def loss_of(idx: torch.Tensor) -> torch.Tensor:
-        err = (model(x[idx]) - g[idx]) ** 2 * mask[idx]
-        out: torch.Tensor = err.sum() / mask[idx].sum().clamp(min=1.0)
+    def weighted(pred: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """Least squares weighted by the worlds behind each label (inverse variance)."""
+        err = sum(
+            ((pred - g[idx]) ** 2 * w[idx]).sum() for g, w in zip(targets, weights, strict=True)
+        )
+        total = sum(w[idx].sum() for w in weights)
+        out: torch.Tensor = err / torch.clamp(torch.as_tensor(total), min=1.0)
         return out
+
+    def loss_of(idx: torch.Tensor) -> torch.Tensor:
+        return weighted(model(x[idx]), idx)
 
     def heldout_loss() -> float:
         model.eval()
         with torch.no_grad():
             return float(loss_of(va)) if len(va) else float("nan")
 
-    zero = (
-        float(((g[va] ** 2) * mask[va]).sum() / mask[va].sum().clamp(min=1.0)) if len(va) else 0.0
-    )
+    zero = float(weighted(torch.zeros(len(va), actions), va)) if len(va) else 0.0
     say(f"{len(tr)} training decisions, {len(va)} held out; zero-gain held-out loss {zero:.3f}")
     best, best_state = math.inf, None
     for epoch in range(epochs):

@@ -261,6 +261,11 @@ class LearnedBot(Bot):
         self.illegal = 0
         self.thinking = ""
 
+    @property
+    def deviations(self) -> int:
+        """Moves a distilled policy made away from the rule bot (0 for imitation)."""
+        return int(getattr(self.policy, "deviations", 0))
+
     def step(self, state: pyspiel.State) -> int:
         player = state.current_player()
         action = self.policy(self._tracking.tracker(state), state, player)
