@@ -267,3 +267,31 @@ def test_a_repeat_at_temperature_zero_is_resampled_once_at_a_higher_temperature(
     env.llm = ScriptedLLM([find])
     assert env.ask([ran, edited])["action"]["tool"] == "find_class"  # after an edit: not a repeat
     assert len(env.llm.calls) == 1
+
+
+def test_a_kill_between_a_nodes_writes_and_its_checkpoint_resumes_the_instance(tmp_path):
+    """SIGKILL after LangGraph saved a node's writes but before the checkpoint after it:
+    the thread then reports no next node although the graph has not ended. The rerun must
+    finish the instance (it used to report it `incomplete`, the fault-test flake)."""
+    import sqlite3
+
+    opts = options(tmp_path, "linear")
+    first = run_swe_bench(opts, llm=PlanLLM("correct"))
+    out = Path(first["output"])
+    rows = [json.loads(x) for x in (out / "solve.jsonl").read_text().splitlines()]
+    assert [r["status"] for r in rows] == ["finished"]
+    # Back to the moment after the last `act` (finish chosen) wrote, before its checkpoint:
+    # drop the last two checkpoints (after `tool` and after `act`), keep act's writes.
+    db = sqlite3.connect(out / "checkpoints.sqlite")
+    ids = [r[0] for r in db.execute("SELECT checkpoint_id FROM checkpoints ORDER BY checkpoint_id")]
+    for cid in ids[-2:]:
+        db.execute("DELETE FROM checkpoints WHERE checkpoint_id = ?", (cid,))
+        db.execute("DELETE FROM writes WHERE checkpoint_id = ?", (cid,))
+    db.commit()
+    db.close()
+    (out / "solve.jsonl").write_text("")  # the log line was never written
+    again = run_swe_bench(opts, llm=PlanLLM("correct"))
+    rows = [json.loads(x) for x in (Path(again["output"]) / "solve.jsonl").read_text().splitlines()]
+    assert [r["status"] for r in rows] == ["finished"] and rows[0]["model_patch"]
+    report = json.loads((out / "report.json").read_text())
+    assert report["resolved_ids"] == [IID]

@@ -129,11 +129,15 @@ def solve_instance(
                 limit = 4 * config.agent.max_iterations * config.agent.max_parse_errors + 20
             run_cfg: RunnableConfig = {**thread, "recursion_limit": limit}
             saved = graph.get_state(thread) if checkpointer is not None else None
-            if saved is not None and saved.values and saved.next:
-                env.apply_diff(saved.values.get("diff", ""))  # resume mid-instance
+            if saved is not None and saved.values:
+                # Resume: invoke(None) runs what is left, or returns the final state of a
+                # finished graph. `saved.next` cannot tell the two apart: a kill after a
+                # node's writes were saved but before the checkpoint after it leaves no
+                # next node although the graph has not ended (it then came back with no
+                # status, "incomplete"). No status yet: the sandbox needs the diff so far.
+                if not saved.values.get("status"):
+                    env.apply_diff(saved.values.get("diff", ""))
                 state = graph.invoke(None, run_cfg)
-            elif saved is not None and saved.values:
-                state = dict(saved.values)  # finished before the log line was written
             else:
                 state = graph.invoke({"steps": [], "diff": "", "bad": 0}, run_cfg)
     finally:
