@@ -44,6 +44,7 @@ CLUSTER = "needs a Ray cluster of several machines"
 SERVER = "a server that runs until stopped (tests/test_serve*.py covers it)"
 TERMINAL = "interactive: a human plays in the terminal (tests/test_play*.py play it)"
 APPWORLD = "needs AppWorld's own venv and data (benchmarks/appworld)"
+GAMES = "plays hundreds of games (tests/test_hanabi_bots.py runs the command on a few)"
 WHY_NOT = {
     "bash .ci/setup.sh && .venv/bin/agents solve": "the main job: setup is CI's own first "
     "step, and the solve is " + LONG,
@@ -78,6 +79,7 @@ WHY_NOT = {
     "agents eval swe-bench -d": FILES,
     "agents solve -m openai:gpt-4o-mini -k 0 --max-cost 20 --executor": CLUSTER,
     "agents report": FILES,
+    "agents bench hanabi": GAMES,
     "agents solve --task swe-bench": LONG,  # last: the bare command (prefix of the others)
 }
 
