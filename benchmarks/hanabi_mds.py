@@ -170,6 +170,7 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def markdown(summary: list[dict[str, Any]]) -> str:
     lines = ["# Hanabi search vs its blueprint (2 players, paired decks)", "", HANABI.describe()]
+    lines += ["", "![Gain over the blueprint per search bot](hanabi_mds.png)"]
     for partner in dict.fromkeys(s["partner"] for s in summary):
         rows = [s for s in summary if s["partner"] == partner]
         lines += ["", f"Blueprint `{partner}`, sha256 {rows[0]['blueprint_sha']}…", ""]
@@ -191,11 +192,16 @@ def markdown(summary: list[dict[str, Any]]) -> str:
 
 
 def report(out: Path = Path("benchmarks/results"), log_path: Path = LOG) -> str:
+    """hanabi_mds.{json,md,png} in `out` from the evaluation games of the log."""
+    from benchmarks import plots
+
     summary = summarize(load(log_path))
     text = markdown(summary)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "hanabi_mds.json").write_text(json.dumps(summary, indent=2) + "\n")
+    result = {"protocol": HANABI.describe(), "rows": summary}
+    (out / "hanabi_mds.json").write_text(json.dumps(result, indent=2) + "\n")
     (out / "hanabi_mds.md").write_text(text)
+    plots.hanabi_search(result, out / "hanabi_mds.png")
     return text
 
 

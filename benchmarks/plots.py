@@ -183,7 +183,42 @@ def orpo_losses(report: dict[str, Any], path: Path) -> Path:
     return path
 
 
+def hanabi_search(result: dict[str, Any], path: Path) -> Path:
+    """Each search bot's paired gain over its blueprint with its 95% interval, and its
+    seconds per searched move (evaluation seeds only, as the report)."""
+    import textwrap
+
+    rows = result["rows"]
+    with figure(path, (7.5, max(4.0, 1.2 + 0.7 * len(rows)))) as fig:
+        ax = fig.add_subplot()
+        labels = [
+            textwrap.fill(f"{r['bot'].replace(',', ', ')} ({r['seats']}) on {r['partner']}", 40)
+            for r in rows
+        ]
+        ys = list(range(len(rows)))
+        mids = [r["mean_diff"] for r in rows]
+        err = [[m - r["ci95"][0] for m, r in zip(mids, rows, strict=True)],
+               [r["ci95"][1] - m for m, r in zip(mids, rows, strict=True)]]  # fmt: skip
+        ax.barh(ys, mids, xerr=err, capsize=3, color="tab:blue")
+        for y, r in zip(ys, rows, strict=True):
+            ax.annotate(
+                f"{r['seconds_per_searched_move']:.2f} s/move, {r['games']} games",
+                (r["ci95"][1], y), xytext=(4, 0), textcoords="offset points", va="center",
+                fontsize=7,
+            )  # fmt: skip
+        lows = [r["ci95"][0] for r in rows] or [0.0]
+        highs = [r["ci95"][1] for r in rows] or [1.0]
+        span = max(max(highs) - min(0.0, min(lows)), 0.1)
+        ax.set_xlim(min(0.0, min(lows)) - 0.05 * span, max(highs) + 0.6 * span)
+        ax.axvline(0, color="grey", lw=0.8)
+        ax.set_yticks(ys, labels, fontsize=7)
+        ax.set_xlabel("score gain over the blueprint (paired decks, 95% interval)")
+        ax.set_title("Hanabi search vs its blueprint (evaluation seeds)")
+    return path
+
+
 PLOTS: dict[str, tuple[str, Callable[[dict[str, Any], Path], Path]]] = {
+    "hanabi_mds": ("hanabi_mds.json", hanabi_search),
     "llm_throughput": ("llm_throughput.json", llm_throughput),
     "werewolf": ("werewolf.json", werewolf),
     "stories_smollm2": ("stories_smollm2.json", stories),
