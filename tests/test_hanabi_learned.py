@@ -32,6 +32,8 @@ def test_dataset_labels_are_legal_rule_actions() -> None:
     data = generate(2, seed=1)
     assert len(data.y) == len(data.x) == len(data.mask) > 20
     assert all(data.mask[i, a] == 1.0 for i, a in enumerate(data.y))
+    with pytest.raises(ValueError, match="leaves the tuning decks"):
+        generate(1, seed=90)  # would deal evaluation deck 1000000
 
 
 def test_tiny_model_returns_legal_actions_and_masks_illegal_ones(tiny: Path) -> None:
@@ -82,7 +84,7 @@ def test_bad_model_files_and_specs_are_clear_errors(tmp_path: Path) -> None:
     junk.write_text("not a model")
     with pytest.raises(GameError, match="cannot read"):
         make_bot(game, f"hanabi_learned:path={junk}")
-    with pytest.raises(BotSpecError, match="model=FILE goes with"):
+    with pytest.raises(BotSpecError, match="model=FILE and margin=M go with"):
         make_bot(game, "mds:model=x.pt")
     with pytest.raises(BotSpecError, match="size for hanabi_learned; valid: path"):
         make_bot(game, "hanabi_learned:size=3")

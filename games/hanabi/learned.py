@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from games.errors import GameError
-from games.hanabi.game import HanabiConfig, Tracker
+from games.hanabi.game import HanabiConfig, Tracker, deck_order
 from games.hanabi.rules import Public, RuleBot, apply, decide, public, read_hint
 from games.spiel import Bot
 
@@ -283,6 +283,11 @@ class LearnedBot(Bot):
         pass
 
 
+TUNING_DECKS = 100_000
+"""Imitation games deal tuning decks (seeds below 1000000, `benchmarks.protocol`) from
+here: 100000 + 10000 * seed onwards."""
+
+
 @dataclass
 class Dataset:
     x: np.ndarray
@@ -300,7 +305,8 @@ def generate(
 ) -> Dataset:
     """(features, legal mask, rule action) at every decision of `games` games played by
     the rule bot, or by `policy` when given (DAgger: its states, the rule bot's labels);
-    final scores are appended to `scores`."""
+    final scores are appended to `scores`. The decks are tuning decks
+    (`benchmarks.protocol.HANABI`): deck seeds TUNING_DECKS + 10000 * seed onwards."""
     cfg = HanabiConfig(players=players)
     game = cfg.load()
     actions = game.num_distinct_actions()
@@ -308,13 +314,18 @@ def generate(
     xs: list[np.ndarray] = []
     masks: list[np.ndarray] = []
     ys: list[int] = []
-    for _ in range(games):
+    first = TUNING_DECKS + 10_000 * seed
+    if not (first >= 0 and first + games <= 1_000_000):
+        raise ValueError(f"seed {seed} with {games} games leaves the tuning decks")
+    for g in range(games):
         state = game.new_initial_state()
         tracker = Tracker(cfg)
+        deck = deck_order(first + g, cfg)
+        drawn = 0
         while not state.is_terminal():
             if state.is_chance_node():
-                outcomes, probs = zip(*state.chance_outcomes(), strict=True)
-                action = rng.choices(outcomes, probs)[0]
+                action = deck[drawn]
+                drawn += 1
             else:
                 player = state.current_player()
                 legal = state.legal_actions()
