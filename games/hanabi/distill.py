@@ -14,10 +14,11 @@ rule bot as the expert's prior.
 Pipeline (resumable):
 
 1. Label: `python -m benchmarks.hanabi_distill label` plays rule-bot self-play on tuning
-   decks (`label_game`, `--worlds` sampled worlds per decision); chunks of games are
-   units of the run primitive, each an .npz written atomically.
-2. Train: `python -m benchmarks.hanabi_distill train` (`train` here): masked least
-   squares on the labelled gains, the last tenth of the games held out.
+   decks (`label_game`: `--worlds` sampled worlds for every legal action, then
+   `--fresh` more for the best `--keep`); chunks of games are units of the run
+   primitive, each an .npz written atomically.
+2. Train: `python -m benchmarks.hanabi_distill train` (`train` here): least squares on
+   the labelled gains, each weighted by its worlds, the last tenth of the games held out.
 3. Use: `hanabi_learned:path=FILE,margin=M` as a bot, or
    `mds:blueprint=hanabi_learned,model=FILE` to search on top of it; the margin is chosen
    on tuning seeds (`agents bench hanabi --tuning`).
