@@ -99,13 +99,15 @@ def _quoted_specs() -> set[str]:
     for path in texts:
         if path.exists():
             found |= set(re.findall(r"\b((?:mds|sparta|mcts):[\w.=,]+\w)", path.read_text()))
-    return {s for s in found if not re.search(r"=[A-Z]\b", s)}  # not `sims=N` placeholders
+    return {s for s in found if not re.search(r"=[A-Z]+\b", s)}  # not `sims=N`, `model=FILE`
 
 
 def test_every_quoted_spec_still_parses() -> None:
     hanabi, ttt = HanabiConfig().load(), pyspiel.load_game("tic_tac_toe")
     quoted = _quoted_specs()
     assert "mds:eta=10,rollouts=160,keep=1,screen=2,floor=0.1,threshold=0.5,z=2" in quoted
+    assert "sparta:rollouts=160" in quoted
+    assert not any("=FILE" in spec for spec in quoted)  # placeholders are not specs to build
     for spec in quoted:
         searching = spec.startswith(("mds", "sparta"))
         bot = make_bot(hanabi if searching else ttt, spec, seed=1)
