@@ -40,8 +40,9 @@ Z95 = 1.959964
 NOTES = """Notes. Paired: the same seed deals the same deck to the blueprint pair and to the
 search pair, so games without a deviation score the same; the interval is mean ± 1.96 SE of
 the per-deck differences. Seats: 0 = only seat 0 searches (the partner is the blueprint),
-all = every seat searches. s/move is the search bot's thinking time per searched move
-(two games at once on the 2-core machine, one per core). Equal time: the search rows
+all = every seat searches. s/move is the search bot's thinking time per searched move on
+the 2-core machine, two games at once and, for part of the run, other jobs beside them (a
+third process, a CI run), so it overstates one search alone. Equal time: the search rows
 share a rollout budget per move, so their s/move is the measure of equal time. A group is
 one blueprint: its spec and the sha256 prefix of its code (and weights); rows played with
 an older blueprint are left out."""
