@@ -88,14 +88,13 @@ def play_game(spec: str, players: int, seed: int, partner: str | None = None) ->
     game = cfg.load()
     specs = [spec] + [partner or spec] * (players - 1)
     bots = [make_bot(game, s, seed=seed * 16 + p) for p, s in enumerate(specs)]
-    deck = deck_order(seed, cfg)
+    cards = iter(deck_order(seed, cfg))
     state = game.new_initial_state()
-    drawn = moves = 0
+    moves = 0
     thinking = 0.0
     while not state.is_terminal():
         if state.is_chance_node():
-            action = deck[drawn]
-            drawn += 1
+            action = next(cards)
         else:
             t0 = time.perf_counter()
             action = bots[state.current_player()].step(state)

@@ -58,7 +58,7 @@ def label_game(
     cfg = HanabiConfig(players=players)
     game = cfg.load()
     actions = game.num_distinct_actions()
-    deck = deck_order(seed, cfg)
+    cards = iter(deck_order(seed, cfg))
     state = game.new_initial_state()
     tracker = Tracker(cfg)
     xs: list[np.ndarray] = []
@@ -66,11 +66,9 @@ def label_game(
     gains: list[np.ndarray] = []
     gains2: list[np.ndarray] = []
     w2: list[np.ndarray] = []
-    drawn = 0
     while not state.is_terminal():
         if state.is_chance_node():
-            action = deck[drawn]
-            drawn += 1
+            action = next(cards)
         else:
             player = state.current_player()
             legal = state.legal_actions()

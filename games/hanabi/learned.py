@@ -25,7 +25,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pyspiel
@@ -183,17 +183,16 @@ class LearnedPolicy:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> LearnedPolicy:
         p = Path(path)
-        if not p.is_file():
-            raise LearnedModelError(
-                f"no learned Hanabi model at {p}; train one with "
-                f"`python -m games.hanabi.learned train --out {p}`"
-            )
+        return cls.from_blob(read_model(p), p)
+
+    @classmethod
+    def from_blob(cls, blob: dict[str, Any], path: Path) -> LearnedPolicy:
+        """The policy of a model file's contents (`read_model`)."""
         try:
-            blob = torch.load(p, map_location="cpu", weights_only=False)
             model = MLP(blob["inputs"], blob["actions"], blob["hidden"], blob["layers"])
             model.load_state_dict(blob["state_dict"])
         except Exception as exc:  # any unreadable file is the same error
-            raise LearnedModelError(f"cannot read the learned Hanabi model {p}: {exc}") from None
+            raise LearnedModelError(f"cannot read the learned Hanabi model {path}: {exc}") from None
         torch.set_num_threads(1)
         return cls(model, {k: v for k, v in blob.items() if k != "state_dict"})
 
@@ -228,24 +227,37 @@ class Blueprint(Protocol):
     def check(self, game: pyspiel.Game) -> None: ...
 
 
+def read_model(p: Path) -> dict[str, Any]:
+    """The contents of a model file; a missing or unreadable one is a one-line error."""
+    if not p.is_file():
+        raise LearnedModelError(
+            f"no learned Hanabi model at {p}; train one with "
+            f"`python -m games.hanabi.learned train --out {p}`"
+        )
+    try:
+        blob = torch.load(p, map_location="cpu", weights_only=False)
+    except Exception as exc:  # any unreadable file is the same error
+        raise LearnedModelError(f"cannot read the learned Hanabi model {p}: {exc}") from None
+    if not isinstance(blob, dict):
+        raise LearnedModelError(f"cannot read the learned Hanabi model {p}: not a model file")
+    return blob
+
+
 def load_policy(path: str | os.PathLike[str], margin: float | None = None) -> Blueprint:
-    """The model in `path`: a distilled policy (its file says `kind`), with `margin`
-    overriding its saved deviation margin, or an imitation policy (no margin)."""
+    """The model in `path`, read once: a distilled policy (its file says `kind`), with
+    `margin` overriding its saved deviation margin, or an imitation policy (no margin)."""
     from games.hanabi.distill import KIND, DistilledPolicy
 
     p = Path(path)
-    try:
-        blob = torch.load(p, map_location="cpu", weights_only=False) if p.is_file() else None
-    except Exception:  # unreadable: LearnedPolicy.load says so in one line
-        blob = None
-    if isinstance(blob, dict) and blob.get("kind") == KIND:
+    blob = read_model(p)
+    if blob.get("kind") == KIND:
         try:
             return DistilledPolicy(blob, margin)
         except (KeyError, TypeError, ValueError) as exc:
             raise LearnedModelError(f"cannot read the distilled Hanabi model {p}: {exc}") from None
     if margin is not None:
         raise LearnedModelError(f"margin= goes with a distilled model, and {p} is not one")
-    return LearnedPolicy.load(p)
+    return LearnedPolicy.from_blob(blob, p)
 
 
 class LearnedBot(Bot):
@@ -320,12 +332,10 @@ def generate(
     for g in range(games):
         state = game.new_initial_state()
         tracker = Tracker(cfg)
-        deck = deck_order(first + g, cfg)
-        drawn = 0
+        cards = iter(deck_order(first + g, cfg))
         while not state.is_terminal():
             if state.is_chance_node():
-                action = deck[drawn]
-                drawn += 1
+                action = next(cards)
             else:
                 player = state.current_player()
                 legal = state.legal_actions()
