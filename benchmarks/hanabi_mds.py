@@ -45,7 +45,16 @@ the 2-core machine, two games at once and, for part of the run, other jobs besid
 third process, a CI run), so it overstates one search alone. Equal time: the search rows
 share a rollout budget per move, so their s/move is the measure of equal time. A group is
 one blueprint: its spec and the sha256 prefix of its code (and weights); rows played with
-an older blueprint are left out."""
+an older blueprint are left out.
+
+SPARTA and MMDS. SPARTA's rule (the paper's: play the greedy action when its mean gain
+over the blueprint's action exceeds threshold 0.05) spreads the rollouts over every legal
+action, about a dozen worlds each at 240 rollouts, and the largest of some fifteen noisy
+gains clears 0.05 at most moves: at this budget it deviates on noise (the paper ran far
+more rollouts a move). `z=2` adds MDS's guard, which also asks the gain to exceed two
+standard errors. MMDS with the blueprint as magnet and eta * alpha = 1 is, in closed form,
+MDS at half the step size (pi' ∝ pi * exp(eta * q / 2)), so it needs about twice MDS's gain
+to leave the blueprint."""
 
 
 def _sha(*paths: Path) -> str:

@@ -106,7 +106,7 @@ def test_every_quoted_spec_still_parses() -> None:
     hanabi, ttt = HanabiConfig().load(), pyspiel.load_game("tic_tac_toe")
     quoted = _quoted_specs()
     assert "mds:eta=10,rollouts=160,keep=1,screen=2,floor=0.1,threshold=0.5,z=2" in quoted
-    assert "sparta:rollouts=160" in quoted
+    assert "sparta:rollouts=240" in quoted
     assert not any("=FILE" in spec for spec in quoted)  # placeholders are not specs to build
     for spec in quoted:
         searching = spec.startswith(("mds", "sparta"))
