@@ -78,8 +78,9 @@ HANABI = Split(
         "the paper's threshold (0.05) and the rollout budget (240) at which its time per "
         "move matched MDS's on tuning seeds 7 and 8 (at MDS's 160 it thought 0.6 as "
         "long); its z=2 row (MDS's guard) was added after its first evaluation games "
-        "deviated on noise, and both rows are reported, neither chosen; MMDS is MDS's spec with a blueprint magnet at alpha=0.1, declared before "
-        "its games and not tuned; the learned blueprint's training games and its "
+        "deviated on noise, and both rows are reported, neither chosen; MMDS is MDS's "
+        "spec with a blueprint magnet at alpha=0.1, declared before its games and not "
+        "tuned; the learned blueprint's training games and its "
         "checkpoint choice use tuning seeds"
     ),
 )
