@@ -177,14 +177,12 @@ def rollout(world: World, action: int, policy: Policy, on_illegal: Callable[[], 
     """Play `action` in a clone of the world, then `policy` for every seat to the end."""
     state = world.state.clone()
     tracker = world.tracker.copy()
-    deck = world.deck
-    drawn = 0
+    cards = iter(world.deck)
     state.apply_action(action)
     apply(tracker, action)
     while not state.is_terminal():
         if state.is_chance_node():
-            a = deck[drawn]
-            drawn += 1
+            a = next(cards)
         else:
             a = policy(tracker, state, state.current_player())
             legal = state.legal_actions()
