@@ -18,6 +18,7 @@ from typing import Any
 from agents.llm.types import Message
 from agents.training.loop import SingleTurnEnv
 from agents.training.loop_envs import AppWorldEpisodeTask
+from benchmarks.protocol import LOOP
 
 LOOP_TASKS = ("appworld-mini", "game24", "countdown", "swe-mini")
 EXPERIMENT_TASKS = ("appworld-mini", "game24", "countdown")
@@ -723,6 +724,8 @@ def report(exp: Experiment, out: Path, name: str, argv: Sequence[str] = ()) -> d
         f"Held out: {exp.heldout_text()}; {exp.eval_samples} episodes per task at "
         f"temperature {exp.temperature}, on the same seeds before and after ({episodes} "
         "episodes each).",
+        "",
+        LOOP,
         "",
         "| | success |",
         "|---|---|",

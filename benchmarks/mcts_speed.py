@@ -423,11 +423,20 @@ def markdown(result: dict[str, Any]) -> str:
     speed = result["speed"]
     rates = speed["sims_per_s"]
     py, cpp = rates["openspiel_python"], rates["openspiel_cpp"]
+    from benchmarks.protocol import MCTS
+
+    seed = cfg.get("seed", 0)
+    split = MCTS.which(range(int(seed), int(seed) + 1))
     lines = [
         f"# MCTS speed and strength: {cfg['game']}",
         "",
         f"One random rollout per leaf, UCT c=2, no solver, tree reuse {'on' if cfg['reuse'] else 'off'}; "
         f"{result['machine']['cpus']} CPUs, Python {result['machine']['python']}.",
+        "",
+        MCTS.describe()
+        if split == "evaluation"
+        else f"Seed {seed} is a {split or 'non-protocol'} seed: the evaluation seed is "
+        f"{MCTS.evaluation.start} (benchmarks/protocol.py).",
         "",
         f"## Simulations per second ({speed['sims_per_search']} sims per search, median of "
         f"{speed['positions']} positions x {speed['reps']} reps)",
@@ -476,7 +485,6 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {m['score']:.3f} | {m['ci95'][0]:.3f}-{m['ci95'][1]:.3f} "
             f"| {m['ours_ms_per_move']:.1f} | {m['theirs_ms_per_move']:.1f} |"
         )
-    seed = cfg.get("seed", 0)
     games = max((m["games"] for m in result["matches"].values()), default=0)
     lines += [
         "",
@@ -489,16 +497,6 @@ def markdown(result: dict[str, Any]) -> str:
     ]
     if cfg.get("note"):
         lines += ["", str(cfg["note"])]
-    from benchmarks.protocol import MCTS
-
-    split = MCTS.which(range(int(seed), int(seed) + 1))
-    lines += [
-        "",
-        MCTS.describe()
-        if split == "evaluation"
-        else f"Seed {seed} is a {split or 'non-protocol'} seed: the evaluation seed is "
-        f"{MCTS.evaluation.start} (benchmarks/protocol.py).",
-    ]
     lines += ["", "## Checks (the speed and strength targets)", ""]
     for name, ok in result["checks"].items():
         lines.append(f"- {'PASS' if ok else 'FAIL'}: {name}")

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pyspiel
 
+from benchmarks.protocol import MMD_POKER
 from games.mmd import MMDConfig, MMDSolver, exploitability
 from search.errors import InvalidConfigError
 
@@ -175,6 +176,8 @@ def markdown(result: dict[str, object]) -> str:
         f"# Exploitability on {result['game']} ({result['iters']} iterations)",
         "",
         f"ours: {result['config']}; mmd_dilated: {result['dilated']}",
+        "",
+        MMD_POKER,
         "",
         "| iteration | " + " | ".join(names) + " |",
         "|---|" + "---|" * len(names),

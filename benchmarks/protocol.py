@@ -119,3 +119,47 @@ STORIES = (
     "search settings are StoryConfig's defaults, not chosen on the evaluation premises."
 )
 """The protocol paragraph of the story benchmark's results."""
+
+MMD_POKER = (
+    "Protocol: exploitability is computed exactly over the whole game (no seeds, no "
+    "sampling), so there is nothing to hold out: ours runs MMDConfig's defaults, which were "
+    "set while watching these two games' curves (alternating updates and alpha_decay 0.02, "
+    "in commit ab6f42e, after the simultaneous form cycled on leduc_poker), so ours is tuned "
+    "on the games it is scored on. CFR+ has no parameter, and mmd_dilated runs at every "
+    "setting listed (`DEFAULT_DILATED`), each reported, none picked by its result."
+)
+"""The protocol paragraph of benchmarks/results/mmd_<game>.md."""
+
+LOOP = (
+    "Protocol: the held-out puzzles come from a seed no training puzzle uses, and a "
+    "training puzzle equal to a held-out one is removed; they are scored once before and "
+    "once after training, on the same episode seeds. This is one run with the settings of "
+    "the command above (the task was chosen on the base model's success on other tasks, "
+    "below); no other configuration's held-out score was compared to choose them."
+)
+"""The protocol paragraph of benchmarks/results/loop_<task>.md."""
+
+WEREWOLF = (
+    "Protocol: nothing in this table is chosen among configurations: every agent runs as "
+    "its spec says, every pairing is reported, and all pairings play the same deals. The "
+    "rule agent is hand-written; LSPO's choices are made on its own self-play games (deal "
+    "seeds from 1000003, werewolf_lspo.md), not on these seeds."
+)
+"""The protocol paragraph of `agents bench werewolf`'s results."""
+
+LSPO = (
+    "Protocol: a run evaluates its latent policies on deals `seed * 1000003 + g` for g "
+    "below its evaluation games (0..499 here); its self-play deals use seed + iteration in "
+    "place of seed (1000003 onwards), so they are disjoint. The run's settings are its "
+    "command's; the pool table plays deals from seed 1000, and the DPO table is "
+    "cross-validated by self-play game."
+)
+"""The protocol paragraph of benchmarks/results/werewolf_lspo.md."""
+
+SWE_SEARCH = (
+    "Protocol: as in swe_search.md: no setting was chosen by looking at these results (the "
+    "graded judge, added after a 3-instance trial, is reported next to the binary one), "
+    "and all 14 instances are evaluation instances."
+)
+"""The protocol line of the SWE-Search sweep and budget tables (their instances are
+swe-mini's 14, which have no held-out split: see swe_search.md)."""

@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from benchmarks.protocol import SWE_SEARCH
 from benchmarks.tasks import SolveOptions
 
 ARMS = ("linear", "mcts")
@@ -143,6 +144,8 @@ def sweep_table(result: dict[str, Any], options: SolveOptions) -> str:
         f"# linear vs SWE-Search with the noisy SWE oracle (q = {result['q']:g}, seeds "
         f"{', '.join(map(str, result['seeds']))}; max iterations per arm "
         f"{result['iterations'] or options.max_iterations or 'default'})",
+        "",
+        SWE_SEARCH,
         "",
         "| p | search | resolved (95% interval) | LLM calls / inst | tokens / inst | wall s / inst |",
         "|---|---|---|---|---|---|",

@@ -39,6 +39,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from benchmarks.protocol import SWE_SEARCH
 from benchmarks.tasks import SolveOptions
 
 ATTEMPT_SEED_STRIDE = 1000
@@ -403,6 +404,8 @@ def budget_table(result: dict[str, Any]) -> str:
         f"## Equal budget, {result.get('judge', 'binary')} judge: {result['instances']} "
         f"instances x seeds {', '.join(map(str, result['seeds']))}, q = {result['q']:g}, "
         f"budgets (model calls per instance) {', '.join(map(str, result['budgets']))}",
+        "",
+        SWE_SEARCH,
         "",
         "| p | agent / rule | resolved (95% interval) | calls / inst | tokens / inst "
         "| wall s / inst |",

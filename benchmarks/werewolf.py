@@ -38,6 +38,7 @@ from typing import Any
 
 import pyspiel
 
+from benchmarks.protocol import WEREWOLF
 from foundation.errors import UserError, one_line
 from foundation.executors import parse_executor
 from foundation.jsonl import read_rows, write_atomic
@@ -417,6 +418,8 @@ def markdown(summary: dict[str, Any]) -> str:
         "Each agent takes every seat of one side against each other agent on the other "
         "side. Win rates with 95% intervals (Wilson; overall = the mean of the two sides, "
         "normal interval).",
+        "",
+        WEREWOLF,
         "",
         "| agent | overall | as werewolves | as village | games | ms/move | "
         "invalid answers/game | fallbacks/game |",

@@ -18,6 +18,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from benchmarks.protocol import LSPO
+
 THEIRS = "LSPO paper (their setup, a large model): overall win rate 0.50 for LSPO, 0.47 for the strongest earlier agent, 0.38 for ReAct."
 
 
@@ -135,6 +137,8 @@ def markdown(
         "# LSPO on Werewolf",
         "",
         f"Produced by `{command}`; the table by `python -m benchmarks.werewolf_lspo`.",
+        "",
+        LSPO,
         "",
         "Latent policy vs rule: the purified (argmax) latent policy in every seat of one "
         "side, the rule bot in the other, the same deals every iteration; overall = the "
