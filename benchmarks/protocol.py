@@ -134,8 +134,8 @@ LOOP = (
     "Protocol: the held-out puzzles come from a seed no training puzzle uses, and a "
     "training puzzle equal to a held-out one is removed; they are scored once before and "
     "once after training, on the same episode seeds. This is one run with the settings of "
-    "the command above (the task was chosen on the base model's success on other tasks, "
-    "below); no other configuration's held-out score was compared to choose them."
+    "the command above; no other configuration's held-out score was compared to choose "
+    "them."
 )
 """The protocol paragraph of benchmarks/results/loop_<task>.md."""
 
@@ -148,11 +148,11 @@ WEREWOLF = (
 """The protocol paragraph of `agents bench werewolf`'s results."""
 
 LSPO = (
-    "Protocol: a run evaluates its latent policies on deals `seed * 1000003 + g` for g "
-    "below its evaluation games (0..499 here); its self-play deals use seed + iteration in "
-    "place of seed (1000003 onwards), so they are disjoint. The run's settings are its "
-    "command's; the pool table plays deals from seed 1000, and the DPO table is "
-    "cross-validated by self-play game."
+    "Protocol: a run evaluates its latent policies on deals `seed * 1000003 + g`, g from 0 "
+    "to its evaluation games - 1; its self-play deals put seed + iteration (iterations from "
+    "1) in place of seed, so the two never meet. The run's settings are its command's; the "
+    "pool table plays deals from seed 1000, and the DPO table is cross-validated by "
+    "self-play game."
 )
 """The protocol paragraph of benchmarks/results/werewolf_lspo.md."""
 
