@@ -222,3 +222,29 @@ def test_ctrl_c_saves_everything_done_so_far(tmp_path):
     assert json.loads((out / "usage.json").read_text())["calls"] >= 5
     partial = json.loads((out / "trajectories" / "tkem__cachetools-2.json").read_text())
     assert [s["action"]["tool"] for s in partial["steps"]] == ["find_class"]
+
+
+def test_predictions_are_sorted_by_instance_id_whatever_order_instances_finished(
+    tmp_path: Path,
+) -> None:
+    """The solve log lists instances as they finished (any order with workers or Ray);
+    predictions.jsonl is the same file for the same results."""
+    from benchmarks.swe_bench.solver import write_predictions
+
+    rows = [
+        {"instance_id": iid, "model_name_or_path": "m", "model_patch": f"p-{iid}", "seconds": 1}
+        for iid in ("b__b-2", "a__a-1", "c__c-3")
+    ]
+    texts = []
+    for order in (rows, rows[::-1]):
+        out = tmp_path / str(len(texts))
+        out.mkdir()
+        texts.append(write_predictions(out, order).read_text())
+    assert texts[0] == texts[1]
+    preds = [json.loads(line) for line in texts[0].splitlines()]
+    assert [p["instance_id"] for p in preds] == ["a__a-1", "b__b-2", "c__c-3"]
+    assert preds[0] == {
+        "instance_id": "a__a-1",
+        "model_name_or_path": "m",
+        "model_patch": "p-a__a-1",
+    }

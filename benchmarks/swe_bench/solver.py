@@ -67,10 +67,13 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def write_predictions(out: Path, rows: Iterable[Row]) -> Path:
-    """predictions.jsonl, rewritten atomically from the solve log's rows."""
+    """predictions.jsonl, rewritten atomically from the solve log's rows, sorted by
+    instance id: the log is in the order instances finished, which differs from run to run
+    when several run at once (workers, Ray), and the file should not."""
     path = out / PREDICTIONS
     keys = ("instance_id", "model_name_or_path", "model_patch")
-    write_atomic(path, "".join(json.dumps({k: row[k] for k in keys}) + "\n" for row in rows))
+    ordered = sorted(rows, key=lambda row: str(row["instance_id"]))
+    write_atomic(path, "".join(json.dumps({k: row[k] for k in keys}) + "\n" for row in ordered))
     return path
 
 
