@@ -22,7 +22,8 @@ from benchmarks.protocol import HANABI
 from foundation.jsonl import read_rows
 from foundation.runs import RunLog, run_units
 
-# ALGORITHMS.md section 2 (as published; some unverified).
+# Published 2-player means (theirs: their bots and hardware). SmartBot, SAD, OBL and OP are
+# quoted second-hand, not checked against their papers.
 REFERENCES_2P: list[tuple[str, str]] = [
     ("SmartBot (rule-based)", "22.99"),
     ("SAD", "24.01"),
@@ -234,7 +235,12 @@ def markdown(summary: dict[str, object]) -> str:
             f"{p['mean_diff']:+.2f} ± {p['se']:.2f} over {p['games']} games",
         ]
     if cfg["players"] == 2:
-        lines += ["", "Published 2-player means (ALGORITHMS.md; some unverified):", ""]
+        lines += [
+            "",
+            "Published 2-player means (theirs, their bots and hardware; SmartBot, SAD, OBL and OP"
+            " quoted second-hand):",
+            "",
+        ]
         lines += [f"- {name}: {score}" for name, score in REFERENCES_2P]
     return "\n".join(lines) + "\n"
 

@@ -7,7 +7,8 @@
 `label`: rule-bot self-play on tuning decks (`benchmarks.protocol.HANABI`, from the
 `--first`-th), the searched gain of every legal action at every decision; a chunk of
 games is one unit of the run primitive (`foundation.runs`: skip done, error rows), its
-arrays in an .npz written atomically, so a killed run resumes where it stopped.
+labels in an .npz written atomically, so a killed run resumes where it stopped (the
+features are not stored: training replays them).
 `train`: the gain network, saved as a `hanabi_learned:path=FILE` model.
 """
 
@@ -57,8 +58,10 @@ def label(
         merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         name = f"chunk_{start}_w{worlds}" + (f"_k{keep}" if keep else "")
         path, tmp = out / f"{name}.npz", out / f".{name}.tmp.npz"
+        # No features: `load_data` replays them (three quarters of a chunk's bytes), so a
+        # label run's chunks are small enough to keep with the repository's results.
         np.savez_compressed(
-            tmp, x=merged["x"], bp=merged["bp"], gain=merged["gain"], gain2=merged["gain2"],
+            tmp, bp=merged["bp"], gain=merged["gain"], gain2=merged["gain2"],
             w2=merged["w2"], seed=merged["seed"], score=merged["score"],
         )  # fmt: skip
         os.replace(tmp, path)

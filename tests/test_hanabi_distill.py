@@ -15,7 +15,13 @@ from benchmarks.hanabi import play_game
 from benchmarks.hanabi_distill import label
 from benchmarks.protocol import HANABI
 from games.bots import make_bot
-from games.hanabi.distill import DistilledPolicy, label_game, load_data, train
+from games.hanabi.distill import (
+    DistilledPolicy,
+    decision_features,
+    label_game,
+    load_data,
+    train,
+)
 from games.hanabi.game import HanabiConfig
 from games.hanabi.learned import LearnedModelError
 from games.hanabi.rules import rule_position
@@ -44,6 +50,8 @@ def test_labels_are_paired_gains_over_the_rule_bot() -> None:
     fresh = ~np.isnan(d["gain2"])
     assert fresh.any() and fresh.sum(axis=1).max() <= 2 and not fresh[rows, d["bp"]].any()
     assert np.all((d["w2"] >= 3) == fresh)
+    x, bp = decision_features(HANABI.tuning.start + 3)  # what training replays
+    assert np.array_equal(x, d["x"]) and np.array_equal(bp, d["bp"])
     wide = label_game(HANABI.tuning.start + 3, worlds=1)  # no keep: no fresh labels
     assert np.isnan(wide["gain2"]).all() and np.array_equal(wide["gain"], d["gain"], equal_nan=True)
 
@@ -56,6 +64,8 @@ def test_label_run_resumes_and_train_saves_a_loadable_model(distilled: Path) -> 
     assert len((data / "chunks.jsonl").read_text().splitlines()) == 2
     d = load_data(data)
     assert set(d["seed"]) == {5, 6} and set(d["worlds"]) == {1}
+    assert "x" not in np.load(data / "chunk_5_w1.npz")  # replayed, not stored
+    assert np.array_equal(d["x"][d["seed"] == 5], decision_features(5)[0])
     assert np.isnan(d["gain2"][d["seed"] == 5]).all() and (d["w2"][d["seed"] == 5] == 0).all()
     assert not np.isnan(d["gain2"][d["seed"] == 6]).all()
     game = HanabiConfig().load()
@@ -95,3 +105,12 @@ def test_mds_searches_on_the_distilled_blueprint_and_margin_needs_one(
     assert imitating._last_move(state) is None  # not the rule bot's moves: no such check
     with pytest.raises(LearnedModelError, match="margin= goes with a distilled model"):
         make_bot(game, f"hanabi_learned:path={tiny},margin=0.5")
+
+
+def test_labels_of_another_rule_bot_are_refused(distilled: Path, tmp_path: Path) -> None:
+    chunk = dict(np.load(distilled / "data" / "chunk_5_w1.npz"))
+    chunk["bp"] = chunk["bp"].copy()
+    chunk["bp"][3] += 1  # a decision the current rule bot does not make
+    np.savez_compressed(tmp_path / "chunk_5_w1.npz", **chunk)
+    with pytest.raises(LearnedModelError, match="not the current rule bot's"):
+        load_data(tmp_path)

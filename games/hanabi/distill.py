@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,42 @@ KIND = "rules+gain"
 """The `kind` of a distilled model file (imitation models have none)."""
 
 
+Decision = tuple[pyspiel.State, Tracker, int, list[int], int]
+"""A decision of rule-bot self-play: (state, tracker, player, legal actions, rule action)."""
+
+
+def decisions(seed: int, players: int = 2) -> Iterator[Decision]:
+    """Rule-bot self-play on deck `seed`, stopping at every decision with a choice (those
+    `label_game` labels); the caller must not change the state or the tracker. Once
+    exhausted, the last state yielded is the finished game."""
+    cfg = HanabiConfig(players=players)
+    cards = iter(deck_order(seed, cfg))
+    state = cfg.load().new_initial_state()
+    tracker = Tracker(cfg)
+    while not state.is_terminal():
+        if state.is_chance_node():
+            action = next(cards)
+        else:
+            player = state.current_player()
+            legal = state.legal_actions()
+            action = decide(tracker, player)
+            if len(legal) > 1 and action in legal:
+                yield state, tracker, player, legal, action
+        state.apply_action(action)
+        apply(tracker, action)
+
+
+def decision_features(seed: int, players: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """The features and rule-bot actions at deck `seed`'s labelled decisions, by replay
+    (a fraction of a second a game): label chunks need not store the features, which are
+    most of their size."""
+    xs, bps = [], []
+    for state, tracker, player, _, action in decisions(seed, players):
+        xs.append(features(tracker, state, player))
+        bps.append(action)
+    return np.stack(xs).astype(np.float16), np.asarray(bps, dtype=np.int16)
+
+
 def label_game(
     seed: int, worlds: int, players: int = 2, keep: int = 0, fresh: int = 14
 ) -> dict[str, np.ndarray]:
@@ -55,47 +91,36 @@ def label_game(
     matters."""
     from games.hanabi.mds_bot import MDSBot, MDSBotConfig
 
-    cfg = HanabiConfig(players=players)
-    game = cfg.load()
+    game = HanabiConfig(players=players).load()
     actions = game.num_distinct_actions()
-    cards = iter(deck_order(seed, cfg))
-    state = game.new_initial_state()
-    tracker = Tracker(cfg)
     xs: list[np.ndarray] = []
     bps: list[int] = []
     gains: list[np.ndarray] = []
     gains2: list[np.ndarray] = []
     w2: list[np.ndarray] = []
-    while not state.is_terminal():
-        if state.is_chance_node():
-            action = next(cards)
-        else:
-            player = state.current_player()
-            legal = state.legal_actions()
-            action = decide(tracker, player)
-            if len(legal) > 1 and action in legal:
-                screening = keep > 0 and len(legal) > keep + 1
-                budget = worlds * len(legal) + (fresh * (keep + 1) if screening else 0)
-                # eta = inf and an unreachable threshold: the estimates, never a deviation.
-                config = MDSBotConfig(
-                    eta=math.inf, floor=0.0, rollouts=budget, threshold=1e9,
-                    keep=keep if screening else None, screen=worlds,
-                )  # fmt: skip
-                bot = MDSBot(game, config, seed=seed * 1000 + len(bps))
-                bot.step(state)
-                res = bot.last
-                assert res is not None and res.blueprint_action == action
-                first = {k: r for k, r in res.returns.items() if k < worlds}
-                later = {k: r for k, r in res.returns.items() if k >= worlds}
-                gains.append(_paired(first, legal, action, actions)[0])
-                kept = [a for a in legal if a != action and any(a in r for r in later.values())]
-                mean2, count2 = _paired(later, kept, action, actions)
-                gains2.append(mean2)
-                w2.append(count2)
-                xs.append(features(tracker, state, player))
-                bps.append(action)
-        state.apply_action(action)
-        apply(tracker, action)
+    state: pyspiel.State | None = None
+    for state, tracker, player, legal, action in decisions(seed, players):
+        screening = keep > 0 and len(legal) > keep + 1
+        budget = worlds * len(legal) + (fresh * (keep + 1) if screening else 0)
+        # eta = inf and an unreachable threshold: the estimates, never a deviation.
+        config = MDSBotConfig(
+            eta=math.inf, floor=0.0, rollouts=budget, threshold=1e9,
+            keep=keep if screening else None, screen=worlds,
+        )  # fmt: skip
+        bot = MDSBot(game, config, seed=seed * 1000 + len(bps))
+        bot.step(state)
+        res = bot.last
+        assert res is not None and res.blueprint_action == action
+        first = {k: r for k, r in res.returns.items() if k < worlds}
+        later = {k: r for k, r in res.returns.items() if k >= worlds}
+        gains.append(_paired(first, legal, action, actions)[0])
+        kept = [a for a in legal if a != action and any(a in r for r in later.values())]
+        mean2, count2 = _paired(later, kept, action, actions)
+        gains2.append(mean2)
+        w2.append(count2)
+        xs.append(features(tracker, state, player))
+        bps.append(action)
+    assert state is not None and state.is_terminal()
     return {
         "x": np.stack(xs).astype(np.float16),
         "bp": np.asarray(bps, dtype=np.int16),
@@ -131,12 +156,30 @@ def load_data(data: Path) -> dict[str, np.ndarray]:
     parts = []
     for f in files:
         p = dict(np.load(f))
+        if "x" not in p:  # a compact chunk: the features are replayed
+            p["x"] = _replayed(f, p["seed"], p["bp"])
         p.setdefault("gain2", np.full_like(p["gain"], np.nan))
         p.setdefault("w2", np.zeros(p["gain"].shape, dtype=np.int16))
         p.setdefault("worlds", np.full(len(p["bp"]), _worlds_of(f), dtype=np.int16))
         parts.append(p)
     keys = ("x", "bp", "gain", "gain2", "w2", "worlds", "seed")
     return {k: np.concatenate([p[k] for p in parts]) for k in keys}
+
+
+def _replayed(path: Path, seeds: np.ndarray, bp: np.ndarray) -> np.ndarray:
+    """The features of a chunk's rows, replayed deck by deck; the rule bot's actions must
+    be the stored ones (else the rule bot changed since the chunk was labelled)."""
+    xs, bps = [], []
+    for seed in dict.fromkeys(seeds.tolist()):
+        x, b = decision_features(int(seed))
+        xs.append(x)
+        bps.append(b)
+    if not np.array_equal(np.concatenate(bps), bp):
+        raise LearnedModelError(
+            f"{path}: its decisions are not the current rule bot's (games/hanabi/rules.py "
+            "changed since it was labelled); label again"
+        )
+    return np.concatenate(xs)
 
 
 def _worlds_of(path: Path) -> int:
