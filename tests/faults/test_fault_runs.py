@@ -53,16 +53,27 @@ def timed(*args: str, cwd: Path) -> tuple[subprocess.CompletedProcess[str], floa
     return done, time.monotonic() - start
 
 
-def killed_then_rerun(args: list[str], cwd: Path, rng: random.Random, took: float) -> float:
-    """Start `agents ARGS`, SIGKILL it at a random moment of a run that takes about `took`
-    seconds uninterrupted (it must still be running then), then rerun it to the end."""
+def killed_then_rerun(
+    args: list[str], cwd: Path, rng: random.Random, took: float, log: Path, units: int
+) -> float:
+    """Start `agents ARGS`, SIGKILL it once its run log `log` holds a random number of
+    its `units` rows (1 to units - 2: mid-run, whatever the machine's speed), then rerun
+    it to the end; returns when the kill came. (A kill at a random fraction of the first
+    run's time was flaky: that run also fills the caches, so the second one, faster, had
+    sometimes finished by then.)"""
+    at = rng.randint(1, units - 2)
+    start = time.monotonic()
     proc = subprocess.Popen(
         [*AGENTS, *args], cwd=cwd, env=env(cwd), stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
-    delay = rng.uniform(0.2, 0.8) * took
-    time.sleep(delay)
-    assert proc.poll() is None, f"the run ended before the kill at {delay:.1f}s"
+    deadline = start + 3 * took + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        if log.is_file() and log.read_bytes().count(b"\n") >= at:
+            break
+        time.sleep(0.01)
+    delay = time.monotonic() - start
+    assert proc.poll() is None, f"the run ended before the kill at row {at} ({delay:.1f}s)"
     os.killpg(proc.pid, signal.SIGKILL)  # no chance to clean up, as with the OOM killer
     proc.wait(timeout=60)
     rerun = agents(*args, cwd=cwd)
@@ -140,7 +151,10 @@ def test_eval_twenty_instances_three_poisoned_and_a_kill(tmp_path: Path) -> None
         assert why in report["error_reasons"][iid], (iid, report["error_reasons"][iid])
     assert secret.read_text() == SECRET
 
-    delay = killed_then_rerun([*common, "--run-id", "killed"], tmp_path, random.Random(SEED), took)
+    results = tmp_path / "logs" / "killed" / "gold" / "results.jsonl"
+    delay = killed_then_rerun(
+        [*common, "--run-id", "killed"], tmp_path, random.Random(SEED), took, results, 20
+    )
     resumed = report_of(tmp_path / "logs" / "gold.killed.json")
     assert resumed == report, f"killed after {delay:.1f}s"
     rows = (tmp_path / "logs" / "killed" / "gold" / "results.jsonl").read_text().splitlines()
@@ -191,7 +205,8 @@ def test_solve_twenty_instances_with_bad_ones_and_raising_tools(tmp_path: Path) 
         assert traj["steps"][0]["observation"]["text"].startswith(f"error: {error}"), traj
 
     rng = random.Random(SEED + 1)
-    delay = killed_then_rerun([*common, "-o", "killed"], tmp_path, rng, took)
+    log = tmp_path / "killed" / "solve.jsonl"
+    delay = killed_then_rerun([*common, "-o", "killed"], tmp_path, rng, took, log, 20)
     assert report_of(tmp_path / "killed" / "report.json") == report, f"killed after {delay:.1f}s"
     again = {
         json.loads(r)["instance_id"]: json.loads(r)
