@@ -58,7 +58,7 @@ def label(
         merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         name = f"chunk_{start}_w{worlds}" + (f"_k{keep}" if keep else "")
         path, tmp = out / f"{name}.npz", out / f".{name}.tmp.npz"
-        # No features: `load_data` replays them (three quarters of a chunk's bytes), so a
+        # No features (`label_game` leaves them to `load_data`, which replays them): a
         # label run's chunks are small enough to keep with the repository's results.
         np.savez_compressed(
             tmp, bp=merged["bp"], gain=merged["gain"], gain2=merged["gain2"],

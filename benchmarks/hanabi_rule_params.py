@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+from collections import deque
 from collections.abc import Callable, Sequence
 from multiprocessing import get_context
 from typing import Any
@@ -33,8 +34,9 @@ the deck size from which it bets), pmin = the least playable probability of a be
 def _set(variant: dict[str, Any]) -> None:
     import games.hanabi.rules as rules
 
-    rules.STALL_RISK = float(variant.get("stall", 0.1))
-    rules.MYSTERY_DECK = dict(variant.get("mystery", {3: 3, 2: 1}))
+    # A fresh process: the module's values are still the current ones.
+    rules.STALL_RISK = float(variant.get("stall", rules.STALL_RISK))
+    rules.MYSTERY_DECK = dict(variant.get("mystery", rules.MYSTERY_DECK))
     pmin = float(variant.get("pmin", 0.0))
     if pmin <= 0:
         return
@@ -50,17 +52,11 @@ def _set(variant: dict[str, Any]) -> None:
 
 
 def _play(seed: int) -> float:
-    from games.hanabi.game import HanabiConfig, deck_order
-    from games.hanabi.rules import apply, decide, tracker_for
+    from games.hanabi.distill import decisions
 
-    cfg = HanabiConfig()
-    state = cfg.load().new_initial_state()
-    tracker = tracker_for(state, cfg)
-    cards = iter(deck_order(seed, cfg))
-    while not state.is_terminal():
-        action = next(cards) if state.is_chance_node() else decide(tracker, state.current_player())
-        state.apply_action(action)
-        apply(tracker, action)
+    # Rule-bot self-play: the state of its last decision ends as the finished game.
+    state = deque(decisions(seed), maxlen=1)[0][0]
+    assert state.is_terminal()
     return float(state.returns()[0])
 
 

@@ -40,7 +40,7 @@ def distilled(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_labels_are_paired_gains_over_the_rule_bot() -> None:
     d = label_game(HANABI.tuning.start + 3, worlds=1, keep=2, fresh=3)
     n = len(d["bp"])
-    assert d["x"].shape[0] == d["gain"].shape[0] == d["gain2"].shape[0] == n > 20
+    assert "x" not in d and d["gain"].shape[0] == d["gain2"].shape[0] == n > 20
     rows = np.arange(n)
     assert np.all(d["gain"][rows, d["bp"]] == 0.0)  # the rule bot's own action gains 0
     assert np.all(np.sum(~np.isnan(d["gain"]), axis=1) >= 2)  # only decisions with a choice
@@ -51,7 +51,7 @@ def test_labels_are_paired_gains_over_the_rule_bot() -> None:
     assert fresh.any() and fresh.sum(axis=1).max() <= 2 and not fresh[rows, d["bp"]].any()
     assert np.all((d["w2"] >= 3) == fresh)
     x, bp = decision_features(HANABI.tuning.start + 3)  # what training replays
-    assert np.array_equal(x, d["x"]) and np.array_equal(bp, d["bp"])
+    assert len(x) == n and np.array_equal(bp, d["bp"])
     wide = label_game(HANABI.tuning.start + 3, worlds=1)  # no keep: no fresh labels
     assert np.isnan(wide["gain2"]).all() and np.array_equal(wide["gain"], d["gain"], equal_nan=True)
 

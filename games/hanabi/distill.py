@@ -88,18 +88,17 @@ def label_game(
     highest gain there are then rolled out, with the rule bot's, in `fresh` more worlds
     (`gain2`, NaN for the others; `w2`: the worlds behind each): those worlds did not
     choose them, so both labels are unbiased, and the fresh one is the less noisy where it
-    matters."""
+    matters. No features: `decision_features` replays them, as training does."""
     from games.hanabi.mds_bot import MDSBot, MDSBotConfig
 
     game = HanabiConfig(players=players).load()
     actions = game.num_distinct_actions()
-    xs: list[np.ndarray] = []
     bps: list[int] = []
     gains: list[np.ndarray] = []
     gains2: list[np.ndarray] = []
     w2: list[np.ndarray] = []
     state: pyspiel.State | None = None
-    for state, tracker, player, legal, action in decisions(seed, players):
+    for state, _, _, legal, action in decisions(seed, players):
         screening = keep > 0 and len(legal) > keep + 1
         budget = worlds * len(legal) + (fresh * (keep + 1) if screening else 0)
         # eta = inf and an unreachable threshold: the estimates, never a deviation.
@@ -118,11 +117,9 @@ def label_game(
         mean2, count2 = _paired(later, kept, action, actions)
         gains2.append(mean2)
         w2.append(count2)
-        xs.append(features(tracker, state, player))
         bps.append(action)
     assert state is not None and state.is_terminal()
     return {
-        "x": np.stack(xs).astype(np.float16),
         "bp": np.asarray(bps, dtype=np.int16),
         "gain": np.stack(gains),
         "gain2": np.stack(gains2),
