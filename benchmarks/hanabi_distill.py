@@ -99,6 +99,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     tr.add_argument("--layers", type=int, default=2)
     tr.add_argument("--lr", type=float, default=1e-3)
     tr.add_argument("--margin", type=float, default=0.5, help="default deviation margin")
+    tr.add_argument(
+        "--members", type=int, default=5,
+        help="networks in the ensemble (a deviation needs all of them to expect a gain)",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     if args.cmd == "label":
         label(args.out, args.first, args.games, args.worlds, args.chunk, args.shard, args.keep,
@@ -107,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from games.hanabi.distill import train
 
     train(args.data, args.out, args.epochs, args.hidden, args.layers, args.lr,
-          margin=args.margin)  # fmt: skip
+          margin=args.margin, members=args.members)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from games.hanabi.distill import (
     train,
 )
 from games.hanabi.game import HanabiConfig
-from games.hanabi.learned import LearnedModelError
+from games.hanabi.learned import LearnedModelError, read_model
 from games.hanabi.rules import rule_position
 
 
@@ -33,7 +33,7 @@ def distilled(tmp_path_factory: pytest.TempPathFactory) -> Path:
     label(root / "data", first=5, games=1, worlds=1, chunk=1)  # plain labels
     label(root / "data", first=6, games=1, worlds=1, chunk=1, keep=2, fresh=3)
     train(root / "data", root / "gain.pt", epochs=2, hidden=8, layers=1, heldout=0.5,
-          say=lambda _: None)  # fmt: skip
+          members=2, say=lambda _: None)  # fmt: skip
     return root
 
 
@@ -105,6 +105,23 @@ def test_mds_searches_on_the_distilled_blueprint_and_margin_needs_one(
     assert imitating._last_move(state) is None  # not the rule bot's moves: no such check
     with pytest.raises(LearnedModelError, match="margin= goes with a distilled model"):
         make_bot(game, f"hanabi_learned:path={tiny},margin=0.5")
+
+
+def test_an_ensemble_deviates_only_where_every_member_expects_a_gain(distilled: Path) -> None:
+    blob = read_model(distilled / "gain.pt")
+    assert len(blob["members"]) == 2 and "state_dict" not in blob
+    one, two = ({**blob, "members": [sd]} for sd in blob["members"])
+    game, state = rule_position(2, 20)
+    bot = make_bot(game, "hanabi_rules", seed=0)
+    tracker, player = bot.tracker(state), state.current_player()
+    bp = bot.step(state)
+    g1, g2 = (DistilledPolicy(b).gains(tracker, state, player, bp) for b in (one, two))
+    assert not np.allclose(g1, g2)  # two initialisations: two different networks
+    both = DistilledPolicy(blob).gains(tracker, state, player, bp)
+    assert np.array_equal(both, np.minimum(g1, g2))
+    # A file from before ensembles (one `state_dict`) reads as a one-member ensemble.
+    old = {k: v for k, v in one.items() if k != "members"} | {"state_dict": one["members"][0]}
+    assert np.array_equal(DistilledPolicy(old).gains(tracker, state, player, bp), g1)
 
 
 def test_labels_of_another_rule_bot_are_refused(distilled: Path, tmp_path: Path) -> None:

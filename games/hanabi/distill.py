@@ -204,17 +204,19 @@ def train(
     heldout: float = 0.1,
     seed: int = 0,
     margin: float = 0.5,
+    members: int = 1,
     say: Callable[[str], None] = print,
 ) -> dict[str, float]:
     """Fit the gain network: least squares over the labelled gains of the legal actions
     other than the rule bot's, each weighted by the worlds behind it; the last `heldout`
-    share of the games is held out. Returns the held-out loss of the fit and of
-    predicting zero gain (the rule bot itself)."""
+    share of the games is held out. With `members` > 1, that many networks from different
+    initialisations and batch orders (an ensemble: `DistilledPolicy` deviates only where
+    all of them expect a gain). Returns the held-out loss of the members' mean prediction
+    and of predicting zero gain (the rule bot itself)."""
     import torch
 
     from games.hanabi.learned import MLP
 
-    torch.manual_seed(seed)
     torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
     d = load_data(data)
     actions = d["gain"].shape[1]
@@ -230,8 +232,6 @@ def train(
     cut = seeds[int(len(seeds) * (1 - heldout))] if heldout > 0 else seeds[-1] + 1
     tr = np.flatnonzero(d["seed"] < cut)
     va = torch.from_numpy(np.flatnonzero(d["seed"] >= cut))
-    model = MLP(x.shape[1], actions, hidden, layers)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-5)
 
     def weighted(pred: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         """Least squares weighted by the worlds behind each label (inverse variance)."""
@@ -242,39 +242,50 @@ def train(
         out: torch.Tensor = err / torch.clamp(torch.as_tensor(total), min=1.0)
         return out
 
-    def loss_of(idx: torch.Tensor) -> torch.Tensor:
-        return weighted(model(x[idx]), idx)
+    def fit(member: int) -> MLP:
+        """One network, its weights those of its epoch of least held-out loss."""
+        torch.manual_seed(seed + member)
+        model = MLP(x.shape[1], actions, hidden, layers)
+        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-5)
+        best, best_state = math.inf, None
+        for epoch in range(epochs):
+            model.train()
+            rng = np.random.default_rng(seed + epoch + 1000 * member)
+            order = torch.from_numpy(rng.permutation(tr))
+            for i in range(0, len(order), 256):
+                batch = order[i : i + 256]
+                loss = weighted(model(x[batch]), batch)
+                opt.zero_grad()
+                torch.autograd.backward(loss)
+                opt.step()
+            val = heldout_loss([model])
+            tag = f"member {member + 1}/{members} " if members > 1 else ""
+            say(f"{tag}epoch {epoch + 1}: held-out loss {val:.4f} (zero gain {zero:.4f})")
+            if val < best or best_state is None:
+                best, best_state = val, {k: v.clone() for k, v in model.state_dict().items()}
+        assert best_state is not None
+        model.load_state_dict(best_state)
+        return model
 
-    def heldout_loss() -> float:
-        model.eval()
+    def heldout_loss(models: list[MLP]) -> float:
+        if not len(va):
+            return float("nan")
         with torch.no_grad():
-            return float(loss_of(va)) if len(va) else float("nan")
+            for m in models:
+                m.eval()
+            return float(weighted(torch.stack([m(x[va]) for m in models]).mean(0), va))
 
     zero = float(weighted(torch.zeros(len(va), actions), va)) if len(va) else 0.0
     say(f"{len(tr)} training decisions, {len(va)} held out; zero-gain held-out loss {zero:.3f}")
-    best, best_state = math.inf, None
-    for epoch in range(epochs):
-        model.train()
-        order = torch.from_numpy(np.random.default_rng(seed + epoch).permutation(tr))
-        for i in range(0, len(order), 256):
-            batch = order[i : i + 256]
-            loss = loss_of(batch)
-            opt.zero_grad()
-            torch.autograd.backward(loss)
-            opt.step()
-        val = heldout_loss()
-        say(f"epoch {epoch + 1}: held-out loss {val:.4f} (zero gain {zero:.4f})")
-        if val < best or best_state is None:
-            best, best_state = val, {k: v.clone() for k, v in model.state_dict().items()}
-    assert best_state is not None
-    model.load_state_dict(best_state)
+    models = [fit(m) for m in range(members)]
+    best = heldout_loss(models)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     torch.save(
         {
-            "kind": KIND, "state_dict": model.state_dict(), "inputs": int(x.shape[1]),
-            "actions": actions, "hidden": hidden, "layers": layers, "margin": margin,
-            "decisions": len(d["bp"]), "games": len(seeds),
+            "kind": KIND, "members": [m.state_dict() for m in models],
+            "inputs": int(x.shape[1]), "actions": actions, "hidden": hidden, "layers": layers,
+            "margin": margin, "decisions": len(d["bp"]), "games": len(seeds),
             "heldout_loss": best, "zero_loss": zero,
         },
         tmp,
@@ -293,14 +304,22 @@ class DistilledPolicy:
     against the partner's last move with the rule bot (`MDSBot._last_move`)."""
 
     def __init__(self, blob: dict[str, Any], margin: float | None = None) -> None:
-        sd = blob["state_dict"]
         n = int(blob["layers"]) + 1
-        self.weights = [sd[f"net.{2 * k}.weight"].numpy().T.copy() for k in range(n)]
-        self.biases = [sd[f"net.{2 * k}.bias"].numpy().copy() for k in range(n)]
+        # An ensemble's members, or (files from before ensembles) one network.
+        members = blob["members"] if "members" in blob else [blob["state_dict"]]
+        if not members:
+            raise ValueError("no networks in the file")
+        self.nets = [
+            (
+                [sd[f"net.{2 * k}.weight"].numpy().T.copy() for k in range(n)],
+                [sd[f"net.{2 * k}.bias"].numpy().copy() for k in range(n)],
+            )
+            for sd in members
+        ]
         self.inputs = int(blob["inputs"])
         self.actions = int(blob["actions"])
         self.margin = float(blob["margin"] if margin is None else margin)
-        self.meta = {k: v for k, v in blob.items() if k != "state_dict"}
+        self.meta = {k: v for k, v in blob.items() if k not in ("state_dict", "members")}
         self.calls = 0
         self.deviations = 0
 
@@ -314,14 +333,22 @@ class DistilledPolicy:
             )
 
     def gains(self, tracker: Tracker, state: pyspiel.State, player: int, bp: int) -> np.ndarray:
-        h = np.concatenate([features(tracker, state, player), np.zeros(self.actions, np.float32)])
-        h[self.inputs - self.actions + bp] = 1.0
-        last = len(self.weights) - 1
-        for k, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            h = h @ w + b
-            if k < last:
-                np.maximum(h, 0.0, out=h)
-        return h
+        """Each action's expected gain over the rule bot's `bp`: with an ensemble, the
+        least of its members' (a network errs most off the rule bot's own trajectories,
+        where it never saw a label and members disagree; a deviation there needs all of
+        them to expect a gain)."""
+        x = np.concatenate([features(tracker, state, player), np.zeros(self.actions, np.float32)])
+        x[self.inputs - self.actions + bp] = 1.0
+        out: np.ndarray | None = None
+        for weights, biases in self.nets:
+            h = x
+            for k, (w, b) in enumerate(zip(weights, biases, strict=True)):
+                h = h @ w + b
+                if k < len(weights) - 1:
+                    np.maximum(h, 0.0, out=h)
+            out = h if out is None else np.minimum(out, h)
+        assert out is not None
+        return out
 
     def __call__(self, tracker: Tracker, state: pyspiel.State, player: int) -> int:
         self.calls += 1
