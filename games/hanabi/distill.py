@@ -35,9 +35,9 @@ from typing import Any
 import numpy as np
 import pyspiel
 
-from games.hanabi.game import HanabiConfig, Tracker, deck_order
-from games.hanabi.learned import LearnedModelError, feature_size, features
-from games.hanabi.rules import apply, decide
+from games.hanabi.game import HanabiConfig, Tracker
+from games.hanabi.learned import LearnedModelError, feature_size, features, turns
+from games.hanabi.rules import decide
 
 KIND = "rules+gain"
 """The `kind` of a distilled model file (imitation models have none)."""
@@ -51,21 +51,10 @@ def decisions(seed: int, players: int = 2) -> Iterator[Decision]:
     """Rule-bot self-play on deck `seed`, stopping at every decision with a choice (those
     `label_game` labels); the caller must not change the state or the tracker. Once
     exhausted, the last state yielded is the finished game."""
-    cfg = HanabiConfig(players=players)
-    cards = iter(deck_order(seed, cfg))
-    state = cfg.load().new_initial_state()
-    tracker = Tracker(cfg)
-    while not state.is_terminal():
-        if state.is_chance_node():
-            action = next(cards)
-        else:
-            player = state.current_player()
-            legal = state.legal_actions()
-            action = decide(tracker, player)
-            if len(legal) > 1 and action in legal:
-                yield state, tracker, player, legal, action
-        state.apply_action(action)
-        apply(tracker, action)
+    for turn in turns(seed, players):
+        _, _, _, legal, action = turn
+        if len(legal) > 1 and action in legal:
+            yield turn
 
 
 def decision_features(seed: int, players: int = 2) -> tuple[np.ndarray, np.ndarray]:

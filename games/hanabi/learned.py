@@ -22,7 +22,7 @@ import hashlib
 import os
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -300,6 +300,38 @@ TUNING_DECKS = 100_000
 here: 100000 + 10000 * seed onwards."""
 
 
+Turn = tuple[pyspiel.State, Tracker, int, list[int], int]
+"""A turn of a game on a dealt deck: (state, tracker, player, legal actions, the rule
+bot's action there)."""
+
+
+def turns(
+    seed: int,
+    players: int = 2,
+    play: Callable[[Tracker, pyspiel.State, int, list[int], int], int] | None = None,
+) -> Iterator[Turn]:
+    """A game on deck `seed`, stopping at every player's turn: the rule bot plays, or
+    `play(tracker, state, player, legal, rule_action)` chooses, after the caller has seen
+    the turn (it must not change the state or the tracker). Once exhausted, the last state
+    yielded is the finished game."""
+    cfg = HanabiConfig(players=players)
+    cards = iter(deck_order(seed, cfg))
+    state = cfg.load().new_initial_state()
+    tracker = Tracker(cfg)
+    while not state.is_terminal():
+        if state.is_chance_node():
+            action = next(cards)
+        else:
+            player = state.current_player()
+            legal = state.legal_actions()
+            action = decide(tracker, player)
+            yield state, tracker, player, legal, action
+            if play is not None:
+                action = play(tracker, state, player, legal, action)
+        state.apply_action(action)
+        apply(tracker, action)
+
+
 @dataclass
 class Dataset:
     x: np.ndarray
@@ -329,31 +361,24 @@ def generate(
     first = TUNING_DECKS + 10_000 * seed
     if not (first >= 0 and first + games <= 1_000_000):
         raise ValueError(f"seed {seed} with {games} games leaves the tuning decks")
+
+    def play(
+        tracker: Tracker, state: pyspiel.State, player: int, legal: list[int], rule: int
+    ) -> int:
+        label = rule if policy is None else policy(tracker, state, player)
+        action = rng.choice(legal) if rng.random() < explore else label
+        return action if action in legal else rng.choice(legal)
+
     for g in range(games):
-        state = game.new_initial_state()
-        tracker = Tracker(cfg)
-        cards = iter(deck_order(first + g, cfg))
-        while not state.is_terminal():
-            if state.is_chance_node():
-                action = next(cards)
-            else:
-                player = state.current_player()
-                legal = state.legal_actions()
-                label = decide(tracker, player)
-                if label in legal:
-                    xs.append(features(tracker, state, player))
-                    m = np.zeros(actions, dtype=np.float32)
-                    m[legal] = 1.0
-                    masks.append(m)
-                    ys.append(label)
-                if policy is not None:
-                    label = policy(tracker, state, player)
-                action = rng.choice(legal) if rng.random() < explore else label
-                if action not in legal:
-                    action = rng.choice(legal)
-            state.apply_action(action)
-            apply(tracker, action)
-        if scores is not None:
+        state = None
+        for state, tracker, player, legal, label in turns(first + g, players, play):
+            if label in legal:
+                xs.append(features(tracker, state, player))
+                m = np.zeros(actions, dtype=np.float32)
+                m[legal] = 1.0
+                masks.append(m)
+                ys.append(label)
+        if scores is not None and state is not None:
             scores.append(float(state.returns()[0]))
     return Dataset(np.stack(xs), np.stack(masks), np.asarray(ys, dtype=np.int64))
 
