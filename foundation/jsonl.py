@@ -4,6 +4,7 @@ and atomic whole-file writes (`write_atomic`) for files rewritten in one go."""
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import threading
@@ -14,11 +15,40 @@ from typing import Any
 def write_atomic(path: Path, text: str) -> None:
     """Write `text` to `path` through a temp file and a rename: a reader, or a run killed
     mid-write, never sees half a file. The temp name carries the pid, so processes writing
-    the same file at once (shards) do not share one."""
+    the same file at once (shards) do not share one. A write that fails removes its temp
+    file; temp files of writers that were killed (their pid no longer runs) are removed by
+    the next write of the same file."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(path)
     tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Remove `path`'s temp files (`NAME.tmpPID`) whose writer no longer runs."""
+    prefix = f"{path.name}.tmp"
+    for tmp in path.parent.glob(f"{glob.escape(prefix)}*"):
+        pid = tmp.name[len(prefix) :]
+        if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
