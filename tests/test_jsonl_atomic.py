@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from foundation import jsonl
 from foundation.jsonl import write_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +68,7 @@ def test_a_failed_write_keeps_the_old_file_and_no_temp(
     def fail(src: object, dst: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(jsonl.os, "replace", fail)
+    monkeypatch.setattr(os, "replace", fail)
     with pytest.raises(OSError, match="disk full"):
         write_atomic(path, "new")
     assert path.read_text() == "old"
