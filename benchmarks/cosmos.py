@@ -1,4 +1,4 @@
-"""COS(M+O)S's outer loop (ALGORITHMS.md section 6): search stories with the writer, mine
+"""COS(M+O)S's outer loop (docs/methods.md section 6): search stories with the writer, mine
 the sibling preference pairs of its trees, train the writer on them with ORPO, and search
 again with the trained writer. It composes the story graph (agents.graphs.story) and the
 trainer (agents.training), which the layers keep independent of each other, so it lives

@@ -1,4 +1,4 @@
-"""Story evaluation for COS(M+O)S (ALGORITHMS.md section 6): write stories with and without
+"""Story evaluation for COS(M+O)S (docs/methods.md section 6): write stories with and without
 search, compare them pairwise with a judge model (each pair asked twice, positions
 swapped; a win needs both orders to agree), and report surprisal statistics.
 

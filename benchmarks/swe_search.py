@@ -1,4 +1,4 @@
-"""Linear ReAct vs SWE-Search on the same instances, model and budget (ALGORITHMS.md section 3).
+"""Linear ReAct vs SWE-Search on the same instances, model and budget (docs/methods.md section 3).
 
     python -m benchmarks.swe_search --model local:smollm2 --limit 3
     python -m benchmarks.swe_search --sweep 0.3,0.5,0.7,0.9 --seeds 0,1,2 --limit 14 \

@@ -1,4 +1,4 @@
-"""Information-set search by determinization (ALGORITHMS.md sections 1-2).
+"""Information-set search by determinization (docs/methods.md sections 1-2).
 
 For a player who cannot see the whole state: sample `worlds` full states
 consistent with its information state (a belief sampler), run perfect-information

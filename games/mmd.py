@@ -1,6 +1,6 @@
 """Magnetic mirror descent (MMD) over a whole two-player zero-sum OpenSpiel game:
 every information state takes the `search.mirror_descent.mmd_update` step on its
-action values each iteration (Sokota et al., ICLR 2023; ALGORITHMS.md section 2, point 5).
+action values each iteration (Sokota et al., ICLR 2023; docs/methods.md section 2, point 5).
 Behavioural form with q-values (the acting player's expected return after each action,
 histories weighted by chance's and the opponent's reach, normalised), uniform magnet,
 alpha annealed as alpha / (1 + alpha_decay * t).

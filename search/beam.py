@@ -1,4 +1,4 @@
-"""Breadth-first / beam planner for tree-of-thought style search (ALGORITHMS.md sections 1, 5).
+"""Breadth-first / beam planner for tree-of-thought style search (docs/methods.md sections 1, 5).
 
 Layer by layer: expand every plan in the beam (all actions, or `proposals`
 from a Policy), score each new state with one batched `Evaluator` call

@@ -29,7 +29,7 @@ class Widening:
 
 @dataclass(frozen=True)
 class MCTSConfig:
-    """Options of `search.mcts.MCTS` (ALGORITHMS.md section 1)."""
+    """Options of `search.mcts.MCTS` (docs/methods.md section 1)."""
 
     budget: Budget = field(default_factory=lambda: Budget(simulations=1000))
     c: float = 2.0

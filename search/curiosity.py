@@ -1,4 +1,4 @@
-"""The value of a story step in COS(M+O)S (Materzok, 2025; ALGORITHMS.md section 6).
+"""The value of a story step in COS(M+O)S (Materzok, 2025; docs/methods.md section 6).
 
 Curiosity is an inverted U over surprisal (mean negative token log-probability, in
 nats): a step the model finds neither predictable nor random scores highest. The

@@ -1,4 +1,4 @@
-"""Leaf evaluators and the wrappers around them (ARCHITECTURE.md, the Evaluator seam).
+"""Leaf evaluators and the wrappers around them (the `Evaluator` seam of search/problem.py).
 
 `RandomRollout` plays uniformly random moves to the end through the `Problem`
 (pure Python; native games use OpenSpiel's C++ rollouts from `games/`).

@@ -1,6 +1,7 @@
-"""Tree export for people: JSON (nested dicts), Graphviz DOT and an HTML page
-(ARCHITECTURE.md, traces). What a node is called and what it shows come from the caller's
-callbacks, so the core knows nothing of games, repositories or stories."""
+"""Tree export for people: JSON (nested dicts), Graphviz DOT and an HTML page (the trees
+that `agents play --trees` saves and the run reports draw). What a node is called and what
+it shows come from the caller's callbacks, so the core knows nothing of games, repositories
+or stories."""
 
 from __future__ import annotations
 

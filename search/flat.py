@@ -1,5 +1,5 @@
 """UCT over an array-backed tree: the fast path of `MCTS` for its common case
-(ALGORITHMS.md section 1).
+(docs/methods.md section 1).
 
 `FlatMCTS` is the search `MCTS` runs with UCT selection, sampled chance outcomes, no
 policy, no progressive widening and one simulation at a time, and it draws its random

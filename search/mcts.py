@@ -1,4 +1,4 @@
-"""Monte Carlo tree search over any `Problem` (ALGORITHMS.md section 1).
+"""Monte Carlo tree search over any `Problem` (docs/methods.md section 1).
 
 One simulation: select a path with the selection rule (chance nodes sample by
 probability), evaluate the leaf (terminal returns, or the `Evaluator`), and add

@@ -1,5 +1,5 @@
 """Mirror-descent search (MDS) and its magnetic form (MMDS): decision-time planning by
-update equivalence (Sokota et al., ICLR 2024; ALGORITHMS.md section 2).
+update equivalence (Sokota et al., ICLR 2024; docs/methods.md section 2).
 
 At a decision of the acting player: sample histories consistent with its information,
 estimate q(a) for every legal action by playing `a` and then the blueprint for every

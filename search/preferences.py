@@ -1,4 +1,4 @@
-"""Preference pairs mined from a search tree (COS(M+O)S, ALGORITHMS.md section 6): at a node
+"""Preference pairs mined from a search tree (COS(M+O)S, docs/methods.md section 6): at a node
 whose children were tried, the best child by mean value is "chosen", the worst "rejected"."""
 
 from __future__ import annotations

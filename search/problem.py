@@ -1,4 +1,4 @@
-"""The three seams every planner drives: `Problem`, `Policy`, `Evaluator` (ARCHITECTURE.md).
+"""The three seams every planner drives: `Problem`, `Policy`, `Evaluator` (README.md, Layout).
 
 States are treated as immutable: `Problem.step` returns a new state and never
 changes its argument. Player ids are ints `0..num_players-1`; `CHANCE` marks a

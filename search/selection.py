@@ -1,4 +1,4 @@
-"""Child selection rules for decision nodes (ALGORITHMS.md section 1), pluggable into MCTS.
+"""Child selection rules for decision nodes (docs/methods.md section 1), pluggable into MCTS.
 
 A rule maps (node, exploration constant) to the chosen child. The acting player
 `node.player` picks by its own component of the children's value vectors.

@@ -1,4 +1,4 @@
-"""The search tree: one mutable `Node` per visited state (ALGORITHMS.md section 1).
+"""The search tree: one mutable `Node` per visited state (docs/methods.md section 1).
 
 Nodes are plain slotted objects because the simulation loop touches them
 millions of times; configuration and results are frozen dataclasses elsewhere.

@@ -1,4 +1,4 @@
-"""Specification of the MCTS core on tiny hand-checkable problems (ALGORITHMS.md section 1)."""
+"""Specification of the MCTS core on tiny hand-checkable problems (docs/methods.md section 1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""LangGraph agent graphs (ARCHITECTURE.md): ReAct, SWE-Search, RAFA, story, game player.
+"""LangGraph agent graphs (README.md, Layout): ReAct, SWE-Search, RAFA, story, game player.
 
 Import the submodule you need (`agents.graphs.react`, ...); nothing is imported here.
 """

@@ -1,5 +1,5 @@
 """The LLM behind the search core's seams: a `Policy` that asks for moves, an `Evaluator`
-that asks for judgements (Tree of Thoughts' propose and value prompts; RAFA section 5).
+that asks for judgements (Tree of Thoughts' propose and value prompts; docs/methods.md section 5).
 
 Each prompt starts with a `TASK:` line naming its kind (propose, value, act, reflect),
 so a log reads easily and a deterministic oracle model can answer from the prompt.

@@ -1,4 +1,4 @@
-"""RAFA, "Reason for Future, Act for Now" (Liu et al., 2023; ALGORITHMS.md section 5), as a
+"""RAFA, "Reason for Future, Act for Now" (Liu et al., 2023; docs/methods.md section 5), as a
 LangGraph graph: learner -> planner -> act (the FIRST move only) -> observe -> repeat.
 
 - learner: from the memory buffer the model reflects and rewrites its belief about the

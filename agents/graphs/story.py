@@ -1,4 +1,4 @@
-"""COS(M+O)S story search (Materzok, 2025; ALGORITHMS.md section 6) as a LangGraph graph.
+"""COS(M+O)S story search (Materzok, 2025; docs/methods.md section 6) as a LangGraph graph.
 
 A node is a story so far; an action is one proposed plot step (`Expansion`), sampled
 several at a time with token log-probabilities; siblings that nearly repeat each other

@@ -3,7 +3,7 @@
 `search` runs the core's MCTS (`search.MCTS`, progressive widening, UCT) over
 `agents.swe.search_problem.SweSearch` until the simulation budget or enough finished
 candidates; `discriminate` picks the final patch among the finished nodes by best mean
-value (ALGORITHMS.md section 3). Both nodes are checkpointed: a kill after the search
+value (docs/methods.md section 3). Both nodes are checkpointed: a kill after the search
 resumes at the pick. A kill during the search reruns the search node over the search's
 journal (`journal_path`, see agents.swe.search_problem): the finished part of the tree is
 replayed from it (no model call, no tool run) and the search continues where it stopped.

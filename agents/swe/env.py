@@ -30,7 +30,7 @@ STOP = ["\nObservation:", "\nOBSERVATION"]  # small models go on to invent the t
 
 @dataclass(frozen=True)
 class SweSearchConfig:
-    """Every setting of SWE-Search (ALGORITHMS.md section 3) in one place: the tree's
+    """Every setting of SWE-Search (docs/methods.md section 3) in one place: the tree's
     shape and stopping, UCT, and the hybrid value."""
 
     sims_per_iteration: int = 2

@@ -1,4 +1,4 @@
-"""SWE-Search on the core's contract (ALGORITHMS.md section 3): `SweProblem` (the
+"""SWE-Search on the core's contract (docs/methods.md section 3): `SweProblem` (the
 repository under repair), `SwePolicy` (the model proposes actions, shown its siblings'
 values) and `SweEvaluator` (hybrid value: an LLM judge {explanation, feedback, value in
 -100..100} and test evidence, minus a depth penalty), driven by `search.MCTS`.

@@ -1,4 +1,4 @@
-"""Repository tools executed inside a `sandboxes.Sandbox` (ALGORITHMS.md section 3).
+"""Repository tools executed inside a `sandboxes.Sandbox` (docs/methods.md section 3).
 
 `RepoTools(sandbox, test_cmd).run(action)` returns an `Observation`: the text the model
 reads (capped), whether the tool worked, and for run_tests the pass/fail counts that

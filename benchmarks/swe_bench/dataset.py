@@ -1,6 +1,6 @@
 """SWE-bench instances and predictions: load, validate every field, fail with one clear line.
 
-Formats (ALGORITHMS.md section 4): an instance has `instance_id, repo, base_commit,
+Formats (docs/methods.md section 4): an instance has `instance_id, repo, base_commit,
 problem_statement, hints_text, created_at, version, environment_setup_commit, patch,
 test_patch, FAIL_TO_PASS, PASS_TO_PASS` (the last two JSON-encoded lists of test ids);
 a prediction is `{instance_id, model_name_or_path, model_patch}`, one per JSONL line.

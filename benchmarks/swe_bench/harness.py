@@ -1,4 +1,4 @@
-"""Evaluate one prediction the way SWE-bench does (ALGORITHMS.md section 4), in any Sandbox.
+"""Evaluate one prediction the way SWE-bench does (docs/methods.md section 4), in any Sandbox.
 
 The instance's environment (benchmarks/swe_bench/environment.py: its official image, or
 ours from a spec) -> apply the model patch (git apply, git apply --reject, patch

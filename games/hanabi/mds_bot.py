@@ -1,5 +1,5 @@
 """Mirror-descent search over a Hanabi blueprint, as a `pyspiel.Bot`
-(Sokota et al., ICLR 2024; ALGORITHMS.md section 2).
+(Sokota et al., ICLR 2024; docs/methods.md section 2).
 
 A world is the acting player's hand drawn from the exact belief (belief.py), narrowed by
 what the rule conventions publicly ruled out (`Tracker.notes`) and, by rejection, by the
