@@ -43,7 +43,9 @@ the per-deck differences. Seats: 0 = only seat 0 searches (the partner is the bl
 all = every seat searches. s/move is the search bot's thinking time per searched move on
 the 2-core machine, two games at once and, for part of the run, other jobs beside them (a
 third process, a CI run), so it overstates one search alone. Equal time: the search rows
-share a rollout budget per move, so their s/move is the measure of equal time. A group is
+at 160 and 240 rollouts share a time per move (SPARTA's 240 matched MDS's 160 in time on
+tuning seeds), so their s/move is the measure of equal time; MDS at rollouts=320 spends
+twice MDS's budget, the 1 s a move the target allows, and is not an equal-time row. A group is
 one blueprint: its spec and the sha256 prefix of its code (and weights); rows played with
 an older blueprint are left out.
 
