@@ -551,3 +551,17 @@ def test_loop_rollouts_on_ray_match_local(cluster: str, tmp_path: Path) -> None:
     played = sorted((tmp_path / "ray" / "rollouts").glob("seed-*.jsonl"))
     assert len(played) == 2 and all(len(_rows(p)) == 2 for p in played)  # 2 tasks each
     assert not (tmp_path / "local" / "rollouts").exists()
+
+
+def test_the_instance_refuses_a_peer_without_its_token(cluster: str, tmp_path: Path) -> None:
+    """Ray's servers listen on every interface (it has no option to bind loopback only), so
+    what keeps other machines out is Ray's token authentication, on by default for the
+    instance `ray.init(address="local")` starts: a process without the token is refused."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env["HOME"] = str(tmp_path)  # no ~/.ray/auth_token here
+    code = f"import ray; ray.init(address={_loopback(cluster)!r}); print('joined')"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode != 0 and "joined" not in done.stdout
+    assert "InvalidAuthToken" in done.stderr, done.stderr[-1500:]
