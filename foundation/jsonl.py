@@ -37,11 +37,12 @@ def _remove_stale_temps(path: Path) -> None:
     prefix = f"{path.name}.tmp"
     for tmp in path.parent.glob(f"{glob.escape(prefix)}*"):
         pid = tmp.name[len(prefix) :]
-        if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
             tmp.unlink(missing_ok=True)
 
 
-def _running(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` runs on this machine (another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -8,6 +8,7 @@ import os
 import socket
 from typing import Any
 
+from foundation.jsonl import pid_alive
 from sandboxes.base import SandboxUnavailable
 
 # Every container and image we create carries LABEL; containers also carry the owner's pid
@@ -27,7 +28,7 @@ def owner_gone(labels: dict[str, str]) -> bool:
     """Did the owner named by `owner_labels()` (here: same host and pid namespace) end?
     Labels from elsewhere, or without a pid, never count as gone."""
     owner = labels.get(PID_LABEL, "")
-    return labels.get(WHERE_LABEL) == _where() and owner.isdigit() and not _alive(int(owner))
+    return labels.get(WHERE_LABEL) == _where() and owner.isdigit() and not pid_alive(int(owner))
 
 
 def _where() -> str:
@@ -94,13 +95,3 @@ def remove_orphans_once() -> None:
     """`remove_orphans()` the first time a process opens a Docker sandbox; best effort."""
     with contextlib.suppress(Exception):
         remove_orphans()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -36,14 +36,14 @@ import numpy as np
 import pyspiel
 
 from games.hanabi.game import HanabiConfig, Tracker
-from games.hanabi.learned import LearnedModelError, feature_size, features, turns
+from games.hanabi.learned import LearnedModelError, Turn, feature_size, features, turns
 from games.hanabi.rules import decide
 
 KIND = "rules+gain"
 """The `kind` of a distilled model file (imitation models have none)."""
 
 
-Decision = tuple[pyspiel.State, Tracker, int, list[int], int]
+Decision = Turn
 """A decision of rule-bot self-play: (state, tracker, player, legal actions, rule action)."""
 
 
