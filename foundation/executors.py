@@ -19,12 +19,15 @@ import functools
 import logging
 import os
 import socket
+import stat
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from foundation.errors import UserError, one_line
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -278,11 +281,31 @@ def use_token_auth() -> None:
     is refused ("InvalidAuthToken") by the cluster the same user just started. A
     token-mode driver still joins a cluster without authentication. Not for `ray://`:
     a token-mode Ray Client hangs on a client server started without it."""
+    protect_token_file()
     if os.environ.get("RAY_AUTH_MODE"):
         return
-    token_file = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.expanduser("~/.ray/auth_token")
-    if os.environ.get("RAY_AUTH_TOKEN") or os.path.isfile(token_file):
+    if os.environ.get("RAY_AUTH_TOKEN") or os.path.isfile(token_path()):
         os.environ["RAY_AUTH_MODE"] = "token"
+
+
+def token_path() -> str:
+    """Where Ray keeps its auth token: RAY_AUTH_TOKEN_PATH, else ~/.ray/auth_token."""
+    return os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.expanduser("~/.ray/auth_token")
+
+
+def protect_token_file() -> None:
+    """Make Ray's token file readable by its owner only. Ray (2.60) writes it with the
+    umask's mode, 644 as a rule, so on a shared machine any user could read the secret that
+    keeps others out of the cluster. Only a regular file of this user is changed, and a
+    symlink is not followed."""
+    try:
+        st = os.lstat(token_path())
+        if stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and st.st_mode & 0o077:
+            os.chmod(token_path(), 0o600, follow_symlinks=False)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError as exc:  # a file we may not change: Ray still works, say so once
+        log.warning("could not make %s private: %s", token_path(), exc)
 
 
 @contextlib.contextmanager
@@ -309,6 +332,7 @@ def ray_session(spec: ExecutorSpec) -> Iterator[Any]:
             ray.init(address=address, **options)
         else:
             ray.init(address=LOCAL, **options)
+        protect_token_file()  # a local instance may just have written it
     except Exception as exc:  # connection, authentication, a bad RAY_ADDRESS: one line
         where = address or "a local Ray instance"
         raise UserError(f"cannot start or join {where}: {one_line(exc, 200)}") from None

@@ -280,6 +280,30 @@ def test_joining_uses_token_auth_when_a_token_is_at_hand(
     assert os.environ["RAY_AUTH_MODE"] == "disabled"
 
 
+def test_the_token_file_is_made_private_and_a_symlink_is_not_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ray writes ~/.ray/auth_token world-readable (644); joining makes it 600. A symlink
+    in its place is left alone, and so is the file it points to."""
+    from foundation.executors import use_token_auth
+
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    token = tmp_path / "token"
+    token.write_text("x" * 64)
+    token.chmod(0o644)
+    monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", str(token))
+    use_token_auth()
+    assert token.stat().st_mode & 0o777 == 0o600
+    target = tmp_path / "elsewhere"
+    target.write_text("not a token")
+    target.chmod(0o644)
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", str(link))
+    use_token_auth()
+    assert target.stat().st_mode & 0o777 == 0o644
+
+
 def _same_rows(path: Path) -> list[dict[str, Any]]:
     timings = ("seconds", "model_seconds", "sandbox_seconds")
     rows = [{k: v for k, v in r.items() if k not in timings} for r in _rows(path)]
