@@ -296,16 +296,22 @@ def token_path() -> str:
 def protect_token_file() -> None:
     """Make Ray's token file readable by its owner only. Ray (2.60) writes it with the
     umask's mode, 644 as a rule, so on a shared machine any user could read the secret that
-    keeps others out of the cluster. Only a regular file of this user is changed, and a
-    symlink is not followed."""
+    keeps others out of the cluster. Only a regular file of this user is changed: it is
+    opened without following a symlink (O_NOFOLLOW) and changed through that descriptor,
+    so a symlink or a file swapped in meanwhile is left alone."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
-        st = os.lstat(token_path())
-        if stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and st.st_mode & 0o077:
-            os.chmod(token_path(), 0o600, follow_symlinks=False)
-    except (FileNotFoundError, NotADirectoryError):
+        fd = os.open(token_path(), flags)
+    except OSError:  # none, a symlink (ELOOP), unreadable: nothing to do here
         return
-    except OSError as exc:  # a file we may not change: Ray still works, say so once
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and st.st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+    except OSError as exc:  # a file we may not change: Ray still works, so only say so
         log.warning("could not make %s private: %s", token_path(), exc)
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager

@@ -302,6 +302,11 @@ def test_the_token_file_is_made_private_and_a_symlink_is_not_followed(
     monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", str(link))
     use_token_auth()
     assert target.stat().st_mode & 0o777 == 0o644
+    os.chmod(token, 0o640)  # still readable by the group: made private again
+    monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", str(token))
+    use_token_auth()
+    assert token.stat().st_mode & 0o777 == 0o600
+    assert token.read_text() == "x" * 64  # the token itself is untouched
 
 
 def _same_rows(path: Path) -> list[dict[str, Any]]:
