@@ -299,9 +299,10 @@ def protect_token_file() -> None:
     keeps others out of the cluster. Only a regular file of this user is changed: it is
     opened without following a symlink (O_NOFOLLOW) and changed through that descriptor,
     so a symlink or a file swapped in meanwhile is left alone."""
+    path = token_path()
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
-        fd = os.open(token_path(), flags)
+        fd = os.open(path, flags)
     except OSError:  # none, a symlink (ELOOP), unreadable: nothing to do here
         return
     try:
@@ -309,7 +310,7 @@ def protect_token_file() -> None:
         if stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and st.st_mode & 0o077:
             os.fchmod(fd, 0o600)
     except OSError as exc:  # a file we may not change: Ray still works, so only say so
-        log.warning("could not make %s private: %s", token_path(), exc)
+        log.warning("could not make %s private: %s", path, exc)
     finally:
         os.close(fd)
 
